@@ -1,0 +1,32 @@
+# ngx_oci_registry: an OCI registry as an nginx dynamic module.
+#
+#   make          build build/default/ngx_http_oci_registry_module.so
+#   make run      install what is missing, build, run on 127.0.0.1:5000
+#   make test     install what is missing, build, run the test suite
+#
+#   NGINX_SRC=/path/to/nginx-x.y.z   build against another nginx tree
+#   SANITIZE=1                       ASan + UBSan build (make test too)
+
+export NGINX_SRC SANITIZE
+
+.PHONY: all build run test bootstrap clean
+
+all: build
+
+build:
+	@scripts/build.sh
+
+bootstrap:
+	@scripts/bootstrap
+
+run: bootstrap
+	@SANITIZE= scripts/build.sh
+	@scripts/run.sh
+
+test:
+	@scripts/bootstrap --test
+	@scripts/build.sh
+	@scripts/test.sh
+
+clean:
+	rm -rf build t/servroot*

@@ -1,0 +1,209 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#ifndef _NGX_HTTP_OCI_REGISTRY_H_INCLUDED_
+#define _NGX_HTTP_OCI_REGISTRY_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_OCI_MAX_NAME        255
+#define NGX_HTTP_OCI_MAX_TAG         128
+#define NGX_HTTP_OCI_UPLOAD_ID_LEN   36
+#define NGX_HTTP_OCI_TAGS_MAX        32
+
+
+typedef enum {
+    NGX_HTTP_OCI_ROUTE_BASE = 0,
+    NGX_HTTP_OCI_ROUTE_CATALOG,
+    NGX_HTTP_OCI_ROUTE_TAGS,
+    NGX_HTTP_OCI_ROUTE_MANIFEST,
+    NGX_HTTP_OCI_ROUTE_BLOB,
+    NGX_HTTP_OCI_ROUTE_UPLOAD_START,
+    NGX_HTTP_OCI_ROUTE_UPLOAD,
+    NGX_HTTP_OCI_ROUTE_REFERRERS
+} ngx_http_oci_route_e;
+
+
+/* error codes of the OCI distribution spec, indexes into a table */
+typedef enum {
+    NGX_HTTP_OCI_ERR_BLOB_UNKNOWN = 0,
+    NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID,
+    NGX_HTTP_OCI_ERR_BLOB_UPLOAD_UNKNOWN,
+    NGX_HTTP_OCI_ERR_DIGEST_INVALID,
+    NGX_HTTP_OCI_ERR_MANIFEST_BLOB_UNKNOWN,
+    NGX_HTTP_OCI_ERR_MANIFEST_INVALID,
+    NGX_HTTP_OCI_ERR_MANIFEST_UNKNOWN,
+    NGX_HTTP_OCI_ERR_NAME_INVALID,
+    NGX_HTTP_OCI_ERR_NAME_UNKNOWN,
+    NGX_HTTP_OCI_ERR_SIZE_INVALID,
+    NGX_HTTP_OCI_ERR_UNAUTHORIZED,
+    NGX_HTTP_OCI_ERR_DENIED,
+    NGX_HTTP_OCI_ERR_UNSUPPORTED,
+    NGX_HTTP_OCI_ERR_TOOMANYREQUESTS,
+    NGX_HTTP_OCI_ERR_TAG_INVALID,
+    NGX_HTTP_OCI_ERR_RANGE_INVALID,
+    NGX_HTTP_OCI_ERR_PAGINATION_NUMBER_INVALID,
+    NGX_HTTP_OCI_ERR_UNAVAILABLE,
+    NGX_HTTP_OCI_ERR_NOT_FOUND
+} ngx_http_oci_err_e;
+
+
+typedef struct {
+    ngx_str_t                   algorithm;
+    ngx_str_t                   hex;
+    ngx_str_t                   text;        /* "<algorithm>:<hex>" */
+} ngx_http_oci_digest_t;
+
+
+typedef struct {
+    ngx_http_oci_route_e        type;
+    ngx_str_t                   name;
+    ngx_str_t                   reference;   /* tag, digest or upload id */
+    ngx_http_oci_digest_t       digest;
+    unsigned                    by_digest:1;
+} ngx_http_oci_route_t;
+
+
+typedef struct ngx_http_oci_redis_conf_s  ngx_http_oci_redis_conf_t;
+
+
+typedef struct {
+    ngx_array_t                 redis;       /* ngx_http_oci_redis_conf_t * */
+} ngx_http_oci_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                  enable;
+    ngx_str_t                   storage;
+    ngx_str_t                   key_prefix;
+    ngx_http_oci_redis_conf_t  *redis;
+    size_t                      manifest_max_size;
+    time_t                      upload_ttl;
+    ngx_flag_t                  durable;
+    ngx_flag_t                  delete;
+} ngx_http_oci_loc_conf_t;
+
+
+typedef struct ngx_http_oci_hash_s  ngx_http_oci_hash_t;
+
+
+typedef struct {
+    ngx_http_oci_route_t        route;
+    ngx_http_oci_loc_conf_t    *conf;
+
+    /* "<prefix>{<name>}:", the base of every key of the repository */
+    ngx_str_t                   base;
+
+    ngx_int_t                   page_n;
+    ngx_str_t                   page_last;
+
+    /* a request body streamed through our body filter */
+    ngx_file_t                  file;
+    off_t                       offset;      /* where this body starts */
+    off_t                       received;    /* bytes of this body */
+    off_t                       range_start;
+    off_t                       range_end;   /* -1: no Content-Range */
+    ngx_http_oci_hash_t        *hash;
+    u_char                     *mem;         /* manifests: the body */
+    size_t                      mem_len;
+    size_t                      mem_max;
+    ngx_buf_t                  *eof;
+    ngx_chain_t                 eof_link;
+    ngx_uint_t                  body_status; /* error seen while reading */
+
+    /* uploads */
+    ngx_str_t                   upload_id;
+    ngx_str_t                   upload_path;
+    ngx_str_t                   token;
+    ngx_str_t                   digest;      /* expected, from ?digest= */
+    ngx_http_oci_digest_t       parsed;
+    ngx_uint_t                  alg;
+    ngx_str_t                   final;       /* computed "<alg>:<hex>" */
+    ngx_str_t                   blob_path;
+    ngx_msec_t                  lock_refreshed;
+
+    /* manifests */
+    ngx_str_t                   tags[NGX_HTTP_OCI_TAGS_MAX];
+    ngx_uint_t                  ntags;
+    ngx_str_t                   subject;
+
+    unsigned                    stream:1;    /* body to ctx->file */
+    unsigned                    memory:1;    /* body to ctx->mem */
+    unsigned                    locked:1;    /* we hold the upload lock */
+    unsigned                    closing:1;   /* PUT: the last chunk */
+    unsigned                    monolithic:1;
+} ngx_http_oci_ctx_t;
+
+
+/* ngx_http_oci_route.c: pure parsers, no request or I/O (fuzzable) */
+ngx_int_t ngx_http_oci_route_parse(ngx_str_t *uri, ngx_http_oci_route_t *rt,
+    ngx_http_oci_err_e *err);
+ngx_int_t ngx_http_oci_name_valid(u_char *p, size_t len);
+ngx_int_t ngx_http_oci_tag_valid(u_char *p, size_t len);
+ngx_int_t ngx_http_oci_digest_parse(u_char *p, size_t len,
+    ngx_http_oci_digest_t *d);
+ngx_uint_t ngx_http_oci_route_methods(ngx_http_oci_route_e type);
+
+/* ngx_http_oci_error.c */
+ngx_int_t ngx_http_oci_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_http_oci_err_e err, ngx_str_t *detail);
+ngx_int_t ngx_http_oci_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *body, size_t len);
+ngx_int_t ngx_http_oci_add_header(ngx_http_request_t *r, char *key,
+    ngx_str_t *value);
+size_t ngx_http_oci_json_escape_len(u_char *src, size_t len);
+u_char *ngx_http_oci_json_escape(u_char *dst, u_char *src, size_t len);
+
+/* ngx_http_oci_handler.c */
+ngx_int_t ngx_http_oci_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_oci_arg_next(ngx_str_t *args, u_char **pos, char *name,
+    ngx_str_t *value);
+void ngx_http_oci_unavailable(ngx_http_request_t *r);
+void ngx_http_oci_finalize_error(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_http_oci_err_e err, ngx_str_t *detail);
+ngx_int_t ngx_http_oci_location(ngx_http_request_t *r, char *kind,
+    ngx_str_t *ref);
+ngx_int_t ngx_http_oci_set_str(ngx_http_request_t *r, ngx_str_t *dst,
+    u_char *src, size_t len);
+
+/* ngx_http_oci_body.c */
+ngx_int_t ngx_http_oci_body_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_oci_body_read(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt done);
+
+/* ngx_http_oci_storage.c */
+ngx_int_t ngx_http_oci_blob_path(ngx_pool_t *pool, ngx_str_t *root,
+    ngx_http_oci_digest_t *d, ngx_str_t *path);
+ngx_int_t ngx_http_oci_upload_path(ngx_pool_t *pool, ngx_str_t *root,
+    ngx_str_t *id, ngx_str_t *path);
+ngx_int_t ngx_http_oci_upload_id(ngx_pool_t *pool, ngx_str_t *id);
+ngx_fd_t ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path,
+    off_t offset);
+ngx_int_t ngx_http_oci_blob_commit(ngx_log_t *log, ngx_fd_t fd,
+    ngx_str_t *upload, ngx_str_t *blob, ngx_flag_t durable);
+
+/* ngx_http_oci_blob.c */
+ngx_int_t ngx_http_oci_blob(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx);
+
+/* ngx_http_oci_upload.c */
+ngx_int_t ngx_http_oci_upload(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+
+/* ngx_http_oci_manifest.c */
+ngx_int_t ngx_http_oci_manifest(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+ngx_int_t ngx_http_oci_referrers(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+
+
+extern ngx_module_t  ngx_http_oci_registry_module;
+
+
+#endif /* _NGX_HTTP_OCI_REGISTRY_H_INCLUDED_ */

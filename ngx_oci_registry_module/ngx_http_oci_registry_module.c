@@ -1,0 +1,267 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oci_registry.h"
+#include "ngx_http_oci_redis.h"
+
+
+static void *ngx_http_oci_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_oci_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_oci_registry(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oci_key_prefix(ngx_conf_t *cf, void *post, void *data);
+static ngx_int_t ngx_http_oci_init_process(ngx_cycle_t *cycle);
+static void ngx_http_oci_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_post_handler_pt  ngx_http_oci_key_prefix_p =
+    ngx_http_oci_key_prefix;
+
+
+static ngx_command_t  ngx_http_oci_registry_commands[] = {
+
+    { ngx_string("oci_registry"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_oci_registry,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oci_registry_storage"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, storage),
+      NULL },
+
+    { ngx_string("oci_registry_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_oci_redis_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oci_registry_key_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, key_prefix),
+      &ngx_http_oci_key_prefix_p },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_oci_registry_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_oci_create_main_conf,         /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_oci_create_loc_conf,          /* create location configuration */
+    ngx_http_oci_merge_loc_conf            /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_oci_registry_module = {
+    NGX_MODULE_V1,
+    &ngx_http_oci_registry_module_ctx,     /* module context */
+    ngx_http_oci_registry_commands,        /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_oci_init_process,             /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_oci_exit_process,             /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_oci_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_oci_main_conf_t  *omcf;
+
+    omcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_oci_main_conf_t));
+    if (omcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&omcf->redis, cf->pool, 1,
+                       sizeof(ngx_http_oci_redis_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return omcf;
+}
+
+
+static void *
+ngx_http_oci_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_oci_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_oci_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->storage = { 0, NULL };
+     *     conf->key_prefix = { 0, NULL };
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->redis = NGX_CONF_UNSET_PTR;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_oci_loc_conf_t  *prev = parent;
+    ngx_http_oci_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_str_value(conf->storage, prev->storage, "oci_registry");
+    ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix, "oci:");
+    ngx_conf_merge_ptr_value(conf->redis, prev->redis, NULL);
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->redis == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_registry\" needs \"oci_registry_redis\" "
+                           "to be set");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &conf->storage, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oci_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oci_loc_conf_t  *olcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (olcf->enable != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    olcf->enable = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_oci_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The prefix becomes part of every key; braces would change which part of
+ * a key Redis Cluster hashes, and spaces or quotes have no business there.
+ */
+
+static char *
+ngx_http_oci_key_prefix(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *prefix = data;
+
+    u_char  *p;
+
+    if (prefix->len > 64) {
+        return "is too long (64 bytes at most)";
+    }
+
+    for (p = prefix->data; p < prefix->data + prefix->len; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == '{' || *p == '}'
+            || *p == '"' || *p == '\\')
+        {
+            return "has an invalid character";
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oci_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                   i;
+    ngx_http_oci_main_conf_t    *omcf;
+    ngx_http_oci_redis_conf_t  **rcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_oci_registry_module);
+    if (omcf == NULL) {
+        return NGX_OK;
+    }
+
+    rcf = omcf->redis.elts;
+
+    for (i = 0; i < omcf->redis.nelts; i++) {
+        if (ngx_http_oci_redis_init_process(cycle, rcf[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_oci_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                   i;
+    ngx_http_oci_main_conf_t    *omcf;
+    ngx_http_oci_redis_conf_t  **rcf;
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_oci_registry_module);
+    if (omcf == NULL) {
+        return;
+    }
+
+    rcf = omcf->redis.elts;
+
+    for (i = 0; i < omcf->redis.nelts; i++) {
+        ngx_http_oci_redis_exit_process(rcf[i]);
+    }
+}

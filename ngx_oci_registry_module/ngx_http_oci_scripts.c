@@ -1,0 +1,205 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_oci_redis.h"
+
+
+/*
+ * The Lua scripts that keep multi-key updates atomic.  KEYS[1] is always
+ * the repository's key base "<prefix>{<name>}:", so every key a script
+ * touches shares the repository's hash tag (one Redis Cluster slot).
+ * The key schema is documented in docs/architecture.md.
+ */
+
+
+ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
+
+    /* MANIFEST_GET: ARGV tag-or-digest, "t"|"d", "get"|"head" */
+    ngx_string(
+        "local b = KEYS[1]\n"
+        "local d = ARGV[1]\n"
+        "if ARGV[2] == 't' then\n"
+        "  d = redis.call('HGET', b .. 'tagmap', ARGV[1])\n"
+        "  if not d then return nil end\n"
+        "end\n"
+        "local f = 'body'\n"
+        "if ARGV[3] == 'head' then f = 'size' end\n"
+        "local m = redis.call('HMGET', b .. 'm:' .. d, 'type', f)\n"
+        "if not m[1] then return nil end\n"
+        "return {d, m[1], m[2]}\n"),
+
+    /*
+     * MANIFEST_PUT: KEYS[2] the catalog; ARGV name, digest, type, body,
+     * size, subject, descriptor, artifactType, then three counted lists:
+     * tags, blobs, child manifests.  Returns "OK" or {kind, digest} for
+     * the first reference that is not in the repository.
+     */
+    ngx_string(
+        "local b = KEYS[1]\n"
+        "local dg = ARGV[2]\n"
+        "local i = 9\n"
+        "local function list()\n"
+        "  local n = tonumber(ARGV[i]); local t = {}\n"
+        "  for j = 1, n do t[j] = ARGV[i + j] end\n"
+        "  i = i + n + 1\n"
+        "  return t\n"
+        "end\n"
+        "local tags = list()\n"
+        "local blobs = list()\n"
+        "local mans = list()\n"
+        "for _, d in ipairs(blobs) do\n"
+        "  if redis.call('HEXISTS', b .. 'blobs', d) == 0 then\n"
+        "    return {'BLOB', d}\n"
+        "  end\n"
+        "end\n"
+        "for _, d in ipairs(mans) do\n"
+        "  if redis.call('EXISTS', b .. 'm:' .. d) == 0 then\n"
+        "    return {'MANIFEST', d}\n"
+        "  end\n"
+        "end\n"
+        "local mk = b .. 'm:' .. dg\n"
+        "if redis.call('EXISTS', mk) == 0 then\n"
+        "  local now = redis.call('TIME')[1]\n"
+        "  redis.call('HSET', mk, 'type', ARGV[3], 'body', ARGV[4],\n"
+        "             'size', ARGV[5], 'subject', ARGV[6], 'desc', ARGV[7],\n"
+        "             'at', ARGV[8], 'blobs', table.concat(blobs, ' '),\n"
+        "             'manifests', table.concat(mans, ' '), 'pushed', now)\n"
+        "  for _, d in ipairs(blobs) do\n"
+        "    redis.call('SADD', b .. 'blobrefs:' .. d, dg)\n"
+        "  end\n"
+        "  for _, d in ipairs(mans) do\n"
+        "    redis.call('SADD', b .. 'mrefs:' .. d, dg)\n"
+        "  end\n"
+        "  if ARGV[6] ~= '' then\n"
+        "    redis.call('ZADD', b .. 'referrers:' .. ARGV[6], 0, dg)\n"
+        "  end\n"
+        "end\n"
+        "for _, t in ipairs(tags) do\n"
+        "  local old = redis.call('HGET', b .. 'tagmap', t)\n"
+        "  if old and old ~= dg then\n"
+        "    redis.call('SREM', b .. 'digesttags:' .. old, t)\n"
+        "  end\n"
+        "  redis.call('HSET', b .. 'tagmap', t, dg)\n"
+        "  redis.call('ZADD', b .. 'tags', 0, t)\n"
+        "  redis.call('SADD', b .. 'digesttags:' .. dg, t)\n"
+        "end\n"
+        "redis.call('ZADD', KEYS[2], 0, ARGV[1])\n"
+        "return 'OK'\n"),
+
+    /*
+     * MANIFEST_DELETE: ARGV tag-or-digest, "t"|"d".  A tag is only
+     * untagged; a digest takes its tags, reverse indexes and referrer
+     * entry with it.  Returns 1, or 0 when there was nothing to delete.
+     */
+    ngx_string(
+        "local b = KEYS[1]\n"
+        "if ARGV[2] == 't' then\n"
+        "  local d = redis.call('HGET', b .. 'tagmap', ARGV[1])\n"
+        "  if not d then return 0 end\n"
+        "  redis.call('HDEL', b .. 'tagmap', ARGV[1])\n"
+        "  redis.call('ZREM', b .. 'tags', ARGV[1])\n"
+        "  redis.call('SREM', b .. 'digesttags:' .. d, ARGV[1])\n"
+        "  return 1\n"
+        "end\n"
+        "local dg = ARGV[1]\n"
+        "local mk = b .. 'm:' .. dg\n"
+        "local m = redis.call('HMGET', mk, 'subject', 'blobs', 'manifests')\n"
+        "if not m[1] then return 0 end\n"
+        "for _, t in ipairs(redis.call('SMEMBERS',\n"
+        "                               b .. 'digesttags:' .. dg)) do\n"
+        "  redis.call('HDEL', b .. 'tagmap', t)\n"
+        "  redis.call('ZREM', b .. 'tags', t)\n"
+        "end\n"
+        "redis.call('DEL', b .. 'digesttags:' .. dg)\n"
+        "for d in string.gmatch(m[2] or '', '%S+') do\n"
+        "  redis.call('SREM', b .. 'blobrefs:' .. d, dg)\n"
+        "end\n"
+        "for d in string.gmatch(m[3] or '', '%S+') do\n"
+        "  redis.call('SREM', b .. 'mrefs:' .. d, dg)\n"
+        "end\n"
+        "if m[1] ~= '' then\n"
+        "  redis.call('ZREM', b .. 'referrers:' .. m[1], dg)\n"
+        "end\n"
+        "redis.call('DEL', mk)\n"
+        "return 1\n"),
+
+    /*
+     * REFERRERS: ARGV subject digest, artifactType filter ("" for none).
+     * Returns the stored descriptors of the matching manifests.
+     */
+    ngx_string(
+        "local b = KEYS[1]\n"
+        "local out = {}\n"
+        "for _, d in ipairs(redis.call('ZRANGE',\n"
+        "                   b .. 'referrers:' .. ARGV[1], 0, -1)) do\n"
+        "  local v = redis.call('HMGET', b .. 'm:' .. d, 'desc', 'at')\n"
+        "  if v[1] and (ARGV[2] == '' or v[2] == ARGV[2]) then\n"
+        "    out[#out + 1] = v[1]\n"
+        "  end\n"
+        "end\n"
+        "return out\n"),
+
+    /*
+     * UPLOAD_LOCK: ARGV upload id, lock token, lock ttl (ms).  One writer
+     * per upload at a time.  Returns {offset, algorithm, hash state},
+     * nil for an unknown upload, or "LOCKED".
+     */
+    ngx_string(
+        "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
+        "local h = redis.call('HMGET', k, 'offset', 'alg', 'hash')\n"
+        "if not h[1] then return nil end\n"
+        "if not redis.call('SET', k .. ':lock', ARGV[2], 'NX', 'PX',\n"
+        "                  ARGV[3]) then\n"
+        "  return 'LOCKED'\n"
+        "end\n"
+        "return h\n"),
+
+    /*
+     * UPLOAD_SAVE: ARGV upload id, token, new offset, hash state, ttl (s).
+     * Records a chunk and releases the lock, if we still hold it.
+     */
+    ngx_string(
+        "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
+        "if redis.call('GET', k .. ':lock') ~= ARGV[2]\n"
+        "   or redis.call('EXISTS', k) == 0 then\n"
+        "  return 0\n"
+        "end\n"
+        "redis.call('HSET', k, 'offset', ARGV[3], 'hash', ARGV[4])\n"
+        "redis.call('EXPIRE', k, ARGV[5])\n"
+        "redis.call('DEL', k .. ':lock')\n"
+        "return 1\n"),
+
+    /*
+     * BLOB_LINK: ARGV digest, size, upload id ("" for none), token.
+     * Links a verified blob to the repository and ends its upload.
+     */
+    ngx_string(
+        "local b = KEYS[1]\n"
+        "if ARGV[3] ~= '' then\n"
+        "  local k = b .. 'upload:' .. ARGV[3]\n"
+        "  if redis.call('GET', k .. ':lock') ~= ARGV[4] then return 0 end\n"
+        "  redis.call('DEL', k, k .. ':lock')\n"
+        "end\n"
+        "redis.call('HSET', b .. 'blobs', ARGV[1], ARGV[2])\n"
+        "return 1\n"),
+
+    /* UPLOAD_UNLOCK: ARGV upload id, token */
+    ngx_string(
+        "local k = KEYS[1] .. 'upload:' .. ARGV[1] .. ':lock'\n"
+        "if redis.call('GET', k) == ARGV[2] then redis.call('DEL', k) end\n"
+        "return 1\n"),
+
+    /* UPLOAD_CREATE: ARGV upload id, algorithm, ttl (s) */
+    ngx_string(
+        "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
+        "redis.call('HSET', k, 'offset', 0, 'alg', ARGV[2], 'hash', '',\n"
+        "           'started', redis.call('TIME')[1])\n"
+        "redis.call('EXPIRE', k, ARGV[3])\n"
+        "return 1\n")
+};

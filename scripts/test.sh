@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs the test suite against the built module with a throwaway
+# redis-server on a free port (never the user's Redis).
+#
+#   SANITIZE=1          test the ASan/UBSan build; nginx runs with the
+#                       sanitizer runtimes preloaded
+#   TEST_NGINX_LIB=dir  run t/*.t under the real Test::Nginx from dir/lib
+#   extra arguments     passed to prove instead of "-r t"
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+if [ "${SANITIZE:-0}" = 1 ]; then
+    variant=sanitize
+    OCI_TEST_SANITIZE="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+    export OCI_TEST_SANITIZE
+else
+    variant=default
+fi
+
+export TEST_NGINX_BINARY=${TEST_NGINX_BINARY:-/usr/sbin/nginx}
+export TEST_NGINX_LOAD_MODULES=$top/build/$variant/ngx_http_oci_registry_module.so
+
+[ -f "$TEST_NGINX_LOAD_MODULES" ] || {
+    echo "test: $TEST_NGINX_LOAD_MODULES is missing; run make" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/oci-test.XXXXXX)
+redis_pid=
+
+cleanup() {
+    [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if [ -z "${TEST_NGINX_REDIS_PORT:-}" ]; then
+    TEST_NGINX_REDIS_PORT=$(perl -MIO::Socket::INET -e \
+        'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+                                     LocalPort => 0)->sockport')
+    redis-server --bind 127.0.0.1 --port "$TEST_NGINX_REDIS_PORT" \
+        --save '' --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
+    redis_pid=$!
+
+    for _ in $(seq 50); do
+        redis-cli -p "$TEST_NGINX_REDIS_PORT" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+fi
+
+export TEST_NGINX_REDIS_PORT
+
+inc=()
+[ -n "${TEST_NGINX_LIB:-}" ] && inc=(-I"$TEST_NGINX_LIB/lib")
+
+if [ $# -eq 0 ]; then
+    set -- -r t
+fi
+
+prove "${inc[@]}" "$@"
