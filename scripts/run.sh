@@ -71,7 +71,9 @@ stop() {
 trap 'stop 0' INT TERM
 trap 'stop $?' EXIT
 
-redis-server conf/redis.conf &
+# Redis resolves relative paths after its chdir to "dir": pass them absolute
+redis-server conf/redis.conf --dir "$top/var/redis" \
+    --logfile "$top/var/log/redis.log" --pidfile "$top/var/redis/redis.pid" &
 redis_pid=$!
 
 for _ in $(seq 50); do
