@@ -57,7 +57,9 @@ static ngx_http_oci_err_t  ngx_http_oci_errors[] = {
     { ngx_string("UNAVAILABLE"),
       ngx_string("service unavailable") },
     { ngx_string("NOT_FOUND"),
-      ngx_string("no such API endpoint") }
+      ngx_string("no such API endpoint") },
+    { ngx_string("UNKNOWN"),
+      ngx_string("unknown error") }
 };
 
 
@@ -91,14 +93,25 @@ ngx_int_t
 ngx_http_oci_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len)
 {
-    ngx_int_t         rc;
-    ngx_buf_t        *b;
-    ngx_chain_t       out;
+    static ngx_str_t  json = ngx_string("application/json");
+
+    return ngx_http_oci_send_typed(r, status, &json, body, len);
+}
+
+
+ngx_int_t
+ngx_http_oci_send_typed(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *body, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;
 
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
     r->headers_out.content_type_lowcase = NULL;
 
     if (ngx_http_oci_add_header(r, "Docker-Distribution-API-Version",

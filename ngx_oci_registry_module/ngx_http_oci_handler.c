@@ -23,7 +23,8 @@ static ngx_int_t ngx_http_oci_tags_list(ngx_http_request_t *r,
 static void ngx_http_oci_tags_list_reply(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_oci_page_args(ngx_http_request_t *r,
-    ngx_int_t *n, ngx_str_t *last, ngx_http_oci_err_e *err, ngx_str_t *bad);
+    ngx_uint_t type, ngx_int_t *n, ngx_str_t *last, ngx_http_oci_err_e *err,
+    ngx_str_t *bad);
 
 
 static ngx_str_t  ngx_http_oci_method_names[] = {
@@ -87,18 +88,191 @@ ngx_http_oci_handler(ngx_http_request_t *r)
                    (int) ctx->route.type, &ctx->route.name,
                    &ctx->route.reference);
 
+    if (ctx->route.name.len) {
+        ctx->base.len = olcf->key_prefix.len + ctx->route.name.len
+                        + sizeof("{}:") - 1;
+        ctx->base.data = ngx_pnalloc(r->pool, ctx->base.len);
+        if (ctx->base.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_sprintf(ctx->base.data, "%V{%V}:", &olcf->key_prefix,
+                    &ctx->route.name);
+    }
+
+    if (r->method == NGX_HTTP_DELETE && !olcf->delete) {
+        return ngx_http_oci_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                       NGX_HTTP_OCI_ERR_UNSUPPORTED,
+                                       &r->method_name);
+    }
+
     switch (ctx->route.type) {
 
     case NGX_HTTP_OCI_ROUTE_BASE:
         return ngx_http_oci_base(r);
 
     case NGX_HTTP_OCI_ROUTE_TAGS:
+    case NGX_HTTP_OCI_ROUTE_CATALOG:
         return ngx_http_oci_tags_list(r, ctx);
 
-    default:
-        return ngx_http_oci_send_error(r, NGX_HTTP_NOT_IMPLEMENTED,
-                                       NGX_HTTP_OCI_ERR_UNSUPPORTED, NULL);
+    case NGX_HTTP_OCI_ROUTE_BLOB:
+        return ngx_http_oci_blob(r, ctx);
+
+    case NGX_HTTP_OCI_ROUTE_UPLOAD_START:
+    case NGX_HTTP_OCI_ROUTE_UPLOAD:
+        return ngx_http_oci_upload(r, ctx);
+
+    case NGX_HTTP_OCI_ROUTE_MANIFEST:
+        return ngx_http_oci_manifest(r, ctx);
+
+    default: /* NGX_HTTP_OCI_ROUTE_REFERRERS */
+        return ngx_http_oci_referrers(r, ctx);
     }
+}
+
+
+/* the request's Redis command failed: 503 with the OCI error body */
+
+void
+ngx_http_oci_unavailable(ngx_http_request_t *r)
+{
+    ngx_http_oci_finalize_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
+}
+
+
+void
+ngx_http_oci_finalize_error(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_http_oci_err_e err, ngx_str_t *detail)
+{
+    ngx_http_finalize_request(r, ngx_http_oci_send_error(r, status, err,
+                                                         detail));
+}
+
+
+/* Location: /v2/<name>/<kind>/<ref>, relative, as the spec allows */
+
+ngx_int_t
+ngx_http_oci_location(ngx_http_request_t *r, char *kind, ngx_str_t *ref)
+{
+    size_t               len;
+    ngx_str_t            loc;
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    len = ngx_strlen(kind);
+
+    loc.len = sizeof("/v2///") - 1 + ctx->route.name.len + len + ref->len;
+    loc.data = ngx_pnalloc(r->pool, loc.len);
+    if (loc.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(loc.data, "/v2/%V/%*s/%V", &ctx->route.name, len, kind, ref);
+
+    return ngx_http_oci_add_header(r, "Location", &loc);
+}
+
+
+ngx_int_t
+ngx_http_oci_set_str(ngx_http_request_t *r, ngx_str_t *dst, u_char *src,
+    size_t len)
+{
+    dst->data = ngx_pnalloc(r->pool, len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src, len);
+    dst->len = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A query argument, percent-decoded into the pool: clients encode the
+ * ':' of digests and the '/' of names and media types.  The result is
+ * still untrusted and validated by the caller.
+ */
+
+ngx_int_t
+ngx_http_oci_arg(ngx_http_request_t *r, char *name, ngx_str_t *value)
+{
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), value) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_oci_unescape(r, value);
+}
+
+
+ngx_int_t
+ngx_http_oci_unescape(ngx_http_request_t *r, ngx_str_t *value)
+{
+    u_char  *dst, *src;
+
+    if (ngx_strlchr(value->data, value->data + value->len, '%') == NULL) {
+        return NGX_OK;
+    }
+
+    dst = ngx_pnalloc(r->pool, value->len);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    src = value->data;
+    value->data = dst;
+
+    ngx_unescape_uri(&dst, &src, value->len, 0);
+
+    value->len = dst - value->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The next "name=value" argument with this name, for arguments that may
+ * repeat (tag=a&tag=b).  *pos starts as NULL.  The value is returned as
+ * sent, not percent-decoded: callers validate it against a grammar that
+ * has no '%'.
+ */
+
+ngx_int_t
+ngx_http_oci_arg_next(ngx_str_t *args, u_char **pos, char *name,
+    ngx_str_t *value)
+{
+    u_char  *p, *last, *amp;
+    size_t   len;
+
+    len = ngx_strlen(name);
+    last = args->data + args->len;
+    p = (*pos == NULL) ? args->data : *pos;
+
+    while (p < last) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        if ((size_t) (amp - p) > len && p[len] == '='
+            && ngx_strncmp(p, name, len) == 0)
+        {
+            value->data = p + len + 1;
+            value->len = amp - value->data;
+            *pos = (amp < last) ? amp + 1 : last;
+            return NGX_OK;
+        }
+
+        p = amp + 1;
+    }
+
+    *pos = last;
+
+    return NGX_DECLINED;
 }
 
 
@@ -174,28 +348,34 @@ ngx_http_oci_tags_list(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     ngx_str_t            last, key, bad;
     const char          *argv[7];
     ngx_http_oci_err_e   err;
-    u_char               start[NGX_HTTP_OCI_MAX_TAG + 1];
+    u_char               start[NGX_HTTP_OCI_MAX_NAME + 2];
     u_char               limit[NGX_INT_T_LEN];
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_oci_page_args(r, &n, &last, &err, &bad) != NGX_OK) {
+    if (ngx_http_oci_page_args(r, ctx->route.type, &n, &last, &err, &bad)
+        != NGX_OK)
+    {
         return ngx_http_oci_send_error(r, NGX_HTTP_BAD_REQUEST, err, &bad);
     }
 
     ctx->page_n = n;
 
-    key.len = ctx->conf->key_prefix.len + sizeof("{}:tags") - 1
-              + ctx->route.name.len;
+    key.len = ctx->base.len + sizeof("catalog:tags") - 1;
     key.data = ngx_pnalloc(r->pool, key.len);
     if (key.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_sprintf(key.data, "%V{%V}:tags", &ctx->conf->key_prefix,
-                &ctx->route.name);
+    if (ctx->route.type == NGX_HTTP_OCI_ROUTE_CATALOG) {
+        key.len = ngx_sprintf(key.data, "%Vcatalog", &ctx->conf->key_prefix)
+                  - key.data;
+
+    } else {
+        key.len = ngx_sprintf(key.data, "%Vtags", &ctx->base) - key.data;
+    }
 
     argv[0] = "ZRANGEBYLEX";
     argvlen[0] = sizeof("ZRANGEBYLEX") - 1;
@@ -244,36 +424,43 @@ ngx_http_oci_tags_list_reply(ngx_http_request_t *r, redisReply *reply)
 {
     u_char              *p, *body;
     size_t               len, i, count;
-    ngx_str_t            link;
+    ngx_str_t            link, field, path;
     redisReply          *e;
     ngx_http_oci_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
     if (reply->type != REDIS_REPLY_ARRAY) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oci registry: unexpected redis reply type %d",
-                      reply->type);
-        ngx_http_finalize_request(r,
-                                  ngx_http_oci_send_error(r,
-                                          NGX_HTTP_SERVICE_UNAVAILABLE,
-                                          NGX_HTTP_OCI_ERR_UNAVAILABLE,
-                                          NULL));
+        ngx_http_oci_unavailable(r);
         return;
     }
 
-    if (reply->elements == 0 && ctx->page_last.len == 0) {
-        ngx_http_finalize_request(r,
-                                  ngx_http_oci_send_error(r,
-                                          NGX_HTTP_NOT_FOUND,
-                                          NGX_HTTP_OCI_ERR_NAME_UNKNOWN,
-                                          &ctx->route.name));
-        return;
+    if (ctx->route.type == NGX_HTTP_OCI_ROUTE_CATALOG) {
+        ngx_str_set(&field, "{\"repositories\":[");
+        ngx_str_set(&path, "/v2/_catalog");
+
+    } else {
+        if (reply->elements == 0 && ctx->page_last.len == 0) {
+            ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
+                                        NGX_HTTP_OCI_ERR_NAME_UNKNOWN,
+                                        &ctx->route.name);
+            return;
+        }
+
+        ngx_str_set(&field, "\",\"tags\":[");
+        path.len = sizeof("/v2//tags/list") - 1 + ctx->route.name.len;
+        path.data = ngx_pnalloc(r->pool, path.len);
+        if (path.data == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_sprintf(path.data, "/v2/%V/tags/list", &ctx->route.name);
     }
 
     count = ngx_min(reply->elements, (size_t) ctx->page_n);
 
-    len = sizeof("{\"name\":\"\",\"tags\":[]}") - 1
+    len = sizeof("{\"name\":\"") - 1 + field.len + sizeof("]}") - 1
           + ngx_http_oci_json_escape_len(ctx->route.name.data,
                                          ctx->route.name.len);
 
@@ -281,7 +468,8 @@ ngx_http_oci_tags_list_reply(ngx_http_request_t *r, redisReply *reply)
         e = reply->element[i];
 
         if (e->type != REDIS_REPLY_STRING) {
-            continue;
+            ngx_http_oci_unavailable(r);
+            return;
         }
 
         len += sizeof("\"\",") - 1
@@ -294,19 +482,18 @@ ngx_http_oci_tags_list_reply(ngx_http_request_t *r, redisReply *reply)
         return;
     }
 
-    p = ngx_cpymem(body, "{\"name\":\"", sizeof("{\"name\":\"") - 1);
-    p = ngx_http_oci_json_escape(p, ctx->route.name.data,
-                                 ctx->route.name.len);
-    p = ngx_cpymem(p, "\",\"tags\":[", sizeof("\",\"tags\":[") - 1);
+    p = body;
 
-    e = NULL;
+    if (ctx->route.type != NGX_HTTP_OCI_ROUTE_CATALOG) {
+        p = ngx_cpymem(p, "{\"name\":\"", sizeof("{\"name\":\"") - 1);
+        p = ngx_http_oci_json_escape(p, ctx->route.name.data,
+                                     ctx->route.name.len);
+    }
+
+    p = ngx_cpymem(p, field.data, field.len);
 
     for (i = 0; i < count; i++) {
         e = reply->element[i];
-
-        if (e->type != REDIS_REPLY_STRING) {
-            continue;
-        }
 
         if (i > 0) {
             *p++ = ',';
@@ -319,22 +506,21 @@ ngx_http_oci_tags_list_reply(ngx_http_request_t *r, redisReply *reply)
 
     p = ngx_cpymem(p, "]}", 2);
 
-    if (reply->elements > count && e != NULL && count > 0) {
-        link.len = sizeof("</v2//tags/list?n=&last=>; rel=\"next\"") - 1
-                   + ctx->route.name.len + NGX_INT_T_LEN + e->len;
+    if (reply->elements > count && count > 0) {
+        e = reply->element[count - 1];
+
+        link.len = sizeof("<?n=&last=>; rel=\"next\"") - 1 + path.len
+                   + NGX_INT_T_LEN + e->len;
         link.data = ngx_pnalloc(r->pool, link.len);
         if (link.data == NULL) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
 
-        /* tags are validated on push: [A-Za-z0-9._-], nothing to escape */
+        /* tags and names were validated on push: nothing to escape */
 
-        link.len = ngx_sprintf(link.data,
-                               "</v2/%V/tags/list?n=%i&last=%*s>; "
-                               "rel=\"next\"",
-                               &ctx->route.name, ctx->page_n,
-                               (size_t) e->len, e->str)
+        link.len = ngx_sprintf(link.data, "<%V?n=%i&last=%*s>; rel=\"next\"",
+                               &path, ctx->page_n, (size_t) e->len, e->str)
                    - link.data;
 
         if (ngx_http_oci_add_header(r, "Link", &link) != NGX_OK) {
@@ -356,15 +542,15 @@ ngx_http_oci_tags_list_reply(ngx_http_request_t *r, redisReply *reply)
  */
 
 static ngx_int_t
-ngx_http_oci_page_args(ngx_http_request_t *r, ngx_int_t *n, ngx_str_t *last,
-    ngx_http_oci_err_e *err, ngx_str_t *bad)
+ngx_http_oci_page_args(ngx_http_request_t *r, ngx_uint_t type, ngx_int_t *n,
+    ngx_str_t *last, ngx_http_oci_err_e *err, ngx_str_t *bad)
 {
     ngx_str_t  value;
 
     *n = NGX_HTTP_OCI_PAGE_MAX;
     ngx_str_null(last);
 
-    if (ngx_http_arg(r, (u_char *) "n", 1, &value) == NGX_OK) {
+    if (ngx_http_oci_arg(r, "n", &value) == NGX_OK) {
         *n = (value.len == 0 || value.len > 18)
              ? NGX_ERROR : ngx_atoi(value.data, value.len);
 
@@ -379,8 +565,15 @@ ngx_http_oci_page_args(ngx_http_request_t *r, ngx_int_t *n, ngx_str_t *last,
         }
     }
 
-    if (ngx_http_arg(r, (u_char *) "last", 4, &value) == NGX_OK) {
-        if (ngx_http_oci_tag_valid(value.data, value.len) != NGX_OK) {
+    if (ngx_http_oci_arg(r, "last", &value) == NGX_OK) {
+        if (type == NGX_HTTP_OCI_ROUTE_CATALOG) {
+            if (ngx_http_oci_name_valid(value.data, value.len) != NGX_OK) {
+                *err = NGX_HTTP_OCI_ERR_NAME_INVALID;
+                *bad = value;
+                return NGX_ERROR;
+            }
+
+        } else if (ngx_http_oci_tag_valid(value.data, value.len) != NGX_OK) {
             *err = NGX_HTTP_OCI_ERR_TAG_INVALID;
             *bad = value;
             return NGX_ERROR;

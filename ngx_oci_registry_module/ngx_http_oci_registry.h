@@ -51,7 +51,8 @@ typedef enum {
     NGX_HTTP_OCI_ERR_RANGE_INVALID,
     NGX_HTTP_OCI_ERR_PAGINATION_NUMBER_INVALID,
     NGX_HTTP_OCI_ERR_UNAVAILABLE,
-    NGX_HTTP_OCI_ERR_NOT_FOUND
+    NGX_HTTP_OCI_ERR_NOT_FOUND,
+    NGX_HTTP_OCI_ERR_UNKNOWN
 } ngx_http_oci_err_e;
 
 
@@ -156,6 +157,8 @@ ngx_int_t ngx_http_oci_send_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_oci_err_e err, ngx_str_t *detail);
 ngx_int_t ngx_http_oci_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len);
+ngx_int_t ngx_http_oci_send_typed(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *body, size_t len);
 ngx_int_t ngx_http_oci_add_header(ngx_http_request_t *r, char *key,
     ngx_str_t *value);
 size_t ngx_http_oci_json_escape_len(u_char *src, size_t len);
@@ -163,6 +166,9 @@ u_char *ngx_http_oci_json_escape(u_char *dst, u_char *src, size_t len);
 
 /* ngx_http_oci_handler.c */
 ngx_int_t ngx_http_oci_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_oci_arg(ngx_http_request_t *r, char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_http_oci_unescape(ngx_http_request_t *r, ngx_str_t *value);
 ngx_int_t ngx_http_oci_arg_next(ngx_str_t *args, u_char **pos, char *name,
     ngx_str_t *value);
 void ngx_http_oci_unavailable(ngx_http_request_t *r);

@@ -19,6 +19,9 @@ static char *ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_oci_registry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oci_key_prefix(ngx_conf_t *cf, void *post, void *data);
+static ngx_int_t ngx_http_oci_add_path(ngx_conf_t *cf, ngx_str_t *root,
+    char *sub);
+static ngx_int_t ngx_http_oci_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_oci_init_process(ngx_cycle_t *cycle);
 static void ngx_http_oci_exit_process(ngx_cycle_t *cycle);
 
@@ -57,13 +60,41 @@ static ngx_command_t  ngx_http_oci_registry_commands[] = {
       offsetof(ngx_http_oci_loc_conf_t, key_prefix),
       &ngx_http_oci_key_prefix_p },
 
+    { ngx_string("oci_registry_manifest_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, manifest_max_size),
+      NULL },
+
+    { ngx_string("oci_registry_upload_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, upload_ttl),
+      NULL },
+
+    { ngx_string("oci_registry_durable"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, durable),
+      NULL },
+
+    { ngx_string("oci_registry_delete"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, delete),
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_oci_registry_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_oci_postconfiguration,        /* postconfiguration */
 
     ngx_http_oci_create_main_conf,         /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -132,6 +163,10 @@ ngx_http_oci_create_loc_conf(ngx_conf_t *cf)
 
     conf->enable = NGX_CONF_UNSET;
     conf->redis = NGX_CONF_UNSET_PTR;
+    conf->manifest_max_size = NGX_CONF_UNSET_SIZE;
+    conf->upload_ttl = NGX_CONF_UNSET;
+    conf->durable = NGX_CONF_UNSET;
+    conf->delete = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -147,6 +182,25 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->storage, prev->storage, "oci_registry");
     ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix, "oci:");
     ngx_conf_merge_ptr_value(conf->redis, prev->redis, NULL);
+    ngx_conf_merge_size_value(conf->manifest_max_size,
+                              prev->manifest_max_size, 4 * 1024 * 1024);
+    ngx_conf_merge_sec_value(conf->upload_ttl, prev->upload_ttl, 86400);
+    ngx_conf_merge_value(conf->durable, prev->durable, 1);
+    ngx_conf_merge_value(conf->delete, prev->delete, 1);
+
+    if (conf->manifest_max_size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_registry_manifest_max_size\" must be "
+                           "greater than zero");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->upload_ttl <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_registry_upload_ttl\" must be greater "
+                           "than zero");
+        return NGX_CONF_ERROR;
+    }
 
     if (!conf->enable) {
         return NGX_CONF_OK;
@@ -163,7 +217,48 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_oci_add_path(cf, &conf->storage, "") != NGX_OK
+        || ngx_http_oci_add_path(cf, &conf->storage, "/_uploads") != NGX_OK
+        || ngx_http_oci_add_path(cf, &conf->storage, "/blobs") != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The storage directories are registered like nginx's temp paths: the
+ * master creates them at start and, when it runs as root, hands them to
+ * the worker user, who then creates everything below.
+ */
+
+static ngx_int_t
+ngx_http_oci_add_path(ngx_conf_t *cf, ngx_str_t *root, char *sub)
+{
+    size_t       len;
+    ngx_path_t  *path;
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(sub);
+
+    path->name.len = root->len + len;
+    path->name.data = ngx_pnalloc(cf->pool, path->name.len + 1);
+    if (path->name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(path->name.data, "%V%*s%Z", root, len, sub);
+
+    path->conf_file = cf->conf_file->file.name.data;
+    path->line = cf->conf_file->line;
+
+    return ngx_add_path(cf, &path);
 }
 
 
@@ -212,6 +307,13 @@ ngx_http_oci_key_prefix(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oci_postconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_oci_body_init(cf);
 }
 
 

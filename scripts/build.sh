@@ -75,5 +75,8 @@ fi
 
 cd "$tree"
 make -s -f objs/Makefile modules
-cp objs/ngx_http_oci_registry_module.so "$out/"
+# install by rename: overwriting the file in place would change the code
+# under a running nginx that has it mapped
+cp objs/ngx_http_oci_registry_module.so "$out/.module.so.tmp"
+mv -f "$out/.module.so.tmp" "$out/ngx_http_oci_registry_module.so"
 echo "build: $out/ngx_http_oci_registry_module.so"

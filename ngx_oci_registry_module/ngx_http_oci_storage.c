@@ -1,0 +1,245 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/rand.h>
+
+#include "ngx_http_oci_registry.h"
+
+
+/*
+ * The file system side of blobs:
+ *
+ *     <root>/blobs/<algorithm>/<first two hex digits>/<hex>
+ *     <root>/_uploads/<upload id>
+ *
+ * Paths are built only from validated digests and from upload ids we
+ * generated and validated, never from other client input.
+ */
+
+
+ngx_int_t
+ngx_http_oci_blob_path(ngx_pool_t *pool, ngx_str_t *root,
+    ngx_http_oci_digest_t *d, ngx_str_t *path)
+{
+    u_char  *p;
+
+    path->len = root->len + sizeof("/blobs///") - 1 + d->algorithm.len + 2
+                + d->hex.len;
+
+    path->data = ngx_pnalloc(pool, path->len + 1);
+    if (path->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(path->data, "%V/blobs/%V/%*s/%V", root, &d->algorithm,
+                    (size_t) 2, d->hex.data, &d->hex);
+    *p = '\0';
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oci_upload_path(ngx_pool_t *pool, ngx_str_t *root, ngx_str_t *id,
+    ngx_str_t *path)
+{
+    u_char  *p;
+
+    path->len = root->len + sizeof("/_uploads/") - 1 + id->len;
+
+    path->data = ngx_pnalloc(pool, path->len + 1);
+    if (path->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(path->data, "%V/_uploads/%V", root, id);
+    *p = '\0';
+
+    return NGX_OK;
+}
+
+
+/* a random (version 4) UUID: upload ids must not be guessable */
+
+ngx_int_t
+ngx_http_oci_upload_id(ngx_pool_t *pool, ngx_str_t *id)
+{
+    u_char  *p, rnd[16];
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return NGX_ERROR;
+    }
+
+    rnd[6] = (rnd[6] & 0x0f) | 0x40;
+    rnd[8] = (rnd[8] & 0x3f) | 0x80;
+
+    id->data = ngx_pnalloc(pool, NGX_HTTP_OCI_UPLOAD_ID_LEN);
+    if (id->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_hex_dump(id->data, rnd, 4);
+    *p++ = '-';
+    p = ngx_hex_dump(p, rnd + 4, 2);
+    *p++ = '-';
+    p = ngx_hex_dump(p, rnd + 6, 2);
+    *p++ = '-';
+    p = ngx_hex_dump(p, rnd + 8, 2);
+    *p++ = '-';
+    p = ngx_hex_dump(p, rnd + 10, 6);
+
+    id->len = p - id->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Opens (creating it and its directory if needed) the file of an upload
+ * for writing at "offset"; whatever lies beyond it is the remains of an
+ * interrupted chunk and is cut off.
+ */
+
+ngx_fd_t
+ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path, off_t offset)
+{
+    u_char    *slash;
+    ngx_fd_t   fd;
+    ngx_err_t  err;
+
+    fd = ngx_open_file(path->data, NGX_FILE_WRONLY, NGX_FILE_CREATE_OR_OPEN,
+                       NGX_FILE_DEFAULT_ACCESS);
+
+    if (fd == NGX_INVALID_FILE && ngx_errno == NGX_ENOENT) {
+        slash = (u_char *) strrchr((char *) path->data, '/');
+        *slash = '\0';
+        err = ngx_create_full_path(path->data, 0755);
+        if (err == 0 && ngx_create_dir(path->data, 0755) == NGX_FILE_ERROR
+            && ngx_errno != NGX_EEXIST)
+        {
+            err = ngx_errno;
+        }
+        *slash = '/';
+
+        if (err) {
+            ngx_log_error(NGX_LOG_ERR, log, err,
+                          "oci registry: cannot create the directory of "
+                          "\"%s\"", path->data);
+            return NGX_INVALID_FILE;
+        }
+
+        fd = ngx_open_file(path->data, NGX_FILE_WRONLY,
+                           NGX_FILE_CREATE_OR_OPEN, NGX_FILE_DEFAULT_ACCESS);
+    }
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "oci registry: open \"%s\" failed", path->data);
+        return NGX_INVALID_FILE;
+    }
+
+    if (ftruncate(fd, offset) == -1) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "oci registry: ftruncate \"%s\" failed", path->data);
+        (void) ngx_close_file(fd);
+        return NGX_INVALID_FILE;
+    }
+
+    return fd;
+}
+
+
+/*
+ * Makes a verified upload the blob: fsync the bytes, rename into the
+ * content-addressed tree, fsync the directory, so that once we answer 201
+ * the blob survives a crash, and before the rename nobody can see it.
+ * If the blob exists already (pushed before, to any repository), the
+ * upload is simply dropped: same digest, same bytes.
+ */
+
+ngx_int_t
+ngx_http_oci_blob_commit(ngx_log_t *log, ngx_fd_t fd, ngx_str_t *upload,
+    ngx_str_t *blob, ngx_flag_t durable)
+{
+    u_char           *slash;
+    ngx_fd_t          dir;
+    ngx_err_t         err;
+    ngx_file_info_t   fi;
+
+    if (ngx_file_info(blob->data, &fi) == 0) {
+        (void) ngx_delete_file(upload->data);
+        return NGX_OK;
+    }
+
+    if (durable && fd != NGX_INVALID_FILE && fsync(fd) == -1) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "oci registry: fsync \"%V\" failed", upload);
+        return NGX_ERROR;
+    }
+
+    slash = (u_char *) strrchr((char *) blob->data, '/');
+    *slash = '\0';
+
+    err = 0;
+
+    if (ngx_create_dir(blob->data, 0755) == NGX_FILE_ERROR
+        && ngx_errno != NGX_EEXIST)
+    {
+        err = ngx_create_full_path(blob->data, 0755);
+        if (err == 0 && ngx_create_dir(blob->data, 0755) == NGX_FILE_ERROR
+            && ngx_errno != NGX_EEXIST)
+        {
+            err = ngx_errno;
+        }
+    }
+
+    *slash = '/';
+
+    if (err) {
+        ngx_log_error(NGX_LOG_ERR, log, err,
+                      "oci registry: cannot create the directory of \"%V\"",
+                      blob);
+        return NGX_ERROR;
+    }
+
+    if (ngx_rename_file(upload->data, blob->data) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "oci registry: rename \"%V\" to \"%V\" failed",
+                      upload, blob);
+        return NGX_ERROR;
+    }
+
+    if (!durable) {
+        return NGX_OK;
+    }
+
+    *slash = '\0';
+    dir = ngx_open_file(blob->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    *slash = '/';
+
+    if (dir == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "oci registry: open the directory of \"%V\" failed",
+                      blob);
+        return NGX_ERROR;
+    }
+
+    if (fsync(dir) == -1) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "oci registry: fsync the directory of \"%V\" failed",
+                      blob);
+        (void) ngx_close_file(dir);
+        return NGX_ERROR;
+    }
+
+    (void) ngx_close_file(dir);
+
+    return NGX_OK;
+}

@@ -1,0 +1,1256 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <sys/file.h>
+
+#include "ngx_http_oci_registry.h"
+#include "ngx_http_oci_redis.h"
+#include "ngx_http_oci_digest.h"
+
+
+/*
+ * Blob uploads: POST starts one (or uploads a whole blob with ?digest=,
+ * or mounts one from another repository), PATCH appends a chunk, PUT
+ * closes it with the digest of the whole blob, GET reports progress,
+ * DELETE cancels.
+ *
+ * The bytes go to <root>/_uploads/<id>, hashed as they arrive.  The
+ * upload's state (offset, algorithm, exported hash state) lives in Redis,
+ * so any worker of any node sharing Redis and the storage root can take
+ * the next chunk.  One writer at a time: a chunk takes a lock in Redis
+ * (and an flock() on the file against a stale writer on the same node).
+ */
+
+
+#define NGX_HTTP_OCI_LOCK_TTL      "300000"
+#define NGX_HTTP_OCI_TOKEN_LEN     32
+
+
+static ngx_int_t ngx_http_oci_upload_start(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static ngx_int_t ngx_http_oci_upload_mount(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, ngx_str_t *digest, ngx_str_t *from);
+static void ngx_http_oci_upload_mount_found(ngx_http_request_t *r,
+    redisReply *reply);
+static void ngx_http_oci_upload_mount_done(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_oci_upload_create(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static void ngx_http_oci_upload_created(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_oci_upload_monolithic(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static ngx_int_t ngx_http_oci_upload_chunk(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static void ngx_http_oci_upload_locked(ngx_http_request_t *r,
+    redisReply *reply);
+static void ngx_http_oci_upload_body_done(ngx_http_request_t *r);
+static void ngx_http_oci_upload_saved(ngx_http_request_t *r,
+    redisReply *reply);
+static void ngx_http_oci_upload_finish(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static void ngx_http_oci_upload_linked(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_oci_upload_status(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static void ngx_http_oci_upload_status_reply(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_oci_upload_cancel(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static void ngx_http_oci_upload_cancelled(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_oci_upload_accepted(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, ngx_uint_t status, off_t size);
+static void ngx_http_oci_upload_fail(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, ngx_uint_t status, ngx_http_oci_err_e err,
+    ngx_str_t *detail);
+static void ngx_http_oci_upload_drop(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static ngx_int_t ngx_http_oci_upload_file(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static void ngx_http_oci_upload_cleanup(void *data);
+static ngx_int_t ngx_http_oci_content_range(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static ngx_int_t ngx_http_oci_upload_key(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, char *suffix, ngx_str_t *key);
+
+
+ngx_int_t
+ngx_http_oci_upload(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    ctx->range_end = -1;
+    ctx->file.fd = NGX_INVALID_FILE;
+
+    if (ctx->route.type == NGX_HTTP_OCI_ROUTE_UPLOAD_START) {
+        return ngx_http_oci_upload_start(r, ctx);
+    }
+
+    ctx->upload_id = ctx->route.reference;
+
+    if (ngx_http_oci_upload_path(r->pool, &ctx->conf->storage,
+                                 &ctx->upload_id, &ctx->upload_path)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    switch (r->method) {
+
+    case NGX_HTTP_GET:
+        return ngx_http_oci_upload_status(r, ctx);
+
+    case NGX_HTTP_DELETE:
+        return ngx_http_oci_upload_cancel(r, ctx);
+
+    case NGX_HTTP_PUT:
+        ctx->closing = 1;
+
+        if (ngx_http_oci_arg(r, "digest", &ctx->digest) != NGX_OK)
+        {
+            return ngx_http_oci_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           NGX_HTTP_OCI_ERR_DIGEST_INVALID,
+                                           NULL);
+        }
+
+        if (ngx_http_oci_digest_parse(ctx->digest.data, ctx->digest.len,
+                                      &ctx->parsed)
+            != NGX_OK)
+        {
+            return ngx_http_oci_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           NGX_HTTP_OCI_ERR_DIGEST_INVALID,
+                                           &ctx->digest);
+        }
+
+        /* fall through */
+
+    default: /* PATCH */
+        return ngx_http_oci_upload_chunk(r, ctx);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_oci_upload_start(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    ngx_str_t  mount, from, alg;
+
+    if (ngx_http_oci_arg(r, "mount", &mount) == NGX_OK) {
+        if (ngx_http_oci_arg(r, "from", &from) != NGX_OK) {
+            ngx_str_null(&from);
+        }
+
+        return ngx_http_oci_upload_mount(r, ctx, &mount, &from);
+    }
+
+    if (ngx_http_oci_arg(r, "digest", &ctx->digest) == NGX_OK) {
+        if (ngx_http_oci_digest_parse(ctx->digest.data, ctx->digest.len,
+                                      &ctx->parsed)
+            != NGX_OK)
+        {
+            return ngx_http_oci_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           NGX_HTTP_OCI_ERR_DIGEST_INVALID,
+                                           &ctx->digest);
+        }
+
+        return ngx_http_oci_upload_monolithic(r, ctx);
+    }
+
+    ctx->alg = NGX_HTTP_OCI_SHA256;
+
+    if (ngx_http_oci_arg(r, "digest-algorithm", &alg) == NGX_OK) {
+        ctx->alg = ngx_http_oci_hash_alg(&alg);
+
+        if (ctx->alg == 0) {
+            return ngx_http_oci_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           NGX_HTTP_OCI_ERR_DIGEST_INVALID,
+                                           &alg);
+        }
+    }
+
+    return ngx_http_oci_upload_create(r, ctx);
+}
+
+
+/*
+ * POST ?mount=<digest>&from=<repo>: link a blob of another repository
+ * without moving any bytes.  Without "from", or when the blob is not
+ * there, a regular upload session starts (202), as the spec asks.
+ */
+
+static ngx_int_t
+ngx_http_oci_upload_mount(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
+    ngx_str_t *digest, ngx_str_t *from)
+{
+    u_char      *p;
+    size_t      *lens;
+    const char **argv;
+
+    if (ngx_http_oci_digest_parse(digest->data, digest->len, &ctx->parsed)
+        != NGX_OK)
+    {
+        return ngx_http_oci_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       NGX_HTTP_OCI_ERR_DIGEST_INVALID,
+                                       digest);
+    }
+
+    ctx->digest = *digest;
+    ctx->alg = NGX_HTTP_OCI_SHA256;
+
+    if (from->len == 0) {
+        return ngx_http_oci_upload_create(r, ctx);
+    }
+
+    if (ngx_http_oci_name_valid(from->data, from->len) != NGX_OK) {
+        return ngx_http_oci_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       NGX_HTTP_OCI_ERR_NAME_INVALID, from);
+    }
+
+    argv = ngx_palloc(r->pool, 3 * sizeof(char *));
+    lens = ngx_palloc(r->pool, 3 * sizeof(size_t));
+    p = ngx_pnalloc(r->pool, ctx->conf->key_prefix.len + from->len
+                             + sizeof("{}:blobs") - 1);
+
+    if (argv == NULL || lens == NULL || p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[0] = "HGET";
+    lens[0] = 4;
+    argv[1] = (char *) p;
+    lens[1] = ngx_sprintf(p, "%V{%V}:blobs", &ctx->conf->key_prefix, from)
+              - p;
+    argv[2] = (char *) ctx->digest.data;
+    lens[2] = ctx->digest.len;
+
+    if (ngx_http_oci_redis_command(r, ctx->conf->redis,
+                                   ngx_http_oci_upload_mount_found,
+                                   3, argv, lens)
+        != NGX_OK)
+    {
+        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_oci_upload_mount_found(ngx_http_request_t *r, redisReply *reply)
+{
+    u_char              *size;
+    size_t              *lens;
+    ngx_int_t            rc;
+    const char         **argv;
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    if (reply->type != REDIS_REPLY_STRING) {
+        /* not in "from": start a regular upload instead */
+        rc = ngx_http_oci_upload_create(r, ctx);
+        ngx_http_finalize_request(r, rc == NGX_DONE ? NGX_DONE : rc);
+        return;
+    }
+
+    argv = ngx_palloc(r->pool, 5 * sizeof(char *));
+    lens = ngx_palloc(r->pool, 5 * sizeof(size_t));
+    size = ngx_pnalloc(r->pool, reply->len);
+
+    if (argv == NULL || lens == NULL || size == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(size, reply->str, reply->len);
+
+    argv[0] = (char *) ctx->base.data;
+    lens[0] = ctx->base.len;
+    argv[1] = (char *) ctx->digest.data;
+    lens[1] = ctx->digest.len;
+    argv[2] = (char *) size;
+    lens[2] = reply->len;
+    argv[3] = "";
+    lens[3] = 0;
+    argv[4] = "";
+    lens[4] = 0;
+
+    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                  ngx_http_oci_upload_mount_done,
+                                  NGX_HTTP_OCI_SCRIPT_BLOB_LINK, 1, 5, argv,
+                                  lens)
+        != NGX_OK)
+    {
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+
+    /* the request continues in mount_done */
+}
+
+
+static void
+ngx_http_oci_upload_mount_done(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+
+    if (ngx_http_oci_location(r, "blobs", &ctx->digest) != NGX_OK
+        || ngx_http_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)
+           != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_oci_send_json(r, NGX_HTTP_CREATED,
+                                                        NULL, 0));
+}
+
+
+static ngx_int_t
+ngx_http_oci_upload_create(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    u_char      *p;
+    size_t      *lens;
+    const char **argv;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_oci_upload_id(r->pool, &ctx->upload_id) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv = ngx_palloc(r->pool, 4 * sizeof(char *));
+    lens = ngx_palloc(r->pool, 4 * sizeof(size_t));
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+
+    if (argv == NULL || lens == NULL || p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[0] = (char *) ctx->base.data;
+    lens[0] = ctx->base.len;
+    argv[1] = (char *) ctx->upload_id.data;
+    lens[1] = ctx->upload_id.len;
+    argv[2] = ctx->alg == NGX_HTTP_OCI_SHA512 ? "sha512" : "sha256";
+    lens[2] = 6;
+    argv[3] = (char *) p;
+    lens[3] = ngx_sprintf(p, "%T", ctx->conf->upload_ttl) - p;
+
+    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                  ngx_http_oci_upload_created,
+                                  NGX_HTTP_OCI_SCRIPT_UPLOAD_CREATE, 1, 4,
+                                  argv, lens)
+        != NGX_OK)
+    {
+        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_oci_upload_created(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+
+    ngx_http_finalize_request(r,
+                              ngx_http_oci_upload_accepted(r, ctx,
+                                                        NGX_HTTP_ACCEPTED, 0));
+}
+
+
+/*
+ * POST ?digest=<d> with the whole blob as body: no session in Redis, the
+ * bytes go to a fresh upload file and become the blob if they match.
+ */
+
+static ngx_int_t
+ngx_http_oci_upload_monolithic(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    ctx->monolithic = 1;
+    ctx->alg = ngx_http_oci_hash_alg(&ctx->parsed.algorithm);
+
+    if (ngx_http_oci_upload_id(r->pool, &ctx->upload_id) != NGX_OK
+        || ngx_http_oci_upload_path(r->pool, &ctx->conf->storage,
+                                    &ctx->upload_id, &ctx->upload_path)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->hash = ngx_http_oci_hash_create(r->pool, ctx->alg);
+    if (ctx->hash == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_oci_upload_file(r, ctx);
+    if (rc != NGX_OK) {
+        return ngx_http_oci_send_error(r, rc, NGX_HTTP_OCI_ERR_UNKNOWN,
+                                       NULL);
+    }
+
+    ctx->stream = 1;
+
+    return ngx_http_oci_body_read(r, ngx_http_oci_upload_body_done);
+}
+
+
+/* PATCH, and PUT with the last chunk: take the lock, then the body */
+
+static ngx_int_t
+ngx_http_oci_upload_chunk(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    u_char      *p;
+    size_t      *lens;
+    const char **argv;
+
+    if (ngx_http_oci_content_range(r, ctx) != NGX_OK) {
+        return ngx_http_oci_send_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
+                                       NGX_HTTP_OCI_ERR_RANGE_INVALID, NULL);
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_HTTP_OCI_TOKEN_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the lock token only has to be unique, the upload id is the secret */
+
+    ctx->token.data = p;
+    ctx->token.len = ngx_sprintf(p, "%P:%M:%ui", ngx_pid, ngx_current_msec,
+                                 r->connection->number)
+                     - p;
+
+    argv = ngx_palloc(r->pool, 4 * sizeof(char *));
+    lens = ngx_palloc(r->pool, 4 * sizeof(size_t));
+
+    if (argv == NULL || lens == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[0] = (char *) ctx->base.data;
+    lens[0] = ctx->base.len;
+    argv[1] = (char *) ctx->upload_id.data;
+    lens[1] = ctx->upload_id.len;
+    argv[2] = (char *) ctx->token.data;
+    lens[2] = ctx->token.len;
+    argv[3] = NGX_HTTP_OCI_LOCK_TTL;
+    lens[3] = sizeof(NGX_HTTP_OCI_LOCK_TTL) - 1;
+
+    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                  ngx_http_oci_upload_locked,
+                                  NGX_HTTP_OCI_SCRIPT_UPLOAD_LOCK, 1, 4,
+                                  argv, lens)
+        != NGX_OK)
+    {
+        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply)
+{
+    off_t                offset;
+    ngx_int_t            rc;
+    ngx_str_t            alg;
+    redisReply          *e;
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    if (reply->type == REDIS_REPLY_NIL) {
+        ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
+                                    NGX_HTTP_OCI_ERR_BLOB_UPLOAD_UNKNOWN,
+                                    &ctx->upload_id);
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_STRING)
+    {
+        /* "LOCKED": another request is writing this upload right now */
+        ngx_http_oci_finalize_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
+                                    NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID,
+                                    &ctx->upload_id);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_STRING)
+    {
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+
+    ctx->locked = 1;
+
+    e = reply->element[0];
+    offset = ngx_atoof((u_char *) e->str, e->len);
+
+    alg.data = (u_char *) reply->element[1]->str;
+    alg.len = reply->element[1]->len;
+    ctx->alg = ngx_http_oci_hash_alg(&alg);
+
+    if (offset == NGX_ERROR || ctx->alg == 0) {
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID, NULL);
+        return;
+    }
+
+    ctx->offset = offset;
+
+    if (ctx->range_end >= 0 && ctx->range_start != offset) {
+        /* out of order: tell the client where the upload stands */
+        (void) ngx_http_oci_upload_accepted(r, ctx, 0, offset);
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_RANGE_NOT_SATISFIABLE,
+                                 NGX_HTTP_OCI_ERR_RANGE_INVALID, NULL);
+        return;
+    }
+
+    if (ctx->closing
+        && ngx_http_oci_hash_alg(&ctx->parsed.algorithm) != ctx->alg)
+    {
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                 NGX_HTTP_OCI_ERR_DIGEST_INVALID,
+                                 &ctx->digest);
+        return;
+    }
+
+    ctx->hash = ngx_http_oci_hash_create(r->pool, ctx->alg);
+    if (ctx->hash == NULL) {
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
+        return;
+    }
+
+    e = reply->element[2];
+
+    if (offset > 0
+        && (e->type != REDIS_REPLY_STRING
+            || ngx_http_oci_hash_import(ctx->hash, (u_char *) e->str, e->len)
+               != NGX_OK))
+    {
+        /* written by another OpenSSL build: the client must start over */
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_RANGE_NOT_SATISFIABLE,
+                                 NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID,
+                                 &ctx->upload_id);
+        return;
+    }
+
+    rc = ngx_http_oci_upload_file(r, ctx);
+    if (rc != NGX_OK) {
+        ngx_http_oci_upload_fail(r, ctx, rc,
+                                 rc == NGX_HTTP_RANGE_NOT_SATISFIABLE
+                                 ? NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID
+                                 : NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
+        return;
+    }
+
+    ctx->stream = 1;
+
+    rc = ngx_http_oci_body_read(r, ngx_http_oci_upload_body_done);
+
+    /* NGX_DONE drops the reference the body reading took */
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* all of the body has been written: check it, then record or commit it */
+
+static void
+ngx_http_oci_upload_body_done(ngx_http_request_t *r)
+{
+    u_char              *p, *state;
+    size_t              *lens;
+    const char         **argv;
+    ngx_http_oci_ctx_t  *ctx;
+    u_char               digest[NGX_HTTP_OCI_DIGEST_MAX];
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    ctx->stream = 0;
+
+    if (ctx->body_status) {
+        ngx_http_oci_upload_fail(r, ctx, ctx->body_status,
+                                 ctx->body_status
+                                 == NGX_HTTP_RANGE_NOT_SATISFIABLE
+                                 ? NGX_HTTP_OCI_ERR_RANGE_INVALID
+                                 : NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
+        return;
+    }
+
+    if (ctx->range_end >= 0
+        && ctx->received != ctx->range_end - ctx->range_start + 1)
+    {
+        /* fewer bytes than Content-Range announced */
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_RANGE_NOT_SATISFIABLE,
+                                 NGX_HTTP_OCI_ERR_RANGE_INVALID, NULL);
+        return;
+    }
+
+    if (ctx->closing || ctx->monolithic) {
+        ctx->final.len = ngx_http_oci_hash_final(ctx->hash, digest);
+
+        if (ctx->final.len != ctx->digest.len
+            || ngx_strncmp(digest, ctx->digest.data, ctx->digest.len) != 0)
+        {
+            /* nothing of a blob that is not what it claims is kept */
+            ngx_http_oci_upload_drop(r, ctx);
+
+            ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                     NGX_HTTP_OCI_ERR_DIGEST_INVALID,
+                                     &ctx->digest);
+            return;
+        }
+
+        ngx_http_oci_upload_finish(r, ctx);
+        return;
+    }
+
+    /* PATCH: record the new offset and hash state, release the lock */
+
+    argv = ngx_palloc(r->pool, 6 * sizeof(char *));
+    lens = ngx_palloc(r->pool, 6 * sizeof(size_t));
+    p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN + NGX_TIME_T_LEN);
+    state = ngx_pnalloc(r->pool, NGX_HTTP_OCI_HASH_STATE_MAX);
+
+    if (argv == NULL || lens == NULL || p == NULL || state == NULL) {
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
+        return;
+    }
+
+    argv[0] = (char *) ctx->base.data;
+    lens[0] = ctx->base.len;
+    argv[1] = (char *) ctx->upload_id.data;
+    lens[1] = ctx->upload_id.len;
+    argv[2] = (char *) ctx->token.data;
+    lens[2] = ctx->token.len;
+    argv[3] = (char *) p;
+    lens[3] = ngx_sprintf(p, "%O", ctx->offset + ctx->received) - p;
+    argv[4] = (char *) state;
+    lens[4] = ngx_http_oci_hash_export(ctx->hash, state);
+    argv[5] = (char *) p + lens[3];
+    lens[5] = ngx_sprintf(p + lens[3], "%T", ctx->conf->upload_ttl)
+              - (p + lens[3]);
+
+    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                  ngx_http_oci_upload_saved,
+                                  NGX_HTTP_OCI_SCRIPT_UPLOAD_SAVE, 1, 6,
+                                  argv, lens)
+        != NGX_OK)
+    {
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                 NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
+        return;
+    }
+
+    /* continues in upload_saved; the body reading's reference is ours */
+}
+
+
+static void
+ngx_http_oci_upload_saved(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+
+    ctx->locked = 0;
+
+    if (reply->integer != 1) {
+        /* the lock expired, or the upload was cancelled meanwhile */
+        ngx_http_oci_finalize_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
+                                    NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID,
+                                    &ctx->upload_id);
+        return;
+    }
+
+    ngx_http_finalize_request(r,
+                              ngx_http_oci_upload_accepted(r, ctx,
+                                                NGX_HTTP_ACCEPTED,
+                                                ctx->offset + ctx->received));
+}
+
+
+/* the digest matched: make the blob visible, then link it to the repo */
+
+static void
+ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    u_char      *p;
+    size_t      *lens;
+    ngx_fd_t     fd;
+    const char **argv;
+
+    if (ngx_http_oci_blob_path(r->pool, &ctx->conf->storage, &ctx->parsed,
+                               &ctx->blob_path)
+        != NGX_OK)
+    {
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
+        return;
+    }
+
+    fd = ctx->file.fd;
+
+    if (ngx_http_oci_blob_commit(r->connection->log, fd, &ctx->upload_path,
+                                 &ctx->blob_path, ctx->conf->durable)
+        != NGX_OK)
+    {
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
+        return;
+    }
+
+    /* the file is the blob now: the cleanup must not remove it */
+    ctx->monolithic = 0;
+
+    argv = ngx_palloc(r->pool, 5 * sizeof(char *));
+    lens = ngx_palloc(r->pool, 5 * sizeof(size_t));
+    p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
+
+    if (argv == NULL || lens == NULL || p == NULL) {
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
+        return;
+    }
+
+    argv[0] = (char *) ctx->base.data;
+    lens[0] = ctx->base.len;
+    argv[1] = (char *) ctx->digest.data;
+    lens[1] = ctx->digest.len;
+    argv[2] = (char *) p;
+    lens[2] = ngx_sprintf(p, "%O", ctx->offset + ctx->received) - p;
+
+    if (ctx->closing) {
+        argv[3] = (char *) ctx->upload_id.data;
+        lens[3] = ctx->upload_id.len;
+        argv[4] = (char *) ctx->token.data;
+        lens[4] = ctx->token.len;
+
+    } else {
+        argv[3] = "";
+        lens[3] = 0;
+        argv[4] = "";
+        lens[4] = 0;
+    }
+
+    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                  ngx_http_oci_upload_linked,
+                                  NGX_HTTP_OCI_SCRIPT_BLOB_LINK, 1, 5, argv,
+                                  lens)
+        != NGX_OK)
+    {
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                 NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
+        return;
+    }
+}
+
+
+static void
+ngx_http_oci_upload_linked(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+
+    ctx->locked = 0;
+
+    if (reply->integer != 1) {
+        ngx_http_oci_finalize_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
+                                    NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID,
+                                    &ctx->upload_id);
+        return;
+    }
+
+    if (ngx_http_oci_location(r, "blobs", &ctx->digest) != NGX_OK
+        || ngx_http_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)
+           != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_oci_send_json(r, NGX_HTTP_CREATED,
+                                                        NULL, 0));
+}
+
+
+static ngx_int_t
+ngx_http_oci_upload_status(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    size_t      *lens;
+    ngx_str_t    key;
+    const char **argv;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv = ngx_palloc(r->pool, 3 * sizeof(char *));
+    lens = ngx_palloc(r->pool, 3 * sizeof(size_t));
+
+    if (argv == NULL || lens == NULL
+        || ngx_http_oci_upload_key(r, ctx, "", &key) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[0] = "HGET";
+    lens[0] = 4;
+    argv[1] = (char *) key.data;
+    lens[1] = key.len;
+    argv[2] = "offset";
+    lens[2] = 6;
+
+    if (ngx_http_oci_redis_command(r, ctx->conf->redis,
+                                   ngx_http_oci_upload_status_reply,
+                                   3, argv, lens)
+        != NGX_OK)
+    {
+        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_oci_upload_status_reply(ngx_http_request_t *r, redisReply *reply)
+{
+    off_t                offset;
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    if (reply->type == REDIS_REPLY_NIL) {
+        ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
+                                    NGX_HTTP_OCI_ERR_BLOB_UPLOAD_UNKNOWN,
+                                    &ctx->upload_id);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_STRING) {
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+
+    offset = ngx_atoof((u_char *) reply->str, reply->len);
+    if (offset == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_finalize_request(r,
+                              ngx_http_oci_upload_accepted(r, ctx,
+                                                           NGX_HTTP_NO_CONTENT,
+                                                           offset));
+}
+
+
+static ngx_int_t
+ngx_http_oci_upload_cancel(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    size_t      *lens;
+    ngx_str_t    key, lock;
+    const char **argv;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv = ngx_palloc(r->pool, 3 * sizeof(char *));
+    lens = ngx_palloc(r->pool, 3 * sizeof(size_t));
+
+    if (argv == NULL || lens == NULL
+        || ngx_http_oci_upload_key(r, ctx, "", &key) != NGX_OK
+        || ngx_http_oci_upload_key(r, ctx, ":lock", &lock) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* DEL answers how many existed; the lock alone never exists for long */
+
+    argv[0] = "DEL";
+    lens[0] = 3;
+    argv[1] = (char *) key.data;
+    lens[1] = key.len;
+    argv[2] = (char *) lock.data;
+    lens[2] = lock.len;
+
+    if (ngx_http_oci_redis_command(r, ctx->conf->redis,
+                                   ngx_http_oci_upload_cancelled,
+                                   3, argv, lens)
+        != NGX_OK)
+    {
+        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_oci_upload_cancelled(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+
+    if (reply->integer == 0) {
+        ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
+                                    NGX_HTTP_OCI_ERR_BLOB_UPLOAD_UNKNOWN,
+                                    &ctx->upload_id);
+        return;
+    }
+
+    if (ngx_delete_file(ctx->upload_path.data) == NGX_FILE_ERROR
+        && ngx_errno != NGX_ENOENT)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
+                      "oci registry: unlink \"%V\" failed",
+                      &ctx->upload_path);
+    }
+
+    ngx_http_finalize_request(r, ngx_http_oci_send_json(r,
+                                                        NGX_HTTP_NO_CONTENT,
+                                                        NULL, 0));
+}
+
+
+/*
+ * The headers that tell a client where its upload stands: Location (where
+ * to send the next chunk), Range (what we have), Docker-Upload-UUID.  With
+ * status 0 only the headers are set (for an error response).
+ */
+
+static ngx_int_t
+ngx_http_oci_upload_accepted(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
+    ngx_uint_t status, off_t size)
+{
+    ngx_str_t  range;
+
+    range.data = ngx_pnalloc(r->pool, sizeof("0-") - 1 + NGX_OFF_T_LEN);
+    if (range.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* like distribution: "0-0" for an upload that has no bytes yet */
+    range.len = ngx_sprintf(range.data, "0-%O", size > 0 ? size - 1 : 0)
+                - range.data;
+
+    if (ngx_http_oci_location(r, "blobs/uploads", &ctx->upload_id) != NGX_OK
+        || ngx_http_oci_add_header(r, "Range", &range) != NGX_OK
+        || ngx_http_oci_add_header(r, "Docker-Upload-UUID", &ctx->upload_id)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (status == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_oci_send_json(r, status, NULL, 0);
+}
+
+
+/* answers an error, first releasing the upload lock if we hold it */
+
+static void
+ngx_http_oci_upload_fail(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
+    ngx_uint_t status, ngx_http_oci_err_e err, ngx_str_t *detail)
+{
+    ngx_str_t   lock;
+    const char *argv[2];
+    size_t      lens[2];
+
+    if (ctx->locked
+        && ngx_http_oci_upload_key(r, ctx, ":lock", &lock) == NGX_OK)
+    {
+        argv[0] = "DEL";
+        lens[0] = 3;
+        argv[1] = (char *) lock.data;
+        lens[1] = lock.len;
+
+        ngx_http_oci_redis_fire(ctx->conf->redis, 2, argv, lens);
+        ctx->locked = 0;
+    }
+
+    if (status == NGX_HTTP_INSUFFICIENT_STORAGE) {
+        err = NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID;
+    }
+
+    ngx_http_oci_finalize_error(r, status, err, detail);
+}
+
+
+/* a failed digest check: the upload is over, its bytes and state go */
+
+static void
+ngx_http_oci_upload_drop(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    ngx_str_t   key, lock;
+    const char *argv[3];
+    size_t      lens[3];
+
+    if (ngx_delete_file(ctx->upload_path.data) == NGX_FILE_ERROR
+        && ngx_errno != NGX_ENOENT)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
+                      "oci registry: unlink \"%V\" failed",
+                      &ctx->upload_path);
+    }
+
+    ctx->monolithic = 0;
+
+    if (!ctx->closing
+        || ngx_http_oci_upload_key(r, ctx, "", &key) != NGX_OK
+        || ngx_http_oci_upload_key(r, ctx, ":lock", &lock) != NGX_OK)
+    {
+        return;
+    }
+
+    argv[0] = "DEL";
+    lens[0] = 3;
+    argv[1] = (char *) key.data;
+    lens[1] = key.len;
+    argv[2] = (char *) lock.data;
+    lens[2] = lock.len;
+
+    ngx_http_oci_redis_fire(ctx->conf->redis, 3, argv, lens);
+    ctx->locked = 0;
+}
+
+
+/*
+ * Opens the upload file at the recorded offset, takes an exclusive flock
+ * (a writer of an earlier, timed-out request may still hold it) and
+ * registers the cleanup that closes it, releases a lock still held and
+ * removes the file of a monolithic upload that did not complete.
+ */
+
+static ngx_int_t
+ngx_http_oci_upload_file(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->file.fd = ngx_http_oci_upload_open(r->connection->log,
+                                            &ctx->upload_path, ctx->offset);
+    if (ctx->file.fd == NGX_INVALID_FILE) {
+        return (ngx_errno == NGX_ENOSPC) ? NGX_HTTP_INSUFFICIENT_STORAGE
+                                         : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->file.name = ctx->upload_path;
+    ctx->file.log = r->connection->log;
+
+    cln->handler = ngx_http_oci_upload_cleanup;
+    cln->data = r;
+
+    if (flock(ctx->file.fd, LOCK_EX|LOCK_NB) == -1) {
+        return NGX_HTTP_RANGE_NOT_SATISFIABLE;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_oci_upload_cleanup(void *data)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_str_t            lock;
+    const char          *argv[2];
+    size_t               lens[2];
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    if (ctx->file.fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(ctx->file.fd);
+        ctx->file.fd = NGX_INVALID_FILE;
+    }
+
+    if (ctx->monolithic) {
+        (void) ngx_delete_file(ctx->upload_path.data);
+    }
+
+    /* the request died mid-chunk: let the client resume right away */
+
+    if (ctx->locked
+        && ngx_http_oci_upload_key(r, ctx, ":lock", &lock) == NGX_OK)
+    {
+        argv[0] = "DEL";
+        lens[0] = 3;
+        argv[1] = (char *) lock.data;
+        lens[1] = lock.len;
+
+        ngx_http_oci_redis_fire(ctx->conf->redis, 2, argv, lens);
+    }
+}
+
+
+/*
+ * Content-Range: <start>-<end>, inclusive, as the spec defines it for
+ * chunks (not the RFC 9110 "bytes a-b/len" form).  When Content-Length is
+ * given too, both must agree.
+ */
+
+static ngx_int_t
+ngx_http_oci_content_range(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    u_char           *p, *last, *dash;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+    ngx_uint_t        i;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_OK;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Content-Range") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Range",
+                               sizeof("Content-Range") - 1) == 0)
+        {
+            break;
+        }
+    }
+
+    p = h[i].value.data;
+    last = p + h[i].value.len;
+
+    /* tolerate the RFC form's unit, which some clients send */
+
+    if (last - p > 6 && ngx_strncmp(p, "bytes ", 6) == 0) {
+        p += 6;
+    }
+
+    dash = ngx_strlchr(p, last, '-');
+    if (dash == NULL || dash == p || dash + 1 == last
+        || (size_t) (dash - p) > NGX_OFF_T_LEN
+        || (size_t) (last - dash - 1) > NGX_OFF_T_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->range_start = ngx_atoof(p, dash - p);
+    ctx->range_end = ngx_atoof(dash + 1, last - dash - 1);
+
+    if (ctx->range_start == NGX_ERROR || ctx->range_end == NGX_ERROR
+        || ctx->range_end < ctx->range_start)
+    {
+        ctx->range_end = -1;
+        return NGX_ERROR;
+    }
+
+    if (r->headers_in.content_length_n >= 0
+        && r->headers_in.content_length_n
+           != ctx->range_end - ctx->range_start + 1)
+    {
+        ctx->range_end = -1;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oci_upload_key(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
+    char *suffix, ngx_str_t *key)
+{
+    size_t  len;
+
+    len = ngx_strlen(suffix);
+
+    key->len = ctx->base.len + sizeof("upload:") - 1 + ctx->upload_id.len
+               + len;
+    key->data = ngx_pnalloc(r->pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(key->data, "%Vupload:%V%*s", &ctx->base, &ctx->upload_id,
+                len, suffix);
+
+    return NGX_OK;
+}
