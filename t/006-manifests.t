@@ -1,0 +1,339 @@
+# vi:ft=
+# Manifests: PUT with validation, GET/HEAD by tag and digest with content
+# negotiation, multi-tag PUT, subject/referrers, DELETE semantics.  Blocks
+# build on each other (no_shuffle).
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+BEGIN {
+    if ($ENV{OCI_TEST_FALLBACK}) { unshift @INC, "$FindBin::Bin/lib/fallback" }
+    else { push @INC, "$FindBin::Bin/lib/fallback" }
+}
+use Test::Nginx::Socket 'no_plan';
+use Digest::SHA qw(sha256_hex sha512_hex);
+use OciTest::Redis;
+
+sub dg { 'sha256:' . sha256_hex($_[0]) }
+
+our $OCI_M = 'application/vnd.oci.image.manifest.v1+json';
+our $OCI_I = 'application/vnd.oci.image.index.v1+json';
+our $DOCKER_M = 'application/vnd.docker.distribution.manifest.v2+json';
+
+our $cfg = '{"architecture":"amd64","os":"linux"}';
+our $layer = 'layer bytes';
+our ($cfg_d, $layer_d) = (dg($cfg), dg($layer));
+our $missing = 'sha256:' . ('e' x 64);
+
+sub manifest {
+    my (%o) = @_;
+    my $mt = $o{mediaType} // $OCI_M;
+    my $s = qq!{"schemaVersion":2,"mediaType":"$mt",!;
+    $s .= qq!"artifactType":"$o{artifactType}",! if $o{artifactType};
+    $s .= qq!"config":{"mediaType":"application/vnd.oci.image.config.v1+json",!
+        . qq!"digest":"$cfg_d","size":! . length($cfg) . '},';
+    $s .= qq!"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar",!
+        . qq!"digest":"! . ($o{layer} // $layer_d) . qq!","size":11}]!;
+    $s .= qq!,"subject":{"mediaType":"$OCI_M","digest":"$o{subject}","size":1}!
+        if $o{subject};
+    $s .= qq!,"annotations":{"org.example.note":"$o{note}"}! if $o{note};
+    return $s . '}';
+}
+
+our $m1 = manifest();
+our $m1_d = dg($m1);
+our $docker_m = manifest(mediaType => $DOCKER_M);
+our $docker_d = dg($docker_m);
+our $sig = manifest(artifactType => 'application/vnd.example.sig',
+                    subject => $m1_d, note => 'signed');
+our $sig_d = dg($sig);
+our $sbom = manifest(artifactType => 'application/spdx+json',
+                     subject => $m1_d);
+our $sbom_d = dg($sbom);
+our $index = qq!{"schemaVersion":2,"mediaType":"$OCI_I","manifests":[!
+    . qq!{"mediaType":"$OCI_M","digest":"$m1_d","size":! . length($m1)
+    . qq!,"platform":{"architecture":"amd64","os":"linux"}}]}!;
+our $index_d = dg($index);
+our $bad_index = $index; $bad_index =~ s/\Q$m1_d\E/$missing/;
+our $m512 = manifest(note => 'sha512');
+our $m512_d = 'sha512:' . sha512_hex($m512);
+
+our $config = <<'_EOC_';
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_key_prefix t006:;
+        oci_registry_manifest_max_size 4k;
+    }
+_EOC_
+
+for my $k (@{ OciTest::Redis::command($ENV{TEST_NGINX_REDIS_PORT}, 'KEYS', 't006:*') }) {
+    OciTest::Redis::command($ENV{TEST_NGINX_REDIS_PORT}, 'DEL', $k);
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value("config", $::config) unless defined $block->config;
+});
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: push the config and layer blobs
+--- request eval
+[ "POST /v2/lib/app/blobs/uploads/?digest=$::cfg_d\n$::cfg",
+  "POST /v2/lib/app/blobs/uploads/?digest=$::layer_d\n$::layer" ]
+--- error_code eval
+[201, 201]
+
+
+
+=== TEST 2: PUT by tag stores the manifest: 201, Location, digest
+--- request eval
+"PUT /v2/lib/app/manifests/v1\n$::m1"
+--- more_headers eval
+"Content-Type: $::OCI_M"
+--- error_code: 201
+--- response_headers eval
+"Location: /v2/lib/app/manifests/$::m1_d
+Docker-Content-Digest: $::m1_d
+!OCI-Subject"
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: GET by tag and by digest return the exact bytes and type
+--- request eval
+[ "GET /v2/lib/app/manifests/v1", "GET /v2/lib/app/manifests/$::m1_d" ]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+[ "Content-Type: $::OCI_M\nDocker-Content-Digest: $::m1_d\nETag: \"$::m1_d\"",
+  "Content-Type: $::OCI_M\nDocker-Content-Digest: $::m1_d" ]
+--- response_body eval
+[ $::m1, $::m1 ]
+
+
+
+=== TEST 4: HEAD has the length and digest, no body
+--- request
+HEAD /v2/lib/app/manifests/v1
+--- error_code: 200
+--- response_headers eval
+"Content-Length: " . length($::m1) . "
+Docker-Content-Digest: $::m1_d
+Content-Type: $::OCI_M"
+--- response_body chomp
+
+
+
+=== TEST 5: content negotiation: listed type or wildcard, else 404
+--- request eval
+[ "GET /v2/lib/app/manifests/v1", "GET /v2/lib/app/manifests/v1",
+  "GET /v2/lib/app/manifests/v1" ]
+--- more_headers eval
+[ "Accept: $::DOCKER_M, $::OCI_M;q=0.5",
+  "Accept: */*",
+  "Accept: $::DOCKER_M" ]
+--- error_code eval
+[200, 200, 404]
+--- response_body_like eval
+[ qr/^\{"schemaVersion"/, qr/^\{"schemaVersion"/,
+  qr/"code":"MANIFEST_UNKNOWN"/ ]
+
+
+
+=== TEST 6: unknown tags and digests are MANIFEST_UNKNOWN
+--- request eval
+[ "GET /v2/lib/app/manifests/nope", "GET /v2/lib/app/manifests/$::missing",
+  "HEAD /v2/lib/app/manifests/nope" ]
+--- error_code eval
+[404, 404, 404]
+--- response_body_like eval
+[ qr/"code":"MANIFEST_UNKNOWN"/, qr/"code":"MANIFEST_UNKNOWN"/, qr/^$/ ]
+
+
+
+=== TEST 7: PUT by digest must match the bytes
+--- request eval
+"PUT /v2/lib/app/manifests/$::missing\n$::m1"
+--- more_headers eval
+"Content-Type: $::OCI_M"
+--- error_code: 400
+--- response_body_like chomp
+"code":"DIGEST_INVALID"
+
+
+
+=== TEST 8: a manifest referencing a missing blob is refused, nothing stored
+--- request eval
+[ "PUT /v2/lib/app/manifests/broken\n" . main::manifest(layer => $::missing),
+  "GET /v2/lib/app/manifests/broken" ]
+--- more_headers eval
+[ "Content-Type: $::OCI_M", "" ]
+--- error_code eval
+[400, 404]
+--- response_body_like eval
+[ qr/"code":"MANIFEST_BLOB_UNKNOWN","message":"[^"]+","detail":"$::missing"/,
+  qr/"code":"MANIFEST_UNKNOWN"/ ]
+
+
+
+=== TEST 9: invalid manifests are MANIFEST_INVALID with the reason
+--- request eval
+[ "PUT /v2/lib/app/manifests/bad\n{not json",
+  "PUT /v2/lib/app/manifests/bad\n" . ('[' x 100) . (']' x 100),
+  "PUT /v2/lib/app/manifests/bad\n" . '{"schemaVersion":2,"schemaVersion":2,"mediaType":"' . $::OCI_M . '"}',
+  "PUT /v2/lib/app/manifests/bad\n" . '{"schemaVersion":2,"mediaType":"' . $::OCI_M . '","layers":[]}',
+  "PUT /v2/lib/app/manifests/bad\n" . $::m1,
+  "PUT /v2/lib/app/manifests/bad\n" . '{"schemaVersion":1,"mediaType":"application/vnd.docker.distribution.manifest.v1+json"}',
+  "PUT /v2/lib/app/manifests/bad\n" . '"just a string"' ]
+--- more_headers eval
+[ "Content-Type: $::OCI_M", "Content-Type: $::OCI_M", "Content-Type: $::OCI_M",
+  "Content-Type: $::OCI_M", "Content-Type: $::DOCKER_M", "", "Content-Type: $::OCI_M" ]
+--- error_code eval
+[400, 400, 400, 400, 400, 400, 400]
+--- response_body_like eval
+[ qr/"code":"MANIFEST_INVALID".*"detail":"manifest is not valid JSON"/,
+  qr/"detail":"manifest is nested too deeply"/,
+  qr/"detail":"manifest has duplicate or too many keys"/,
+  qr/"detail":"manifest without config"/,
+  qr/"detail":"mediaType does not match Content-Type"/,
+  qr/"detail":"Docker schema 1 manifests are not supported"/,
+  qr/"detail":"manifest is not a JSON object"/ ]
+
+
+
+=== TEST 10: manifests over oci_registry_manifest_max_size are 413
+--- request eval
+"PUT /v2/lib/app/manifests/big\n" . ('{"a":"' . ('x' x 5000) . '"}')
+--- more_headers eval
+"Content-Type: $::OCI_M"
+--- error_code: 413
+--- response_body_like chomp
+"code":"MANIFEST_INVALID"
+
+
+
+=== TEST 11: Docker schema 2 and an OCI index over a pushed manifest
+--- request eval
+[ "PUT /v2/lib/app/manifests/docker\n$::docker_m",
+  "PUT /v2/lib/app/manifests/multi\n$::bad_index",
+  "PUT /v2/lib/app/manifests/multi\n$::index",
+  "GET /v2/lib/app/manifests/multi",
+  "GET /v2/lib/app/manifests/docker" ]
+--- more_headers eval
+[ "Content-Type: $::DOCKER_M", "Content-Type: $::OCI_I",
+  "Content-Type: $::OCI_I", "", "" ]
+--- error_code eval
+[201, 400, 201, 200, 200]
+--- response_headers eval
+[ "Docker-Content-Digest: $::docker_d", "Content-Type: application/json",
+  "Docker-Content-Digest: $::index_d", "Content-Type: $::OCI_I",
+  "Content-Type: $::DOCKER_M" ]
+--- response_body_like eval
+[ qr/^$/, qr/"code":"MANIFEST_BLOB_UNKNOWN"/, qr/^$/,
+  qr/^\Q$::index\E$/, qr/^\Q$::docker_m\E$/ ]
+
+
+
+=== TEST 12: PUT by digest with ?tag= tags it and answers one OCI-Tag each
+--- request eval
+"PUT /v2/lib/app/manifests/$::sig_d?tag=sig-a&tag=sig-b\n$::sig"
+--- more_headers eval
+"Content-Type: $::OCI_M"
+--- error_code: 201
+--- raw_response_headers_like eval
+qr/OCI-Subject: \Q$::m1_d\E\r\n.*OCI-Tag: sig-a\r\nOCI-Tag: sig-b\r\n/s
+
+
+
+=== TEST 13: referrers list the manifest with artifactType and annotations
+--- request eval
+[ "PUT /v2/lib/app/manifests/$::sbom_d\n$::sbom",
+  "GET /v2/lib/app/referrers/$::m1_d" ]
+--- more_headers eval
+[ "Content-Type: $::OCI_M", "" ]
+--- error_code eval
+[201, 200]
+--- response_headers eval
+[ "OCI-Subject: $::m1_d",
+  "Content-Type: $::OCI_I\n!OCI-Filters-Applied" ]
+--- response_body eval
+[ "",
+  qq!{"schemaVersion":2,"mediaType":"$::OCI_I","manifests":[!
+  . join(',', sort { $a cmp $b }
+    qq!{"mediaType":"$::OCI_M","digest":"$::sig_d","size":! . length($::sig)
+      . qq!,"artifactType":"application/vnd.example.sig","annotations":{"org.example.note":"signed"}}!,
+    qq!{"mediaType":"$::OCI_M","digest":"$::sbom_d","size":! . length($::sbom)
+      . qq!,"artifactType":"application/spdx+json"}!)
+  . ']}' ]
+
+
+
+=== TEST 14: the artifactType filter, and an empty index for unknown subjects
+--- request eval
+[ "GET /v2/lib/app/referrers/$::m1_d?artifactType=application%2Fspdx%2Bjson",
+  "GET /v2/lib/app/referrers/$::missing" ]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+[ "OCI-Filters-Applied: artifactType", "!OCI-Filters-Applied" ]
+--- response_body eval
+[ qq!{"schemaVersion":2,"mediaType":"$::OCI_I","manifests":[{"mediaType":"$::OCI_M","digest":"$::sbom_d","size":! . length($::sbom) . qq!,"artifactType":"application/spdx+json"}]}!,
+  qq!{"schemaVersion":2,"mediaType":"$::OCI_I","manifests":[]}! ]
+
+
+
+=== TEST 15: tags/list and the catalog see the pushes
+--- request eval
+[ "GET /v2/lib/app/tags/list", "GET /v2/_catalog" ]
+--- error_code eval
+[200, 200]
+--- response_body eval
+[ '{"name":"lib/app","tags":["docker","multi","sig-a","sig-b","v1"]}',
+  qr/"lib\/app"/ ]
+--- response_body_like eval
+[ qr/.*/, qr/^\{"repositories":\[.*"lib\/app".*\]\}$/ ]
+
+
+
+=== TEST 16: sha512 manifest digests
+--- request eval
+[ "PUT /v2/lib/app/manifests/$::m512_d\n$::m512",
+  "GET /v2/lib/app/manifests/$::m512_d" ]
+--- more_headers eval
+[ "Content-Type: $::OCI_M", "" ]
+--- error_code eval
+[201, 200]
+--- response_headers eval
+[ "Docker-Content-Digest: $::m512_d", "Docker-Content-Digest: $::m512_d" ]
+
+
+
+=== TEST 17: DELETE by tag only untags
+--- request eval
+[ "DELETE /v2/lib/app/manifests/sig-a",
+  "GET /v2/lib/app/manifests/sig-a",
+  "GET /v2/lib/app/manifests/$::sig_d",
+  "DELETE /v2/lib/app/manifests/sig-a" ]
+--- error_code eval
+[202, 404, 200, 404]
+
+
+
+=== TEST 18: DELETE by digest takes its tags and its referrer entry with it
+--- request eval
+[ "DELETE /v2/lib/app/manifests/$::sig_d",
+  "GET /v2/lib/app/manifests/sig-b",
+  "GET /v2/lib/app/manifests/$::sig_d",
+  "GET /v2/lib/app/tags/list",
+  "GET /v2/lib/app/referrers/$::m1_d?artifactType=application%2Fvnd.example.sig" ]
+--- error_code eval
+[202, 404, 404, 200, 200]
+--- response_body_like eval
+[ qr/^$/, qr/MANIFEST_UNKNOWN/, qr/MANIFEST_UNKNOWN/,
+  qr/^\{"name":"lib\/app","tags":\["docker","multi","v1"\]\}$/,
+  qr/"manifests":\[\]/ ]
