@@ -1,0 +1,70 @@
+package OciTest::Registry;
+
+# Small helpers for flow tests that talk to the registry: a standard
+# config template and the requests every flow needs.  They return
+# HTTP::Tiny responses; the tests assert on them.
+
+use strict;
+use warnings;
+use Exporter 'import';
+use Digest::SHA qw(sha256_hex);
+
+our @EXPORT_OK = qw(registry_config sha256 push_blob start_upload
+                    put_manifest);
+
+sub sha256 { 'sha256:' . sha256_hex($_[0]) }
+
+# A config for OciTest::Nginx: %%STORAGE%% and %%REDIS%% are set by the
+# test (a storage root two instances may share, a private Redis port).
+sub registry_config {
+    my (%o) = @_;
+    my $workers = $o{workers} // 1;
+    my $extra = $o{extra} // '';
+    return <<"EOF";
+%%GLOBALS%%
+master_process on;
+worker_processes $workers;
+events { worker_connections 256; }
+http {
+    %%HTTP_GLOBALS%%
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        client_max_body_size 0;
+        client_body_buffer_size 64k;
+        location /v2/ {
+            oci_registry;
+            oci_registry_storage %%STORAGE%%;
+            oci_registry_redis 127.0.0.1:%%REDIS%%;
+            $extra
+        }
+    }
+}
+EOF
+}
+
+sub push_blob {
+    my ($t, $repo, $bytes) = @_;
+    my $d = sha256($bytes);
+    return $t->http->request('POST',
+        $t->url("/v2/$repo/blobs/uploads/?digest=$d"),
+        { content => $bytes,
+          headers => { 'Content-Type' => 'application/octet-stream' } });
+}
+
+# POST a session; returns the Location (relative) or undef
+sub start_upload {
+    my ($t, $repo, $query) = @_;
+    my $r = $t->http->request('POST',
+        $t->url("/v2/$repo/blobs/uploads/" . ($query // '')));
+    return $r->{status} == 202 ? $r->{headers}{location} : undef;
+}
+
+sub put_manifest {
+    my ($t, $repo, $ref, $body, $type) = @_;
+    return $t->http->request('PUT', $t->url("/v2/$repo/manifests/$ref"),
+        { content => $body,
+          headers => { 'Content-Type' =>
+                       $type // 'application/vnd.oci.image.manifest.v1+json' } });
+}
+
+1;
