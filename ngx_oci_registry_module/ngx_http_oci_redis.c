@@ -745,7 +745,13 @@ ngx_http_oci_redis_send(ngx_http_request_t *r,
 
     redis = rcf->conn;
 
-    if (redis == NULL || !redis->ready || redis->ac == NULL) {
+    /*
+     * While a connection is being made (a worker just started, or Redis
+     * just came back) commands queue behind AUTH and SELECT; they fail
+     * with it if it fails.  Only without any connection is it 503 now.
+     */
+
+    if (redis == NULL || redis->ac == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oci registry: redis \"%V\" is not connected",
                       &rcf->addr);
