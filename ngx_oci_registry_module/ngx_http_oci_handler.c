@@ -12,7 +12,6 @@
 #include "ngx_http_oci_redis.h"
 
 
-#define NGX_HTTP_OCI_PAGE_MAX  1000
 
 
 static ngx_int_t ngx_http_oci_not_allowed(ngx_http_request_t *r,

@@ -644,21 +644,28 @@ ngx_http_oci_manifest_deleted(ngx_http_request_t *r, redisReply *reply)
 ngx_int_t
 ngx_http_oci_referrers(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    size_t      *lens;
-    ngx_str_t    filter;
-    const char **argv;
+    u_char                 *p;
+    size_t                 *lens;
+    ngx_str_t               filter, value;
+    const char            **argv;
+    ngx_http_oci_digest_t   d;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv = ngx_palloc(r->pool, 3 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 3 * sizeof(size_t));
-    if (argv == NULL || lens == NULL) {
+    argv = ngx_palloc(r->pool, 5 * sizeof(char *));
+    lens = ngx_palloc(r->pool, 5 * sizeof(size_t));
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (argv == NULL || lens == NULL || p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_str_null(&ctx->page_last);
+    ngx_str_null(&ctx->subject);
+    ngx_str_null(&ctx->digest);
+    ctx->page_n = NGX_HTTP_OCI_PAGE_MAX;
+
+    /* the filter is kept in ctx->subject, the page marker in ctx->digest */
 
     if (ngx_http_oci_arg(r, "artifactType", &filter) == NGX_OK
         && filter.len)
@@ -669,19 +676,46 @@ ngx_http_oci_referrers(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
                                            NULL);
         }
 
-        ctx->page_last = filter;
+        ctx->subject = filter;
+    }
+
+    if (ngx_http_oci_arg(r, "n", &value) == NGX_OK) {
+        ctx->page_n = (value.len == 0 || value.len > 18)
+                      ? NGX_ERROR : ngx_atoi(value.data, value.len);
+
+        if (ctx->page_n == NGX_ERROR || ctx->page_n == 0) {
+            return ngx_http_oci_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                   NGX_HTTP_OCI_ERR_PAGINATION_NUMBER_INVALID,
+                                   &value);
+        }
+
+        ctx->page_n = ngx_min(ctx->page_n, NGX_HTTP_OCI_PAGE_MAX);
+    }
+
+    if (ngx_http_oci_arg(r, "last", &value) == NGX_OK) {
+        if (ngx_http_oci_digest_parse(value.data, value.len, &d) != NGX_OK) {
+            return ngx_http_oci_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           NGX_HTTP_OCI_ERR_DIGEST_INVALID,
+                                           &value);
+        }
+
+        ctx->digest = value;
     }
 
     argv[0] = (char *) ctx->base.data;
     lens[0] = ctx->base.len;
     argv[1] = (char *) ctx->route.digest.text.data;
     lens[1] = ctx->route.digest.text.len;
-    argv[2] = ctx->page_last.len ? (char *) ctx->page_last.data : "";
-    lens[2] = ctx->page_last.len;
+    argv[2] = ctx->subject.len ? (char *) ctx->subject.data : "";
+    lens[2] = ctx->subject.len;
+    argv[3] = ctx->digest.len ? (char *) ctx->digest.data : "";
+    lens[3] = ctx->digest.len;
+    argv[4] = (char *) p;
+    lens[4] = ngx_sprintf(p, "%i", ctx->page_n) - p;
 
     if (ngx_http_oci_redis_script(r, ctx->conf->redis,
                                   ngx_http_oci_referrers_found,
-                                  NGX_HTTP_OCI_SCRIPT_REFERRERS, 1, 3,
+                                  NGX_HTTP_OCI_SCRIPT_REFERRERS, 1, 5,
                                   argv, lens)
         != NGX_OK)
     {
@@ -698,9 +732,9 @@ ngx_http_oci_referrers(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 static void
 ngx_http_oci_referrers_found(ngx_http_request_t *r, redisReply *reply)
 {
-    u_char              *body, *p;
+    u_char              *body, *p, *q;
     size_t               len, i;
-    ngx_str_t            applied, type;
+    ngx_str_t            applied, type, link;
     redisReply          *e;
     ngx_http_oci_ctx_t  *ctx;
 
@@ -714,9 +748,15 @@ ngx_http_oci_referrers_found(ngx_http_request_t *r, redisReply *reply)
         return;
     }
 
+    if (reply->elements == 0 || reply->element[0]->type != REDIS_REPLY_STRING)
+    {
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+
     len = sizeof(head) - 1 + sizeof("]}") - 1;
 
-    for (i = 0; i < reply->elements; i++) {
+    for (i = 1; i < reply->elements; i++) {
         e = reply->element[i];
 
         if (e->type != REDIS_REPLY_STRING) {
@@ -735,8 +775,8 @@ ngx_http_oci_referrers_found(ngx_http_request_t *r, redisReply *reply)
 
     p = ngx_cpymem(body, head, sizeof(head) - 1);
 
-    for (i = 0; i < reply->elements; i++) {
-        if (i > 0) {
+    for (i = 1; i < reply->elements; i++) {
+        if (i > 1) {
             *p++ = ',';
         }
 
@@ -745,12 +785,48 @@ ngx_http_oci_referrers_found(ngx_http_request_t *r, redisReply *reply)
 
     p = ngx_cpymem(p, "]}", 2);
 
-    if (ctx->page_last.len) {
+    if (ctx->subject.len) {
         ngx_str_set(&applied, "artifactType");
 
         if (ngx_http_oci_add_header(r, "OCI-Filters-Applied", &applied)
             != NGX_OK)
         {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    e = reply->element[0];
+
+    if (e->len) {
+        /* the filter was percent-decoded: send it encoded again */
+
+        link.len = sizeof("</v2//referrers/?n=&last=&artifactType=>; "
+                          "rel=\"next\"") - 1
+                   + ctx->route.name.len + ctx->route.digest.text.len
+                   + NGX_INT_T_LEN + e->len
+                   + 3 * ctx->subject.len;
+        link.data = ngx_pnalloc(r->pool, link.len);
+        if (link.data == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        q = ngx_sprintf(link.data, "</v2/%V/referrers/%V?n=%i&last=%*s",
+                        &ctx->route.name, &ctx->route.digest.text,
+                        ctx->page_n, (size_t) e->len, e->str);
+
+        if (ctx->subject.len) {
+            q = ngx_cpymem(q, "&artifactType=", 14);
+            q = (u_char *) ngx_escape_uri(q, ctx->subject.data,
+                                          ctx->subject.len,
+                                          NGX_ESCAPE_ARGS);
+        }
+
+        q = ngx_cpymem(q, ">; rel=\"next\"", 13);
+        link.len = q - link.data;
+
+        if (ngx_http_oci_add_header(r, "Link", &link) != NGX_OK) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }

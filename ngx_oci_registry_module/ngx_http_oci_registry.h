@@ -17,6 +17,10 @@
 #define NGX_HTTP_OCI_MAX_TAG         128
 #define NGX_HTTP_OCI_UPLOAD_ID_LEN   36
 #define NGX_HTTP_OCI_TAGS_MAX        32
+#define NGX_HTTP_OCI_PAGE_MAX        1000
+
+/* prefix (64) + "{" name (255) "}:" + the longest suffix we add */
+#define NGX_HTTP_OCI_KEY_MAX         512
 
 
 typedef enum {
@@ -76,7 +80,16 @@ typedef struct ngx_http_oci_redis_conf_s  ngx_http_oci_redis_conf_t;
 
 
 typedef struct {
+    ngx_str_t                   root;
+    time_t                      ttl;
+} ngx_http_oci_storage_t;
+
+
+typedef struct {
     ngx_array_t                 redis;       /* ngx_http_oci_redis_conf_t * */
+    ngx_array_t                 storages;    /* ngx_http_oci_storage_t */
+    ngx_event_t                 sweeper;
+    ngx_log_t                  *log;
 } ngx_http_oci_main_conf_t;
 
 
@@ -89,6 +102,7 @@ typedef struct {
     time_t                      upload_ttl;
     ngx_flag_t                  durable;
     ngx_flag_t                  delete;
+    ngx_flag_t                  auto_mount;
 } ngx_http_oci_loc_conf_t;
 
 
@@ -192,6 +206,8 @@ ngx_int_t ngx_http_oci_upload_path(ngx_pool_t *pool, ngx_str_t *root,
 ngx_int_t ngx_http_oci_upload_id(ngx_pool_t *pool, ngx_str_t *id);
 ngx_fd_t ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path,
     off_t offset);
+void ngx_http_oci_sweep_uploads(ngx_log_t *log, ngx_str_t *root,
+    time_t ttl);
 ngx_int_t ngx_http_oci_blob_commit(ngx_log_t *log, ngx_fd_t fd,
     ngx_str_t *upload, ngx_str_t *blob, ngx_flag_t durable);
 

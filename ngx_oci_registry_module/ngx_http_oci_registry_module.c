@@ -22,6 +22,8 @@ static char *ngx_http_oci_key_prefix(ngx_conf_t *cf, void *post, void *data);
 static ngx_int_t ngx_http_oci_add_path(ngx_conf_t *cf, ngx_str_t *root,
     char *sub);
 static ngx_int_t ngx_http_oci_postconfiguration(ngx_conf_t *cf);
+static void ngx_http_oci_sweeper(ngx_event_t *ev);
+static ngx_msec_t ngx_http_oci_sweep_interval(ngx_http_oci_main_conf_t *omcf);
 static ngx_int_t ngx_http_oci_init_process(ngx_cycle_t *cycle);
 static void ngx_http_oci_exit_process(ngx_cycle_t *cycle);
 
@@ -88,6 +90,13 @@ static ngx_command_t  ngx_http_oci_registry_commands[] = {
       offsetof(ngx_http_oci_loc_conf_t, delete),
       NULL },
 
+    { ngx_string("oci_registry_auto_mount"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, auto_mount),
+      NULL },
+
       ngx_null_command
 };
 
@@ -135,7 +144,10 @@ ngx_http_oci_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&omcf->redis, cf->pool, 1,
                        sizeof(ngx_http_oci_redis_conf_t *))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&omcf->storages, cf->pool, 1,
+                          sizeof(ngx_http_oci_storage_t))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -167,6 +179,7 @@ ngx_http_oci_create_loc_conf(ngx_conf_t *cf)
     conf->upload_ttl = NGX_CONF_UNSET;
     conf->durable = NGX_CONF_UNSET;
     conf->delete = NGX_CONF_UNSET;
+    conf->auto_mount = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -178,6 +191,10 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_oci_loc_conf_t  *prev = parent;
     ngx_http_oci_loc_conf_t  *conf = child;
 
+    ngx_uint_t                 i;
+    ngx_http_oci_storage_t    *st;
+    ngx_http_oci_main_conf_t  *omcf;
+
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_str_value(conf->storage, prev->storage, "oci_registry");
     ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix, "oci:");
@@ -187,6 +204,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->upload_ttl, prev->upload_ttl, 86400);
     ngx_conf_merge_value(conf->durable, prev->durable, 1);
     ngx_conf_merge_value(conf->delete, prev->delete, 1);
+    ngx_conf_merge_value(conf->auto_mount, prev->auto_mount, 0);
 
     if (conf->manifest_max_size == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -223,6 +241,30 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     {
         return NGX_CONF_ERROR;
     }
+
+    /* one sweep per storage root, with the longest TTL that uses it */
+
+    omcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_oci_registry_module);
+    st = omcf->storages.elts;
+
+    for (i = 0; i < omcf->storages.nelts; i++) {
+        if (st[i].root.len == conf->storage.len
+            && ngx_strncmp(st[i].root.data, conf->storage.data,
+                           conf->storage.len) == 0)
+        {
+            st[i].ttl = ngx_max(st[i].ttl, conf->upload_ttl);
+            return NGX_CONF_OK;
+        }
+    }
+
+    st = ngx_array_push(&omcf->storages);
+    if (st == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    st->root = conf->storage;
+    st->ttl = conf->upload_ttl;
 
     return NGX_CONF_OK;
 }
@@ -344,7 +386,61 @@ ngx_http_oci_init_process(ngx_cycle_t *cycle)
         }
     }
 
+    /* one worker sweeps abandoned uploads; cancelable: never delays exit */
+
+    if (omcf->storages.nelts && ngx_worker == 0) {
+        omcf->log = cycle->log;
+        omcf->sweeper.handler = ngx_http_oci_sweeper;
+        omcf->sweeper.data = omcf;
+        omcf->sweeper.log = cycle->log;
+        omcf->sweeper.cancelable = 1;
+
+        ngx_add_timer(&omcf->sweeper, ngx_http_oci_sweep_interval(omcf));
+    }
+
     return NGX_OK;
+}
+
+
+static void
+ngx_http_oci_sweeper(ngx_event_t *ev)
+{
+    ngx_http_oci_main_conf_t  *omcf = ev->data;
+
+    ngx_uint_t               i;
+    ngx_http_oci_storage_t  *st;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    st = omcf->storages.elts;
+
+    for (i = 0; i < omcf->storages.nelts; i++) {
+        ngx_http_oci_sweep_uploads(omcf->log, &st[i].root, st[i].ttl);
+    }
+
+    ngx_add_timer(ev, ngx_http_oci_sweep_interval(omcf));
+}
+
+
+/* half the shortest TTL, between one second and an hour */
+
+static ngx_msec_t
+ngx_http_oci_sweep_interval(ngx_http_oci_main_conf_t *omcf)
+{
+    time_t                   t;
+    ngx_uint_t               i;
+    ngx_http_oci_storage_t  *st;
+
+    t = 3600;
+    st = omcf->storages.elts;
+
+    for (i = 0; i < omcf->storages.nelts; i++) {
+        t = ngx_min(t, st[i].ttl / 2);
+    }
+
+    return (ngx_msec_t) ngx_max(t, 1) * 1000;
 }
 
 

@@ -130,17 +130,25 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "return 1\n"),
 
     /*
-     * REFERRERS: ARGV subject digest, artifactType filter ("" for none).
-     * Returns the stored descriptors of the matching manifests.
+     * REFERRERS: ARGV subject digest, artifactType filter ("" for none),
+     * last digest of the previous page ("" for the first), page size.
+     * Returns {next, descriptor...}: "next" is the digest to continue
+     * after, "" when this is the last page.
      */
     ngx_string(
         "local b = KEYS[1]\n"
-        "local out = {}\n"
-        "for _, d in ipairs(redis.call('ZRANGE',\n"
-        "                   b .. 'referrers:' .. ARGV[1], 0, -1)) do\n"
+        "local n = tonumber(ARGV[4])\n"
+        "local start = '-'\n"
+        "if ARGV[3] ~= '' then start = '(' .. ARGV[3] end\n"
+        "local out = {''}\n"
+        "local last = ''\n"
+        "for _, d in ipairs(redis.call('ZRANGEBYLEX',\n"
+        "                   b .. 'referrers:' .. ARGV[1], start, '+')) do\n"
         "  local v = redis.call('HMGET', b .. 'm:' .. d, 'desc', 'at')\n"
         "  if v[1] and (ARGV[2] == '' or v[2] == ARGV[2]) then\n"
+        "    if #out > n then out[1] = last; break end\n"
         "    out[#out + 1] = v[1]\n"
+        "    last = d\n"
         "  end\n"
         "end\n"
         "return out\n"),

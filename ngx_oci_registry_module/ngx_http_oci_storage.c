@@ -102,57 +102,145 @@ ngx_http_oci_upload_id(ngx_pool_t *pool, ngx_str_t *id)
 
 
 /*
- * Opens (creating it and its directory if needed) the file of an upload
- * for writing at "offset"; whatever lies beyond it is the remains of an
- * interrupted chunk and is cut off.
+ * Opens the file of an upload for writing at "offset"; whatever lies
+ * beyond it is the remains of an interrupted chunk and is cut off.  The
+ * first chunk creates the file.  Later chunks must find it with at least
+ * "offset" bytes: a file that vanished (expired, storage wiped) must not
+ * be silently recreated with a hole where acknowledged bytes were.
+ * Returns NGX_INVALID_FILE with errno set; ENOENT means the upload is lost.
  */
 
 ngx_fd_t
 ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path, off_t offset)
 {
-    u_char    *slash;
-    ngx_fd_t   fd;
-    ngx_err_t  err;
+    ngx_fd_t         fd;
+    ngx_err_t        err;
+    ngx_file_info_t  fi;
 
-    fd = ngx_open_file(path->data, NGX_FILE_WRONLY, NGX_FILE_CREATE_OR_OPEN,
-                       NGX_FILE_DEFAULT_ACCESS);
+    if (offset > 0) {
+        fd = ngx_open_file(path->data, NGX_FILE_WRONLY, NGX_FILE_OPEN, 0);
 
-    if (fd == NGX_INVALID_FILE && ngx_errno == NGX_ENOENT) {
-        slash = (u_char *) strrchr((char *) path->data, '/');
-        *slash = '\0';
-        err = ngx_create_full_path(path->data, 0755);
-        if (err == 0 && ngx_create_dir(path->data, 0755) == NGX_FILE_ERROR
-            && ngx_errno != NGX_EEXIST)
-        {
+        if (fd == NGX_INVALID_FILE) {
             err = ngx_errno;
-        }
-        *slash = '/';
-
-        if (err) {
             ngx_log_error(NGX_LOG_ERR, log, err,
-                          "oci registry: cannot create the directory of "
-                          "\"%s\"", path->data);
+                          "oci registry: open upload \"%s\" failed",
+                          path->data);
+            ngx_set_errno(err);
             return NGX_INVALID_FILE;
         }
 
+        if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+            || ngx_file_size(&fi) < offset)
+        {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "oci registry: upload \"%s\" is shorter than its "
+                          "recorded offset %O", path->data, offset);
+            (void) ngx_close_file(fd);
+            ngx_set_errno(NGX_ENOENT);
+            return NGX_INVALID_FILE;
+        }
+
+    } else {
         fd = ngx_open_file(path->data, NGX_FILE_WRONLY,
                            NGX_FILE_CREATE_OR_OPEN, NGX_FILE_DEFAULT_ACCESS);
-    }
 
-    if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "oci registry: open \"%s\" failed", path->data);
-        return NGX_INVALID_FILE;
+        if (fd == NGX_INVALID_FILE) {
+            err = ngx_errno;
+            ngx_log_error(NGX_LOG_ERR, log, err,
+                          "oci registry: create upload \"%s\" failed",
+                          path->data);
+            ngx_set_errno(err == NGX_ENOENT ? NGX_EACCES : err);
+            return NGX_INVALID_FILE;
+        }
     }
 
     if (ftruncate(fd, offset) == -1) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_ERR, log, err,
                       "oci registry: ftruncate \"%s\" failed", path->data);
         (void) ngx_close_file(fd);
+        ngx_set_errno(err);
         return NGX_INVALID_FILE;
     }
 
     return fd;
+}
+
+
+/*
+ * Removes upload files nobody wrote to for longer than the upload TTL:
+ * their Redis state has expired by then (each chunk renews both).  Runs
+ * from a timer in one worker; the directory holds only uploads in
+ * progress, so the scan is short.
+ */
+
+void
+ngx_http_oci_sweep_uploads(ngx_log_t *log, ngx_str_t *root, time_t ttl)
+{
+    u_char     *p, path[NGX_MAX_PATH];
+    size_t      len;
+    ngx_str_t   name;
+    ngx_dir_t   dir;
+    ngx_uint_t  removed;
+
+    p = ngx_snprintf(path, NGX_MAX_PATH - 1, "%V/_uploads", root);
+    *p = '\0';
+
+    name.data = path;
+    name.len = p - path;
+
+    if (ngx_open_dir(&name, &dir) == NGX_ERROR) {
+        if (ngx_errno != NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                          "oci registry: opendir \"%s\" failed", path);
+        }
+
+        return;
+    }
+
+    removed = 0;
+
+    for ( ;; ) {
+        ngx_set_errno(0);
+
+        if (ngx_read_dir(&dir) == NGX_ERROR) {
+            break;
+        }
+
+        len = ngx_de_namelen(&dir);
+
+        if (len != NGX_HTTP_OCI_UPLOAD_ID_LEN) {
+            continue;
+        }
+
+        p = ngx_snprintf(path, NGX_MAX_PATH - 1, "%V/_uploads/%*s", root,
+                         len, ngx_de_name(&dir));
+        *p = '\0';
+
+        if (ngx_de_info(path, &dir) == NGX_FILE_ERROR) {
+            continue;
+        }
+
+        if (ngx_time() - ngx_de_mtime(&dir) <= ttl) {
+            continue;
+        }
+
+        if (ngx_delete_file(path) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                          "oci registry: unlink \"%s\" failed", path);
+            continue;
+        }
+
+        removed++;
+    }
+
+    (void) ngx_close_dir(&dir);
+
+    if (removed) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "oci registry: removed %ui abandoned upload(s) in "
+                      "\"%V\"", removed, root);
+    }
 }
 
 

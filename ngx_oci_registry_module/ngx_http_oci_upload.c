@@ -37,6 +37,10 @@ static ngx_int_t ngx_http_oci_upload_start(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static ngx_int_t ngx_http_oci_upload_mount(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx, ngx_str_t *digest, ngx_str_t *from);
+static ngx_int_t ngx_http_oci_upload_automount(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static ngx_int_t ngx_http_oci_upload_link(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, u_char *size, size_t len);
 static void ngx_http_oci_upload_mount_found(ngx_http_request_t *r,
     redisReply *reply);
 static void ngx_http_oci_upload_mount_done(ngx_http_request_t *r,
@@ -204,7 +208,7 @@ ngx_http_oci_upload_mount(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     ctx->alg = NGX_HTTP_OCI_SHA256;
 
     if (from->len == 0) {
-        return ngx_http_oci_upload_create(r, ctx);
+        return ngx_http_oci_upload_automount(r, ctx);
     }
 
     if (ngx_http_oci_name_valid(from->data, from->len) != NGX_OK) {
@@ -244,13 +248,61 @@ ngx_http_oci_upload_mount(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
 }
 
 
+/*
+ * A mount without "from" (oci_registry_auto_mount on): the blob store is
+ * content addressed and shared, so if the file exists, some repository
+ * pushed those bytes and this one may link them.  Off by default: it
+ * tells a client that a blob exists somewhere, which a multi-tenant
+ * registry must not reveal.
+ */
+
+static ngx_int_t
+ngx_http_oci_upload_automount(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    u_char           *size;
+    ngx_str_t         path;
+    ngx_file_info_t   fi;
+
+    if (!ctx->conf->auto_mount) {
+        return ngx_http_oci_upload_create(r, ctx);
+    }
+
+    if (ngx_http_oci_blob_path(r->pool, &ctx->conf->storage, &ctx->parsed,
+                               &path)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_file_info(path.data, &fi) == NGX_FILE_ERROR) {
+        return ngx_http_oci_upload_create(r, ctx);
+    }
+
+    size = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
+    if (size == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_oci_upload_link(r, ctx, size,
+                                 ngx_sprintf(size, "%O", ngx_file_size(&fi))
+                                 - size)
+        != NGX_OK)
+    {
+        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
 static void
 ngx_http_oci_upload_mount_found(ngx_http_request_t *r, redisReply *reply)
 {
     u_char              *size;
-    size_t              *lens;
     ngx_int_t            rc;
-    const char         **argv;
     ngx_http_oci_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
@@ -258,43 +310,58 @@ ngx_http_oci_upload_mount_found(ngx_http_request_t *r, redisReply *reply)
     if (reply->type != REDIS_REPLY_STRING) {
         /* not in "from": start a regular upload instead */
         rc = ngx_http_oci_upload_create(r, ctx);
-        ngx_http_finalize_request(r, rc == NGX_DONE ? NGX_DONE : rc);
+        ngx_http_finalize_request(r, rc);
         return;
     }
 
-    argv = ngx_palloc(r->pool, 5 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 5 * sizeof(size_t));
     size = ngx_pnalloc(r->pool, reply->len);
-
-    if (argv == NULL || lens == NULL || size == NULL) {
+    if (size == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
     ngx_memcpy(size, reply->str, reply->len);
 
-    argv[0] = (char *) ctx->base.data;
-    lens[0] = ctx->base.len;
-    argv[1] = (char *) ctx->digest.data;
-    lens[1] = ctx->digest.len;
-    argv[2] = (char *) size;
-    lens[2] = reply->len;
-    argv[3] = "";
-    lens[3] = 0;
-    argv[4] = "";
-    lens[4] = 0;
-
-    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
-                                  ngx_http_oci_upload_mount_done,
-                                  NGX_HTTP_OCI_SCRIPT_BLOB_LINK, 1, 5, argv,
-                                  lens)
-        != NGX_OK)
-    {
+    if (ngx_http_oci_upload_link(r, ctx, size, reply->len) != NGX_OK) {
         ngx_http_oci_unavailable(r);
         return;
     }
 
     /* the request continues in mount_done */
+}
+
+
+/* links the blob ctx->digest of "size" bytes to the repository */
+
+static ngx_int_t
+ngx_http_oci_upload_link(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
+    u_char *size, size_t len)
+{
+    size_t      *lens;
+    const char **argv;
+
+    argv = ngx_palloc(r->pool, 5 * sizeof(char *));
+    lens = ngx_palloc(r->pool, 5 * sizeof(size_t));
+
+    if (argv == NULL || lens == NULL) {
+        return NGX_ERROR;
+    }
+
+    argv[0] = (char *) ctx->base.data;
+    lens[0] = ctx->base.len;
+    argv[1] = (char *) ctx->digest.data;
+    lens[1] = ctx->digest.len;
+    argv[2] = (char *) size;
+    lens[2] = len;
+    argv[3] = "";
+    lens[3] = 0;
+    argv[4] = "";
+    lens[4] = 0;
+
+    return ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                     ngx_http_oci_upload_mount_done,
+                                     NGX_HTTP_OCI_SCRIPT_BLOB_LINK, 1, 5,
+                                     argv, lens);
 }
 
 
@@ -580,7 +647,9 @@ ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply)
         ngx_http_oci_upload_fail(r, ctx, rc,
                                  rc == NGX_HTTP_RANGE_NOT_SATISFIABLE
                                  ? NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID
-                                 : NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
+                                 : rc == NGX_HTTP_NOT_FOUND
+                                 ? NGX_HTTP_OCI_ERR_BLOB_UPLOAD_UNKNOWN
+                                 : NGX_HTTP_OCI_ERR_UNKNOWN, &ctx->upload_id);
         return;
     }
 
@@ -1104,8 +1173,15 @@ ngx_http_oci_upload_file(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     ctx->file.fd = ngx_http_oci_upload_open(r->connection->log,
                                             &ctx->upload_path, ctx->offset);
     if (ctx->file.fd == NGX_INVALID_FILE) {
-        return (ngx_errno == NGX_ENOSPC) ? NGX_HTTP_INSUFFICIENT_STORAGE
-                                         : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        switch (ngx_errno) {
+        case NGX_ENOENT:
+            /* its bytes are gone (expired): the client must start over */
+            return NGX_HTTP_NOT_FOUND;
+        case NGX_ENOSPC:
+            return NGX_HTTP_INSUFFICIENT_STORAGE;
+        default:
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     ctx->file.name = ctx->upload_path;
@@ -1127,10 +1203,11 @@ ngx_http_oci_upload_cleanup(void *data)
 {
     ngx_http_request_t  *r = data;
 
-    ngx_str_t            lock;
+    u_char              *p;
     const char          *argv[2];
     size_t               lens[2];
     ngx_http_oci_ctx_t  *ctx;
+    u_char               key[NGX_HTTP_OCI_KEY_MAX];
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
@@ -1143,15 +1220,20 @@ ngx_http_oci_upload_cleanup(void *data)
         (void) ngx_delete_file(ctx->upload_path.data);
     }
 
-    /* the request died mid-chunk: let the client resume right away */
+    /*
+     * The request died mid-chunk: release the lock so the client can
+     * resume at once.  The pool is being destroyed (r->pool is NULL by
+     * now): the key is built on the stack.
+     */
 
-    if (ctx->locked
-        && ngx_http_oci_upload_key(r, ctx, ":lock", &lock) == NGX_OK)
-    {
+    if (ctx->locked) {
+        p = ngx_snprintf(key, sizeof(key), "%Vupload:%V:lock", &ctx->base,
+                         &ctx->upload_id);
+
         argv[0] = "DEL";
         lens[0] = 3;
-        argv[1] = (char *) lock.data;
-        lens[1] = lock.len;
+        argv[1] = (char *) key;
+        lens[1] = p - key;
 
         ngx_http_oci_redis_fire(ctx->conf->redis, 2, argv, lens);
     }

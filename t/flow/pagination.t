@@ -62,6 +62,33 @@ is_deeply($seen, [ 'page/app', map { "page/repo$_" } 1 .. 5 ],
           'catalog pages through every repository once');
 is($pages, 3, 'catalog: three pages of two');
 
+# referrers: five signatures of one manifest, two kinds
+my $subject = sha256($m);
+my %want;
+for my $i (1 .. 5) {
+    my $kind = $i % 2 ? 'application/vnd.example.sig' : 'application/spdx+json';
+    my $ref = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+        . qq!"artifactType":"$kind",!
+        . '"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"'
+        . sha256($cfg) . '","size":2},"layers":[],'
+        . qq!"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"$subject","size":1},!
+        . qq!"annotations":{"i":"$i"}}!;
+    is(put_manifest($t, 'page/app', sha256($ref), $ref)->{status}, 201, "referrer $i");
+    push @{ $want{$kind} }, sha256($ref);
+}
+
+($seen, $pages) = walk("/v2/page/app/referrers/$subject?n=2", 'manifests');
+is_deeply([ map { $_->{digest} } @$seen ],
+          [ sort map { @$_ } values %want ], 'all five referrers, each once');
+is($pages, 3, 'referrers: pages of two');
+
+($seen, $pages) = walk("/v2/page/app/referrers/$subject?n=1&artifactType=application%2Fspdx%2Bjson",
+                       'manifests');
+is_deeply([ map { $_->{digest} } @$seen ],
+          [ sort @{ $want{'application/spdx+json'} } ],
+          'filtered paging returns only that type');
+is($pages, 2, 'filtered: pages of one');
+
 $t->stop;
 $t->check_logs;
 done_testing();

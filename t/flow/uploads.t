@@ -170,6 +170,30 @@ while (<$slow>) { $resp .= $_; last if /^\r\n$/ }
 like($resp, qr{^HTTP/1.1 202}, 'the first writer completes');
 close $slow;
 
+# --- a body shorter than its Content-Length (client goes away) and one
+#     longer (the rest is the next request on the connection)
+
+$loc = start_upload($t, 'flow/app');
+my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port) or die;
+print $c "PATCH $loc HTTP/1.1\r\nHost: localhost\r\n"
+       . "Content-Length: 1000\r\n\r\n" . ('a' x 400);
+select(undef, undef, undef, 0.2);
+close $c;
+select(undef, undef, undef, 0.3);
+$r = $http->get($t->url($loc));
+is($r->{headers}{range}, '0-0', 'a truncated body records nothing');
+$r = patch($loc, 'b' x 10, '0-9');
+is($r->{status}, 202, 'the upload goes on from the recorded offset');
+
+$c = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port) or die;
+print $c "PATCH $r->{headers}{location} HTTP/1.1\r\nHost: localhost\r\n"
+       . "Connection: close\r\nContent-Length: 5\r\n\r\n" . ('c' x 50);
+my $all = do { local $/; <$c> };
+close $c;
+like($all, qr{^HTTP/1.1 202}, 'a body longer than Content-Length: 202 for the declared bytes');
+is($http->get($t->url($loc))->{headers}{range}, '0-14',
+   'exactly Content-Length bytes were taken');
+
 # --- a second nginx sharing Redis and the storage root continues
 
 my $t2 = instance();
