@@ -143,6 +143,8 @@ typedef struct {
     ngx_str_t                   final;       /* computed "<alg>:<hex>" */
     ngx_str_t                   blob_path;
     ngx_msec_t                  lock_refreshed;
+    ngx_err_t                   commit_err;
+    char                       *commit_failed;
 
     /* manifests */
     ngx_str_t                   tags[NGX_HTTP_OCI_TAGS_MAX];
@@ -208,8 +210,8 @@ ngx_fd_t ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path,
     off_t offset);
 void ngx_http_oci_sweep_uploads(ngx_log_t *log, ngx_str_t *root,
     time_t ttl);
-ngx_int_t ngx_http_oci_blob_commit(ngx_log_t *log, ngx_fd_t fd,
-    ngx_str_t *upload, ngx_str_t *blob, ngx_flag_t durable);
+ngx_err_t ngx_http_oci_blob_commit(ngx_fd_t fd, u_char *upload, u_char *blob,
+    ngx_flag_t durable, char **failed);
 
 /* ngx_http_oci_blob.c */
 ngx_int_t ngx_http_oci_blob(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx);

@@ -250,38 +250,52 @@ ngx_http_oci_sweep_uploads(ngx_log_t *log, ngx_str_t *root, time_t ttl)
  * the blob survives a crash, and before the rename nobody can see it.
  * If the blob exists already (pushed before, to any repository), the
  * upload is simply dropped: same digest, same bytes.
+ *
+ * System calls only, no nginx API and no logging: it also runs in a
+ * thread pool task.  Returns 0, or the errno with *failed naming the step.
  */
 
-ngx_int_t
-ngx_http_oci_blob_commit(ngx_log_t *log, ngx_fd_t fd, ngx_str_t *upload,
-    ngx_str_t *blob, ngx_flag_t durable)
+ngx_err_t
+ngx_http_oci_blob_commit(ngx_fd_t fd, u_char *upload, u_char *blob,
+    ngx_flag_t durable, char **failed)
 {
-    u_char           *slash;
+    u_char           *slash, *p;
     ngx_fd_t          dir;
     ngx_err_t         err;
     ngx_file_info_t   fi;
 
-    if (ngx_file_info(blob->data, &fi) == 0) {
-        (void) ngx_delete_file(upload->data);
-        return NGX_OK;
+    if (ngx_file_info(blob, &fi) == 0) {
+        (void) ngx_delete_file(upload);
+        return 0;
     }
 
     if (durable && fd != NGX_INVALID_FILE && fsync(fd) == -1) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "oci registry: fsync \"%V\" failed", upload);
-        return NGX_ERROR;
+        *failed = "fsync() of the upload";
+        return ngx_errno;
     }
 
-    slash = (u_char *) strrchr((char *) blob->data, '/');
+    /* create the missing directories of blobs/<alg>/<xx>/ */
+
+    slash = (u_char *) strrchr((char *) blob, '/');
     *slash = '\0';
 
     err = 0;
 
-    if (ngx_create_dir(blob->data, 0755) == NGX_FILE_ERROR
+    if (ngx_create_dir(blob, 0755) == NGX_FILE_ERROR
         && ngx_errno != NGX_EEXIST)
     {
-        err = ngx_create_full_path(blob->data, 0755);
-        if (err == 0 && ngx_create_dir(blob->data, 0755) == NGX_FILE_ERROR
+        p = (u_char *) strrchr((char *) blob, '/');
+        *p = '\0';
+
+        if (ngx_create_dir(blob, 0755) == NGX_FILE_ERROR
+            && ngx_errno != NGX_EEXIST)
+        {
+            err = ngx_errno;
+        }
+
+        *p = '/';
+
+        if (err == 0 && ngx_create_dir(blob, 0755) == NGX_FILE_ERROR
             && ngx_errno != NGX_EEXIST)
         {
             err = ngx_errno;
@@ -291,43 +305,36 @@ ngx_http_oci_blob_commit(ngx_log_t *log, ngx_fd_t fd, ngx_str_t *upload,
     *slash = '/';
 
     if (err) {
-        ngx_log_error(NGX_LOG_ERR, log, err,
-                      "oci registry: cannot create the directory of \"%V\"",
-                      blob);
-        return NGX_ERROR;
+        *failed = "mkdir() of the blob directory";
+        return err;
     }
 
-    if (ngx_rename_file(upload->data, blob->data) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "oci registry: rename \"%V\" to \"%V\" failed",
-                      upload, blob);
-        return NGX_ERROR;
+    if (ngx_rename_file(upload, blob) == NGX_FILE_ERROR) {
+        *failed = "rename() of the upload";
+        return ngx_errno;
     }
 
     if (!durable) {
-        return NGX_OK;
+        return 0;
     }
 
     *slash = '\0';
-    dir = ngx_open_file(blob->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    dir = ngx_open_file(blob, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     *slash = '/';
 
     if (dir == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "oci registry: open the directory of \"%V\" failed",
-                      blob);
-        return NGX_ERROR;
+        *failed = "open() of the blob directory";
+        return ngx_errno;
     }
 
     if (fsync(dir) == -1) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "oci registry: fsync the directory of \"%V\" failed",
-                      blob);
+        err = ngx_errno;
         (void) ngx_close_file(dir);
-        return NGX_ERROR;
+        *failed = "fsync() of the blob directory";
+        return err;
     }
 
     (void) ngx_close_file(dir);
 
-    return NGX_OK;
+    return 0;
 }

@@ -33,6 +33,21 @@
 #define NGX_HTTP_OCI_TOKEN_LEN     32
 
 
+#if (NGX_THREADS)
+
+/* what the commit task needs: copies, the request is not touched there */
+typedef struct {
+    ngx_fd_t                    fd;
+    u_char                     *upload;
+    u_char                     *blob;
+    ngx_flag_t                  durable;
+    ngx_err_t                   err;
+    char                       *failed;
+} ngx_http_oci_commit_ctx_t;
+
+#endif
+
+
 static ngx_int_t ngx_http_oci_upload_start(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static ngx_int_t ngx_http_oci_upload_mount(ngx_http_request_t *r,
@@ -60,8 +75,14 @@ static void ngx_http_oci_upload_saved(ngx_http_request_t *r,
     redisReply *reply);
 static void ngx_http_oci_upload_finish(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
+static void ngx_http_oci_upload_committed(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_upload_linked(ngx_http_request_t *r,
     redisReply *reply);
+#if (NGX_THREADS)
+static void ngx_http_oci_commit_thread(void *data, ngx_log_t *log);
+static void ngx_http_oci_commit_done(ngx_event_t *ev);
+#endif
 static ngx_int_t ngx_http_oci_upload_status(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_upload_status_reply(ngx_http_request_t *r,
@@ -785,15 +806,20 @@ ngx_http_oci_upload_saved(ngx_http_request_t *r, redisReply *reply)
 }
 
 
-/* the digest matched: make the blob visible, then link it to the repo */
+/*
+ * The digest matched: make the blob visible, then link it to the repo.
+ * fsync() of a large file can take long, so with "aio threads" in the
+ * location the commit runs in nginx's thread pool.
+ */
 
 static void
 ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    u_char      *p;
-    size_t      *lens;
-    ngx_fd_t     fd;
-    const char **argv;
+#if (NGX_THREADS)
+    ngx_thread_task_t          *task;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_oci_commit_ctx_t  *cc;
+#endif
 
     if (ngx_http_oci_blob_path(r->pool, &ctx->conf->storage, &ctx->parsed,
                                &ctx->blob_path)
@@ -804,13 +830,111 @@ ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return;
     }
 
-    fd = ctx->file.fd;
+#if (NGX_THREADS)
 
-    if (ngx_http_oci_blob_commit(r->connection->log, fd, &ctx->upload_path,
-                                 &ctx->blob_path, ctx->conf->durable)
-        != NGX_OK)
-    {
-        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->thread_pool != NULL) {
+        task = ngx_thread_task_alloc(r->pool,
+                                     sizeof(ngx_http_oci_commit_ctx_t));
+        if (task == NULL) {
+            ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
+            return;
+        }
+
+        cc = task->ctx;
+        cc->fd = ctx->file.fd;
+        cc->upload = ctx->upload_path.data;
+        cc->blob = ctx->blob_path.data;
+        cc->durable = ctx->conf->durable;
+        cc->err = 0;
+        cc->failed = NULL;
+
+        task->handler = ngx_http_oci_commit_thread;
+        task->event.handler = ngx_http_oci_commit_done;
+        task->event.data = r;
+        task->event.log = r->connection->log;
+
+        if (ngx_thread_task_post(clcf->thread_pool, task) == NGX_OK) {
+            /* the request must outlive the task, as for aio reads */
+            r->main->blocked++;
+            return;
+        }
+
+        /* the queue is full: do it here */
+    }
+
+#endif
+
+    ctx->commit_err = ngx_http_oci_blob_commit(ctx->file.fd,
+                                               ctx->upload_path.data,
+                                               ctx->blob_path.data,
+                                               ctx->conf->durable,
+                                               &ctx->commit_failed);
+    ngx_http_oci_upload_committed(r, ctx);
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_oci_commit_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_oci_commit_ctx_t  *cc = data;
+
+    cc->err = ngx_http_oci_blob_commit(cc->fd, cc->upload, cc->blob,
+                                       cc->durable, &cc->failed);
+}
+
+
+static void
+ngx_http_oci_commit_done(ngx_event_t *ev)
+{
+    ngx_http_request_t  *r = ev->data;
+
+    ngx_connection_t           *c;
+    ngx_thread_task_t          *task;
+    ngx_http_oci_ctx_t         *ctx;
+    ngx_http_oci_commit_ctx_t  *cc;
+
+    c = r->connection;
+    r->main->blocked--;
+
+    ngx_http_set_log_request(c->log, r);
+
+    task = (ngx_thread_task_t *) ((u_char *) ev
+                                  - offsetof(ngx_thread_task_t, event));
+    cc = task->ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+    ctx->commit_err = cc->err;
+    ctx->commit_failed = cc->failed;
+
+    ngx_http_oci_upload_committed(r, ctx);
+
+    ngx_http_run_posted_requests(c);
+}
+
+#endif
+
+
+static void
+ngx_http_oci_upload_committed(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    u_char      *p;
+    size_t      *lens;
+    const char **argv;
+
+    if (ctx->commit_err) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, ctx->commit_err,
+                      "oci registry: committing \"%V\" as \"%V\": %s failed",
+                      &ctx->upload_path, &ctx->blob_path, ctx->commit_failed);
+
+        ngx_http_oci_upload_fail(r, ctx,
+                                 ctx->commit_err == NGX_ENOSPC
+                                 ? NGX_HTTP_INSUFFICIENT_STORAGE
+                                 : NGX_HTTP_INTERNAL_SERVER_ERROR,
                                  NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
         return;
     }

@@ -31,6 +31,7 @@ http {
         listen 127.0.0.1:%%PORT%%;
         client_max_body_size 0;
         client_body_buffer_size 64k;
+        aio threads;
         location /v2/ {
             oci_registry;
             oci_registry_storage %%STORAGE%%;
