@@ -36,6 +36,7 @@ static ngx_str_t  ngx_http_oci_octet_stream =
 ngx_int_t
 ngx_http_oci_blob(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
+    ngx_int_t                        rc;
     size_t                          *lens;
     const char                     **argv;
     ngx_http_oci_redis_handler_pt    handler;
@@ -74,17 +75,10 @@ ngx_http_oci_blob(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     argv[2] = (char *) ctx->digest.data;
     lens[2] = ctx->digest.len;
 
-    if (ngx_http_oci_redis_command(r, ctx->conf->redis, handler, 3, argv,
-                                   lens)
-        != NGX_OK)
-    {
-        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
-    }
+    rc = ngx_http_oci_redis_command(r, ctx->conf->redis, handler, 3, argv,
+                                    lens);
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_oci_suspend(r, rc);
 }
 
 

@@ -130,6 +130,26 @@ ngx_http_oci_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * Ends a content handler that sent a Redis command: on success the request
+ * waits for the reply (the memcached pattern: count++, NGX_DONE), else it
+ * is answered 503 now.
+ */
+
+ngx_int_t
+ngx_http_oci_suspend(ngx_http_request_t *r, ngx_int_t rc)
+{
+    if (rc != NGX_OK) {
+        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
 /* the request's Redis command failed: 503 with the OCI error body */
 
 void

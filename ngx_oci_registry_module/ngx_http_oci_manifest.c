@@ -65,6 +65,7 @@ ngx_http_oci_manifest(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 static ngx_int_t
 ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
+    ngx_int_t    rc;
     size_t      *lens;
     const char **argv;
 
@@ -89,19 +90,12 @@ ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     argv[3] = (r->method == NGX_HTTP_HEAD) ? "head" : "get";
     lens[3] = ngx_strlen(argv[3]);
 
-    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
-                                  ngx_http_oci_manifest_found,
-                                  NGX_HTTP_OCI_SCRIPT_MANIFEST_GET, 1, 4,
-                                  argv, lens)
-        != NGX_OK)
-    {
-        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
-    }
+    rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                   ngx_http_oci_manifest_found,
+                                   NGX_HTTP_OCI_SCRIPT_MANIFEST_GET, 1, 4,
+                                   argv, lens);
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_oci_suspend(r, rc);
 }
 
 
@@ -575,6 +569,7 @@ ngx_http_oci_manifest_stored(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_oci_manifest_delete(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
+    ngx_int_t    rc;
     size_t      *lens;
     const char **argv;
 
@@ -595,19 +590,12 @@ ngx_http_oci_manifest_delete(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     argv[2] = ctx->route.by_digest ? "d" : "t";
     lens[2] = 1;
 
-    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
-                                  ngx_http_oci_manifest_deleted,
-                                  NGX_HTTP_OCI_SCRIPT_MANIFEST_DELETE, 1, 3,
-                                  argv, lens)
-        != NGX_OK)
-    {
-        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
-    }
+    rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                   ngx_http_oci_manifest_deleted,
+                                   NGX_HTTP_OCI_SCRIPT_MANIFEST_DELETE, 1, 3,
+                                   argv, lens);
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_oci_suspend(r, rc);
 }
 
 
@@ -644,6 +632,7 @@ ngx_http_oci_manifest_deleted(ngx_http_request_t *r, redisReply *reply)
 ngx_int_t
 ngx_http_oci_referrers(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
+    ngx_int_t               rc;
     u_char                 *p;
     size_t                 *lens;
     ngx_str_t               filter, value;
@@ -713,19 +702,12 @@ ngx_http_oci_referrers(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     argv[4] = (char *) p;
     lens[4] = ngx_sprintf(p, "%i", ctx->page_n) - p;
 
-    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
-                                  ngx_http_oci_referrers_found,
-                                  NGX_HTTP_OCI_SCRIPT_REFERRERS, 1, 5,
-                                  argv, lens)
-        != NGX_OK)
-    {
-        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
-    }
+    rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                   ngx_http_oci_referrers_found,
+                                   NGX_HTTP_OCI_SCRIPT_REFERRERS, 1, 5,
+                                   argv, lens);
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_oci_suspend(r, rc);
 }
 
 

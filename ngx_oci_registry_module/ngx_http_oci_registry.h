@@ -187,6 +187,7 @@ ngx_int_t ngx_http_oci_arg(ngx_http_request_t *r, char *name,
 ngx_int_t ngx_http_oci_unescape(ngx_http_request_t *r, ngx_str_t *value);
 ngx_int_t ngx_http_oci_arg_next(ngx_str_t *args, u_char **pos, char *name,
     ngx_str_t *value);
+ngx_int_t ngx_http_oci_suspend(ngx_http_request_t *r, ngx_int_t rc);
 void ngx_http_oci_unavailable(ngx_http_request_t *r);
 void ngx_http_oci_finalize_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_oci_err_e err, ngx_str_t *detail);

@@ -213,6 +213,7 @@ static ngx_int_t
 ngx_http_oci_upload_mount(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     ngx_str_t *digest, ngx_str_t *from)
 {
+    ngx_int_t    rc;
     u_char      *p;
     size_t      *lens;
     const char **argv;
@@ -254,18 +255,11 @@ ngx_http_oci_upload_mount(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     argv[2] = (char *) ctx->digest.data;
     lens[2] = ctx->digest.len;
 
-    if (ngx_http_oci_redis_command(r, ctx->conf->redis,
-                                   ngx_http_oci_upload_mount_found,
-                                   3, argv, lens)
-        != NGX_OK)
-    {
-        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
-    }
+    rc = ngx_http_oci_redis_command(r, ctx->conf->redis,
+                                    ngx_http_oci_upload_mount_found,
+                                    3, argv, lens);
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_oci_suspend(r, rc);
 }
 
 
@@ -414,6 +408,7 @@ ngx_http_oci_upload_mount_done(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_oci_upload_create(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
+    ngx_int_t    rc;
     u_char      *p;
     size_t      *lens;
     const char **argv;
@@ -443,19 +438,12 @@ ngx_http_oci_upload_create(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     argv[3] = (char *) p;
     lens[3] = ngx_sprintf(p, "%T", ctx->conf->upload_ttl) - p;
 
-    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
-                                  ngx_http_oci_upload_created,
-                                  NGX_HTTP_OCI_SCRIPT_UPLOAD_CREATE, 1, 4,
-                                  argv, lens)
-        != NGX_OK)
-    {
-        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
-    }
+    rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                   ngx_http_oci_upload_created,
+                                   NGX_HTTP_OCI_SCRIPT_UPLOAD_CREATE, 1, 4,
+                                   argv, lens);
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_oci_suspend(r, rc);
 }
 
 
@@ -520,6 +508,7 @@ ngx_http_oci_upload_monolithic(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 static ngx_int_t
 ngx_http_oci_upload_chunk(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
+    ngx_int_t    rc;
     u_char      *p;
     size_t      *lens;
     const char **argv;
@@ -557,19 +546,12 @@ ngx_http_oci_upload_chunk(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     argv[3] = NGX_HTTP_OCI_LOCK_TTL;
     lens[3] = sizeof(NGX_HTTP_OCI_LOCK_TTL) - 1;
 
-    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
-                                  ngx_http_oci_upload_locked,
-                                  NGX_HTTP_OCI_SCRIPT_UPLOAD_LOCK, 1, 4,
-                                  argv, lens)
-        != NGX_OK)
-    {
-        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
-    }
+    rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                   ngx_http_oci_upload_locked,
+                                   NGX_HTTP_OCI_SCRIPT_UPLOAD_LOCK, 1, 4,
+                                   argv, lens);
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_oci_suspend(r, rc);
 }
 
 
@@ -1022,6 +1004,7 @@ ngx_http_oci_upload_linked(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_oci_upload_status(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
+    ngx_int_t    rc;
     size_t      *lens;
     ngx_str_t    key;
     const char **argv;
@@ -1046,18 +1029,11 @@ ngx_http_oci_upload_status(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     argv[2] = "offset";
     lens[2] = 6;
 
-    if (ngx_http_oci_redis_command(r, ctx->conf->redis,
-                                   ngx_http_oci_upload_status_reply,
-                                   3, argv, lens)
-        != NGX_OK)
-    {
-        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
-    }
+    rc = ngx_http_oci_redis_command(r, ctx->conf->redis,
+                                    ngx_http_oci_upload_status_reply,
+                                    3, argv, lens);
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_oci_suspend(r, rc);
 }
 
 
@@ -1097,6 +1073,7 @@ ngx_http_oci_upload_status_reply(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_oci_upload_cancel(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
+    ngx_int_t    rc;
     size_t      *lens;
     ngx_str_t    key, lock;
     const char **argv;
@@ -1124,18 +1101,11 @@ ngx_http_oci_upload_cancel(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     argv[2] = (char *) lock.data;
     lens[2] = lock.len;
 
-    if (ngx_http_oci_redis_command(r, ctx->conf->redis,
-                                   ngx_http_oci_upload_cancelled,
-                                   3, argv, lens)
-        != NGX_OK)
-    {
-        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
-    }
+    rc = ngx_http_oci_redis_command(r, ctx->conf->redis,
+                                    ngx_http_oci_upload_cancelled,
+                                    3, argv, lens);
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_oci_suspend(r, rc);
 }
 
 
