@@ -38,7 +38,9 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      * MANIFEST_PUT: KEYS[2] the catalog; ARGV name, digest, type, body,
      * size, subject, descriptor, artifactType, then three counted lists:
      * tags, blobs, child manifests.  Returns "OK" or {kind, digest} for
-     * the first reference that is not in the repository.
+     * the first reference that is not in the repository.  An index entry
+     * may also be a blob: BuildKit's registry cache is an index whose
+     * entries are layers and its cache config.
      */
     ngx_string(
         "local b = KEYS[1]\n"
@@ -59,7 +61,8 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  end\n"
         "end\n"
         "for _, d in ipairs(mans) do\n"
-        "  if redis.call('EXISTS', b .. 'm:' .. d) == 0 then\n"
+        "  if redis.call('EXISTS', b .. 'm:' .. d) == 0\n"
+        "     and redis.call('HEXISTS', b .. 'blobs', d) == 0 then\n"
         "    return {'MANIFEST', d}\n"
         "  end\n"
         "end\n"

@@ -135,13 +135,28 @@ is(layout_manifest("$tmp/arm", 'x')->{digest}, layout_manifest($src, 'arm')->{di
    '--override-arch arm64 pulls the arm64 image');
 
 SKIP: {
-    skip 'no docker CLI', 2 unless have('docker');
+    skip 'no docker CLI', 6 unless have('docker');
     local $ENV{DOCKER_CONFIG} = "$tmp/docker";
     my $j = `docker manifest inspect --insecure $reg/ns/multi:v1 2>&1`;
     is($?, 0, 'docker manifest inspect (no daemon)') or diag $j;
     my $doc = eval { decode_json($j) } || {};
     is_deeply([ sort map { $_->{platform}{architecture} } @{ $doc->{manifests} || [] } ],
               [ 'amd64', 'arm64' ], 'docker sees both platforms');
+
+    # a Docker manifest list over Docker schema 2 images, made by the CLI
+    for my $arch ('amd', 'arm') {
+        skopeo('copy', '--format', 'v2s2', @tls, "oci:$src:$arch",
+               "docker://$reg/ns/docker:$arch");
+    }
+    my $o = `docker manifest create --insecure $reg/ns/docker:list $reg/ns/docker:amd $reg/ns/docker:arm 2>&1`;
+    is($?, 0, 'docker manifest create') or diag $o;
+    $o = `docker manifest push --insecure $reg/ns/docker:list 2>&1`;
+    is($?, 0, 'docker manifest push') or diag $o;
+    my $r = $nodes[0]->http->get($nodes[0]->url('/v2/ns/docker/manifests/list'));
+    is($r->{headers}{'content-type'},
+       'application/vnd.docker.distribution.manifest.list.v2+json',
+       'stored as a Docker manifest list');
+    is(scalar @{ decode_json($r->{content})->{manifests} }, 2, 'with both platforms');
 }
 
 # the blobs of all pushes are where every node finds them
