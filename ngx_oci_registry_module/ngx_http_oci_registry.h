@@ -137,6 +137,7 @@ typedef struct {
     ngx_str_t                   upload_id;
     ngx_str_t                   upload_path;
     ngx_str_t                   token;
+    ngx_str_t                   stale;       /* a dead holder's token */
     ngx_str_t                   digest;      /* expected, from ?digest= */
     ngx_http_oci_digest_t       parsed;
     ngx_uint_t                  alg;

@@ -157,18 +157,18 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "return out\n"),
 
     /*
-     * UPLOAD_LOCK: ARGV upload id, lock token, lock ttl (ms).  One writer
-     * per upload at a time.  Returns {offset, algorithm, hash state},
-     * nil for an unknown upload, or "LOCKED".
+     * UPLOAD_LOCK: ARGV upload id, lock token, lock ttl (ms), the token of
+     * a holder known to be dead ("" if none).  One writer per upload at a
+     * time.  Returns {offset, algorithm, hash state}, nil for an unknown
+     * upload, or {"LOCKED", holder's token}.
      */
     ngx_string(
         "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
         "local h = redis.call('HMGET', k, 'offset', 'alg', 'hash')\n"
         "if not h[1] then return nil end\n"
-        "if not redis.call('SET', k .. ':lock', ARGV[2], 'NX', 'PX',\n"
-        "                  ARGV[3]) then\n"
-        "  return 'LOCKED'\n"
-        "end\n"
+        "local cur = redis.call('GET', k .. ':lock')\n"
+        "if cur and cur ~= ARGV[4] then return {'LOCKED', cur} end\n"
+        "redis.call('SET', k .. ':lock', ARGV[2], 'PX', ARGV[3])\n"
         "return h\n"),
 
     /*

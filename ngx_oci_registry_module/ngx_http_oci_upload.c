@@ -30,7 +30,7 @@
 
 
 #define NGX_HTTP_OCI_LOCK_TTL      "300000"
-#define NGX_HTTP_OCI_TOKEN_LEN     32
+#define NGX_HTTP_OCI_TOKEN_LEN     (NGX_MAXHOSTNAMELEN + 64)
 
 
 #if (NGX_THREADS)
@@ -68,6 +68,9 @@ static ngx_int_t ngx_http_oci_upload_monolithic(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static ngx_int_t ngx_http_oci_upload_chunk(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
+static ngx_int_t ngx_http_oci_upload_lock(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static ngx_int_t ngx_http_oci_holder_dead(ngx_str_t *holder);
 static void ngx_http_oci_upload_locked(ngx_http_request_t *r,
     redisReply *reply);
 static void ngx_http_oci_upload_body_done(ngx_http_request_t *r);
@@ -508,10 +511,7 @@ ngx_http_oci_upload_monolithic(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 static ngx_int_t
 ngx_http_oci_upload_chunk(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    ngx_int_t    rc;
-    u_char      *p;
-    size_t      *lens;
-    const char **argv;
+    u_char  *p;
 
     if (ngx_http_oci_content_range(r, ctx) != NGX_OK) {
         return ngx_http_oci_send_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
@@ -523,18 +523,37 @@ ngx_http_oci_upload_chunk(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the lock token only has to be unique, the upload id is the secret */
+    /*
+     * The lock token only has to be unique (the upload id is the secret);
+     * "<host>:<pid>:..." also lets a later request on this host see that
+     * the holder died (kill -9) and take the lock over
+     */
 
     ctx->token.data = p;
-    ctx->token.len = ngx_sprintf(p, "%P:%M:%ui", ngx_pid, ngx_current_msec,
-                                 r->connection->number)
+    ctx->token.len = ngx_snprintf(p, NGX_HTTP_OCI_TOKEN_LEN, "%V:%P:%M:%ui",
+                                  &ngx_cycle->hostname, ngx_pid,
+                                  ngx_current_msec, r->connection->number)
                      - p;
 
-    argv = ngx_palloc(r->pool, 4 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 4 * sizeof(size_t));
+    ngx_str_null(&ctx->stale);
+
+    return ngx_http_oci_suspend(r, ngx_http_oci_upload_lock(r, ctx));
+}
+
+
+/* NGX_OK: the script is on its way (upload_locked runs), else NGX_ERROR */
+
+static ngx_int_t
+ngx_http_oci_upload_lock(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    size_t      *lens;
+    const char **argv;
+
+    argv = ngx_palloc(r->pool, 5 * sizeof(char *));
+    lens = ngx_palloc(r->pool, 5 * sizeof(size_t));
 
     if (argv == NULL || lens == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     argv[0] = (char *) ctx->base.data;
@@ -545,13 +564,55 @@ ngx_http_oci_upload_chunk(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     lens[2] = ctx->token.len;
     argv[3] = NGX_HTTP_OCI_LOCK_TTL;
     lens[3] = sizeof(NGX_HTTP_OCI_LOCK_TTL) - 1;
+    argv[4] = ctx->stale.len ? (char *) ctx->stale.data : "";
+    lens[4] = ctx->stale.len;
 
-    rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
-                                   ngx_http_oci_upload_locked,
-                                   NGX_HTTP_OCI_SCRIPT_UPLOAD_LOCK, 1, 4,
-                                   argv, lens);
+    return ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                     ngx_http_oci_upload_locked,
+                                     NGX_HTTP_OCI_SCRIPT_UPLOAD_LOCK, 1, 5,
+                                     argv, lens);
+}
 
-    return ngx_http_oci_suspend(r, rc);
+
+/*
+ * Is the lock holder a process of this host that no longer exists (its
+ * worker was killed mid-chunk)?  Then its lock may be taken over at once
+ * instead of after the lock's TTL.
+ */
+
+static ngx_int_t
+ngx_http_oci_holder_dead(ngx_str_t *holder)
+{
+    u_char     *p, *colon, *last;
+    ngx_int_t   pid;
+
+    last = holder->data + holder->len;
+
+    if (holder->len <= ngx_cycle->hostname.len + 1
+        || ngx_strncmp(holder->data, ngx_cycle->hostname.data,
+                       ngx_cycle->hostname.len) != 0
+        || holder->data[ngx_cycle->hostname.len] != ':')
+    {
+        return NGX_DECLINED;
+    }
+
+    p = holder->data + ngx_cycle->hostname.len + 1;
+    colon = ngx_strlchr(p, last, ':');
+    if (colon == NULL) {
+        return NGX_DECLINED;
+    }
+
+    pid = ngx_atoi(p, colon - p);
+
+    if (pid == NGX_ERROR || pid <= 0 || (ngx_pid_t) pid == ngx_pid) {
+        return NGX_DECLINED;
+    }
+
+    if (kill((ngx_pid_t) pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
 }
 
 
@@ -560,7 +621,7 @@ ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply)
 {
     off_t                offset;
     ngx_int_t            rc;
-    ngx_str_t            alg;
+    ngx_str_t            alg, holder;
     redisReply          *e;
     ngx_http_oci_ctx_t  *ctx;
 
@@ -573,9 +634,34 @@ ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply)
         return;
     }
 
-    if (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_STRING)
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+        && reply->element[1]->type == REDIS_REPLY_STRING)
     {
-        /* "LOCKED": another request is writing this upload right now */
+        /* LOCKED: another request is writing this upload right now... */
+
+        holder.data = (u_char *) reply->element[1]->str;
+        holder.len = reply->element[1]->len;
+
+        if (ctx->stale.len == 0
+            && ngx_http_oci_holder_dead(&holder) == NGX_OK)
+        {
+            /* ...or was, in a process that died: take over, once */
+
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "oci registry: upload \"%V\" was locked by a dead "
+                          "process (%V), taking over", &ctx->upload_id,
+                          &holder);
+
+            if (ngx_http_oci_set_str(r, &ctx->stale, holder.data, holder.len)
+                != NGX_OK
+                || ngx_http_oci_upload_lock(r, ctx) != NGX_OK)
+            {
+                ngx_http_oci_unavailable(r);
+            }
+
+            return;
+        }
+
         ngx_http_oci_finalize_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
                                     NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID,
                                     &ctx->upload_id);
