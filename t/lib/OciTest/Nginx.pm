@@ -248,6 +248,18 @@ sub stop {
 
 sub restart { $_[0]->stop->start }
 
+# kill -9 the master and its workers at once, as a machine crash would;
+# deliberate, so not reported by check_logs.  Returns the pids killed.
+sub kill9 {
+    my ($self) = @_;
+    my $pid = $self->{pid} or return ();
+    my @pids = ($pid, $self->worker_pids);
+    kill 'KILL', @pids;
+    waitpid($pid, 0);
+    delete $self->{pid};
+    return @pids;
+}
+
 # HUP and wait until nginx logged the reload (and, with master_process on,
 # new workers replaced the old ones).
 sub reload {
