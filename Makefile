@@ -6,10 +6,11 @@
 #
 #   NGINX_SRC=/path/to/nginx-x.y.z   build against another nginx tree
 #   SANITIZE=1                       ASan + UBSan build (make test too)
+#   make fuzz [FUZZ_SECONDS=30]      libFuzzer harnesses over the parsers
 
-export NGINX_SRC SANITIZE
+export NGINX_SRC SANITIZE FUZZ_SECONDS
 
-.PHONY: all build run test bootstrap clean
+.PHONY: all build run test fuzz bootstrap clean
 
 all: build
 
@@ -27,6 +28,11 @@ test:
 	@scripts/bootstrap --test
 	@scripts/build.sh
 	@scripts/test.sh
+
+fuzz:
+	@scripts/bootstrap --test
+	@SANITIZE= scripts/build.sh >/dev/null
+	@scripts/fuzz.sh
 
 clean:
 	rm -rf build t/servroot*

@@ -253,46 +253,6 @@ ngx_http_oci_unescape(ngx_http_request_t *r, ngx_str_t *value)
 }
 
 
-/*
- * The next "name=value" argument with this name, for arguments that may
- * repeat (tag=a&tag=b).  *pos starts as NULL.  The value is returned as
- * sent, not percent-decoded: callers validate it against a grammar that
- * has no '%'.
- */
-
-ngx_int_t
-ngx_http_oci_arg_next(ngx_str_t *args, u_char **pos, char *name,
-    ngx_str_t *value)
-{
-    u_char  *p, *last, *amp;
-    size_t   len;
-
-    len = ngx_strlen(name);
-    last = args->data + args->len;
-    p = (*pos == NULL) ? args->data : *pos;
-
-    while (p < last) {
-        amp = ngx_strlchr(p, last, '&');
-        if (amp == NULL) {
-            amp = last;
-        }
-
-        if ((size_t) (amp - p) > len && p[len] == '='
-            && ngx_strncmp(p, name, len) == 0)
-        {
-            value->data = p + len + 1;
-            value->len = amp - value->data;
-            *pos = (amp < last) ? amp + 1 : last;
-            return NGX_OK;
-        }
-
-        p = amp + 1;
-    }
-
-    *pos = last;
-
-    return NGX_DECLINED;
-}
 
 
 static ngx_int_t

@@ -168,6 +168,10 @@ ngx_int_t ngx_http_oci_tag_valid(u_char *p, size_t len);
 ngx_int_t ngx_http_oci_digest_parse(u_char *p, size_t len,
     ngx_http_oci_digest_t *d);
 ngx_uint_t ngx_http_oci_route_methods(ngx_http_oci_route_e type);
+ngx_int_t ngx_http_oci_content_range_parse(u_char *p, size_t len,
+    off_t *start, off_t *end);
+ngx_int_t ngx_http_oci_arg_next(ngx_str_t *args, u_char **pos, char *name,
+    ngx_str_t *value);
 
 /* ngx_http_oci_error.c */
 ngx_int_t ngx_http_oci_send_error(ngx_http_request_t *r, ngx_uint_t status,
@@ -186,8 +190,6 @@ ngx_int_t ngx_http_oci_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_oci_arg(ngx_http_request_t *r, char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_oci_unescape(ngx_http_request_t *r, ngx_str_t *value);
-ngx_int_t ngx_http_oci_arg_next(ngx_str_t *args, u_char **pos, char *name,
-    ngx_str_t *value);
 ngx_int_t ngx_http_oci_suspend(ngx_http_request_t *r, ngx_int_t rc);
 void ngx_http_oci_unavailable(ngx_http_request_t *r);
 void ngx_http_oci_finalize_error(ngx_http_request_t *r, ngx_uint_t status,

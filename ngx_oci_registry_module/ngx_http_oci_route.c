@@ -394,6 +394,85 @@ ngx_http_oci_route_methods(ngx_http_oci_route_e type)
 }
 
 
+/*
+ * The next "name=value" argument with this name, for arguments that may
+ * repeat (tag=a&tag=b).  *pos starts as NULL.  The value is returned as
+ * sent, not percent-decoded: callers validate it against a grammar that
+ * has no '%'.
+ */
+
+ngx_int_t
+ngx_http_oci_arg_next(ngx_str_t *args, u_char **pos, char *name,
+    ngx_str_t *value)
+{
+    u_char  *p, *last, *amp;
+    size_t   len;
+
+    len = ngx_strlen(name);
+    last = args->data + args->len;
+    p = (*pos == NULL) ? args->data : *pos;
+
+    while (p < last) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        if ((size_t) (amp - p) > len && p[len] == '='
+            && ngx_strncmp(p, name, len) == 0)
+        {
+            value->data = p + len + 1;
+            value->len = amp - value->data;
+            *pos = (amp < last) ? amp + 1 : last;
+            return NGX_OK;
+        }
+
+        p = amp + 1;
+    }
+
+    *pos = last;
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Content-Range of a chunk: "<start>-<end>", inclusive, as the spec
+ * defines it (not RFC 9110's "bytes a-b/len", though its "bytes " unit is
+ * tolerated since some clients send it).
+ */
+
+ngx_int_t
+ngx_http_oci_content_range_parse(u_char *p, size_t len, off_t *start,
+    off_t *end)
+{
+    u_char  *last, *dash;
+
+    last = p + len;
+
+    if (len > 6 && ngx_strncmp(p, "bytes ", 6) == 0) {
+        p += 6;
+    }
+
+    dash = ngx_strlchr(p, last, '-');
+    if (dash == NULL || dash == p || dash + 1 == last
+        || (size_t) (dash - p) > NGX_OFF_T_LEN
+        || (size_t) (last - dash - 1) > NGX_OFF_T_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    *start = ngx_atoof(p, dash - p);
+    *end = ngx_atoof(dash + 1, last - dash - 1);
+
+    if (*start == NGX_ERROR || *end == NGX_ERROR || *end < *start) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /* upload ids are ours: a UUID, lowercase hex with four dashes */
 
 static ngx_int_t

@@ -1420,16 +1420,11 @@ ngx_http_oci_upload_cleanup(void *data)
 }
 
 
-/*
- * Content-Range: <start>-<end>, inclusive, as the spec defines it for
- * chunks (not the RFC 9110 "bytes a-b/len" form).  When Content-Length is
- * given too, both must agree.
- */
+/* Content-Range of a chunk; with Content-Length too, both must agree */
 
 static ngx_int_t
 ngx_http_oci_content_range(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    u_char           *p, *last, *dash;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
     ngx_uint_t        i;
@@ -1457,28 +1452,9 @@ ngx_http_oci_content_range(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         }
     }
 
-    p = h[i].value.data;
-    last = p + h[i].value.len;
-
-    /* tolerate the RFC form's unit, which some clients send */
-
-    if (last - p > 6 && ngx_strncmp(p, "bytes ", 6) == 0) {
-        p += 6;
-    }
-
-    dash = ngx_strlchr(p, last, '-');
-    if (dash == NULL || dash == p || dash + 1 == last
-        || (size_t) (dash - p) > NGX_OFF_T_LEN
-        || (size_t) (last - dash - 1) > NGX_OFF_T_LEN)
-    {
-        return NGX_ERROR;
-    }
-
-    ctx->range_start = ngx_atoof(p, dash - p);
-    ctx->range_end = ngx_atoof(dash + 1, last - dash - 1);
-
-    if (ctx->range_start == NGX_ERROR || ctx->range_end == NGX_ERROR
-        || ctx->range_end < ctx->range_start)
+    if (ngx_http_oci_content_range_parse(h[i].value.data, h[i].value.len,
+                                         &ctx->range_start, &ctx->range_end)
+        != NGX_OK)
     {
         ctx->range_end = -1;
         return NGX_ERROR;

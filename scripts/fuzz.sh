@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses in t/fuzz/ with clang (ASan + UBSan) and
+# runs each for FUZZ_SECONDS (default 30) over its seed corpus in
+# t/fuzz/corpus/<name>.  New inputs go to a temp dir, not the repo.
+# Exits non-zero on any crash; prints the number of executions.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+seconds=${FUZZ_SECONDS:-30}
+tree=build/default/nginx
+out=build/fuzz
+src=ngx_oci_registry_module
+
+[ -f "$tree/objs/ngx_auto_config.h" ] || scripts/build.sh >/dev/null
+
+command -v clang >/dev/null || {
+    echo "fuzz: clang is missing: apt-get install clang libclang-rt-14-dev" >&2
+    exit 1
+}
+
+mkdir -p "$out"
+
+incs=(-I"$tree/src/core" -I"$tree/src/event" -I"$tree/src/event/modules"
+      -I"$tree/src/os/unix" -I"$tree/src/http" -I"$tree/src/http/modules"
+      -I"$tree/src/http/v2" -I"$tree/objs" -I"$src" -It/fuzz)
+flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+       -Wno-unused-command-line-argument)
+
+build() {
+    local name=$1; shift
+    clang "${flags[@]}" "${incs[@]}" -o "$out/$name" "t/fuzz/$name.c" "$@" \
+        -lyajl -lcrypto
+}
+
+build fuzz_route "$src/ngx_http_oci_route.c" t/fuzz/ngx_shim.c
+build fuzz_manifest "$src/ngx_http_oci_manifest_parse.c" \
+    "$src/ngx_http_oci_route.c" t/fuzz/ngx_shim.c
+
+total=0
+for name in fuzz_route fuzz_manifest; do
+    work=$(mktemp -d)
+    log="$out/$name.log"
+    if ! "$out/$name" -max_total_time="$seconds" -timeout=10 \
+            -rss_limit_mb=1024 -max_len=65536 -print_final_stats=1 \
+            "$work" "t/fuzz/corpus/${name#fuzz_}" > "$log" 2>&1; then
+        tail -n 40 "$log" >&2
+        echo "fuzz: $name found a crash; the input is in $top/crash-*" >&2
+        rm -rf "$work"
+        exit 1
+    fi
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    echo "fuzz: $name: ${runs:-0} executions in ${seconds}s, no crash"
+    total=$((total + ${runs:-0}))
+    rm -rf "$work"
+done
+
+echo "fuzz: $total executions in all, no crash"
