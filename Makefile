@@ -7,10 +7,11 @@
 #   NGINX_SRC=/path/to/nginx-x.y.z   build against another nginx tree
 #   SANITIZE=1                       ASan + UBSan build (make test too)
 #   make fuzz [FUZZ_SECONDS=30]      libFuzzer harnesses over the parsers
+#   make bench                       side-by-side benchmark (docs/performance.md)
 
 export NGINX_SRC SANITIZE FUZZ_SECONDS
 
-.PHONY: all build run test fuzz bootstrap clean
+.PHONY: all build run test fuzz bench bootstrap clean
 
 all: build
 
@@ -33,6 +34,11 @@ fuzz:
 	@scripts/bootstrap --test
 	@SANITIZE= scripts/build.sh >/dev/null
 	@scripts/fuzz.sh
+
+bench:
+	@scripts/bootstrap --bench
+	@SANITIZE= scripts/build.sh >/dev/null
+	@scripts/bench/run.sh
 
 clean:
 	rm -rf build t/servroot*

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the side-by-side benchmark (see scripts/bench/bench.pl) and draws
+# the chart.  Results: build/bench/{results.tsv,info.txt,chart.png}.
+#   scripts/bench/run.sh [ROUNDS [SECONDS]]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+export BENCH_ROUNDS=${1:-${BENCH_ROUNDS:-3}} BENCH_SECONDS=${2:-${BENCH_SECONDS:-5}}
+export BENCH_OUT=${BENCH_OUT:-$top/build/bench}
+perl scripts/bench/bench.pl
+gnuplot -e "out='$BENCH_OUT/chart.png'; in='$BENCH_OUT/results.tsv'" \
+    scripts/bench/chart.gp
+echo "bench: $BENCH_OUT/results.tsv, $BENCH_OUT/info.txt, $BENCH_OUT/chart.png"
