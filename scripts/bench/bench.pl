@@ -337,44 +337,49 @@ for my $round (1 .. $rounds) {
 
 # ---------------------------------------------------------------- pushes
 
-# large bodies go out with curl (C, sendfile-free but fast), the file
-# already in the page cache: the registry is measured, not the client
-sub curl_status {
+# Large bodies go out with curl, the file already in the page cache, and
+# curl's own time_total is what counts: forking this (large) Perl process
+# for each curl costs tens of milliseconds that are not the registry's.
+sub curl_timed {
     my ($method, $url, $file, @h) = @_;
-    my $st = run("curl -s -o /dev/null -w '%{http_code}' -X $method -H 'Expect:' "
-                 . join(' ', map { "-H '$_'" } @h)
-                 . " --data-binary \@$file '$url'");
-    return $st;
+    my $o = run("curl -s -D - -o /dev/null -w '\\n%{time_total}' -X $method -H 'Expect:' "
+                . join(' ', map { "-H '$_'" } @h)
+                . " --data-binary \@$file '$url'");
+    my ($status) = $o =~ m{^HTTP/1\.1 (\d+)}m;
+    my ($loc) = $o =~ /^Location: (\S+)/mi;
+    my ($secs) = $o =~ /([\d.]+)\s*\z/;
+    return ($status, $secs, $loc);
 }
+
+sub timed_raw { my $t = time; my @r = raw(@_); return (time - $t, @r) }
 
 sub push_mono_timed {
     my ($p, $repo, $file, $d) = @_;
-    my $t = time;
-    my ($st, $h) = raw($p, 'POST', "/v2/$repo/blobs/uploads/");
+    my ($t, $st, $h) = timed_raw($p, 'POST', "/v2/$repo/blobs/uploads/");
     die "POST $p: $st" unless $st == 202;
-    $st = curl_status('PUT', "http://127.0.0.1:$p" . with_digest(rel($h->{location}), $d),
-                      $file, 'Content-Type: application/octet-stream');
-    die "PUT $p: $st" unless $st == 201;
-    return time - $t;
+    my ($st2, $secs) = curl_timed('PUT', "http://127.0.0.1:$p"
+                                  . with_digest(rel($h->{location}), $d),
+                                  $file, 'Content-Type: application/octet-stream');
+    die "PUT $p: $st2" unless $st2 == 201;
+    return $t + $secs;
 }
 
 sub push_chunked_timed {
     my ($p, $repo, $file, $d, $size, $chunk) = @_;
-    my $t = time;
-    my ($st, $h) = raw($p, 'POST', "/v2/$repo/blobs/uploads/");
+    my ($total, $st, $h) = timed_raw($p, 'POST', "/v2/$repo/blobs/uploads/");
     my $loc = rel($h->{location});
     for (my $off = 0; $off < $size; $off += $chunk) {
-        my $o = run("curl -s -D - -o /dev/null -X PATCH -H 'Expect:'"
-            . " -H 'Content-Type: application/octet-stream'"
-            . " -H 'Content-Range: $off-" . ($off + $chunk - 1) . "'"
-            . " --data-binary \@$file.$off 'http://127.0.0.1:$p$loc'");
-        die "PATCH $p: $o" unless $o =~ m{^HTTP/1.1 202};
-        ($loc) = $o =~ /^Location: (\S+)/mi;
-        $loc = rel($loc);
+        my ($st2, $secs, $next) = curl_timed('PATCH', "http://127.0.0.1:$p$loc",
+            "$file.$off", 'Content-Type: application/octet-stream',
+            "Content-Range: $off-" . ($off + $chunk - 1));
+        die "PATCH $p: $st2" unless $st2 == 202;
+        $total += $secs;
+        $loc = rel($next);
     }
-    ($st) = raw($p, 'PUT', with_digest($loc, $d));
+    my $t;
+    ($t, $st) = timed_raw($p, 'PUT', with_digest($loc, $d));
     die "PUT $p: $st" unless $st == 201;
-    return time - $t;
+    return $total + $t;
 }
 
 # push targets: ours (durable), ours without fsync, distribution

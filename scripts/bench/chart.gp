@@ -1,15 +1,16 @@
 # Bar chart of the benchmark's medians, each scenario normalised to static
 # nginx (= 100%) where static nginx ran it, else to distribution.
 # gnuplot -e "in='results.tsv'; out='chart.png'" scripts/bench/chart.gp
-set terminal pngcairo size 1200,650 font ",10"
+set terminal pngcairo size 1200,650 font ",10" noenhanced
 set output out
 set datafile separator "\t"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
-set yrange [0:*]
 set ylabel "% of static nginx (pulls) or of distribution (pushes)"
+set logscale y
+set yrange [1:*]
 set xtics rotate by -35 scale 0 noenhanced
 set key top right
 set grid ytics
