@@ -74,6 +74,8 @@ static ngx_int_t ngx_http_oci_holder_dead(ngx_str_t *holder);
 static void ngx_http_oci_upload_locked(ngx_http_request_t *r,
     redisReply *reply);
 static void ngx_http_oci_upload_body_done(ngx_http_request_t *r);
+static ngx_http_oci_ctx_t *ngx_http_oci_upload_released(
+    ngx_http_request_t *r, redisReply *reply);
 static void ngx_http_oci_upload_saved(ngx_http_request_t *r,
     redisReply *reply);
 static void ngx_http_oci_upload_finish(ngx_http_request_t *r,
@@ -845,8 +847,15 @@ ngx_http_oci_upload_body_done(ngx_http_request_t *r)
 }
 
 
-static void
-ngx_http_oci_upload_saved(ngx_http_request_t *r, redisReply *reply)
+/*
+ * The reply of a script that records a chunk or links the blob and
+ * releases the lock: 1 if it did, 0 if the lock expired or the upload was
+ * cancelled meanwhile (416).  Returns the ctx to go on with, or NULL when
+ * the request has been answered.
+ */
+
+static ngx_http_oci_ctx_t *
+ngx_http_oci_upload_released(ngx_http_request_t *r, redisReply *reply)
 {
     ngx_http_oci_ctx_t  *ctx;
 
@@ -854,16 +863,29 @@ ngx_http_oci_upload_saved(ngx_http_request_t *r, redisReply *reply)
 
     if (reply->type != REDIS_REPLY_INTEGER) {
         ngx_http_oci_unavailable(r);
-        return;
+        return NULL;
     }
 
     ctx->locked = 0;
 
     if (reply->integer != 1) {
-        /* the lock expired, or the upload was cancelled meanwhile */
         ngx_http_oci_finalize_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
                                     NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID,
                                     &ctx->upload_id);
+        return NULL;
+    }
+
+    return ctx;
+}
+
+
+static void
+ngx_http_oci_upload_saved(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_oci_upload_released(r, reply);
+    if (ctx == NULL) {
         return;
     }
 
@@ -1058,19 +1080,8 @@ ngx_http_oci_upload_linked(ngx_http_request_t *r, redisReply *reply)
 {
     ngx_http_oci_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
-
-    if (reply->type != REDIS_REPLY_INTEGER) {
-        ngx_http_oci_unavailable(r);
-        return;
-    }
-
-    ctx->locked = 0;
-
-    if (reply->integer != 1) {
-        ngx_http_oci_finalize_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
-                                    NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID,
-                                    &ctx->upload_id);
+    ctx = ngx_http_oci_upload_released(r, reply);
+    if (ctx == NULL) {
         return;
     }
 
