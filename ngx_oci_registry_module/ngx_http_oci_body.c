@@ -9,7 +9,16 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oci_registry.h"
+#include "ngx_http_oci_redis.h"
 #include "ngx_http_oci_digest.h"
+
+
+/*
+ * A chunk holds its upload's lock for 5 minutes (the script's PX); a body
+ * still arriving renews it every minute, so a slow multi-gigabyte chunk
+ * never loses it, while the lock of a dead writer still expires.
+ */
+#define NGX_HTTP_OCI_LOCK_RENEW  60000
 
 
 /*
@@ -29,6 +38,7 @@ static ngx_int_t ngx_http_oci_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_uint_t ngx_http_oci_body_write(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx, u_char *p, size_t len);
+static void ngx_http_oci_body_renew_lock(ngx_http_oci_ctx_t *ctx);
 
 
 /*
@@ -119,6 +129,12 @@ ngx_http_oci_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         }
     }
 
+    if (ctx->locked
+        && ngx_current_msec - ctx->lock_refreshed > NGX_HTTP_OCI_LOCK_RENEW)
+    {
+        ngx_http_oci_body_renew_lock(ctx);
+    }
+
     if (!last) {
         return ngx_http_oci_next_body_filter(r, NULL);
     }
@@ -185,4 +201,28 @@ ngx_http_oci_body_write(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     }
 
     return 0;
+}
+
+
+static void
+ngx_http_oci_body_renew_lock(ngx_http_oci_ctx_t *ctx)
+{
+    u_char      *p;
+    const char  *argv[3];
+    size_t       lens[3];
+    u_char       key[NGX_HTTP_OCI_KEY_MAX];
+
+    p = ngx_snprintf(key, sizeof(key), "%Vupload:%V:lock", &ctx->base,
+                     &ctx->upload_id);
+
+    argv[0] = "PEXPIRE";
+    lens[0] = 7;
+    argv[1] = (char *) key;
+    lens[1] = p - key;
+    argv[2] = "300000";
+    lens[2] = 6;
+
+    ngx_http_oci_redis_fire(ctx->conf->redis, 3, argv, lens);
+
+    ctx->lock_refreshed = ngx_current_msec;
 }

@@ -679,6 +679,7 @@ ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply)
     }
 
     ctx->locked = 1;
+    ctx->lock_refreshed = ngx_current_msec;
 
     e = reply->element[0];
     offset = ngx_atoof((u_char *) e->str, e->len);

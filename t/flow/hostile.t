@@ -24,8 +24,7 @@ mkdir $storage;
 my $redis = OciTest::Redis->start();
 my $t = OciTest::Nginx->new();
 $t->set(STORAGE => $storage, REDIS => $redis->port);
-$t->write_config(registry_config(
-    workers => 1, extra => 'oci_registry_manifest_max_size 32m;'));
+$t->write_config(registry_config(workers => 1));
 $t->start;
 my @workers = $t->worker_pids;
 
@@ -100,10 +99,12 @@ like($r->{content}, qr/nested too deeply/, '  MANIFEST_INVALID, nesting');
 
 my $layer = '{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"'
     . sha256('{}') . '","size":2}';
-my $many = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
-    . '"config":' . $layer . ',"layers":[' . join(',', ($layer) x 100_000) . ']}';
-$r = put_manifest($t, 'h/app', 'many', $many);
-is($r->{status}, 400, 'a manifest with 100000 layers: 400');
+sub layers { '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+    . '"config":' . $layer . ',"layers":[' . join(',', ($layer) x $_[0]) . ']}' }
+$r = put_manifest($t, 'h/app', 'many', layers(100_000));
+is($r->{status}, 413, 'a manifest with 100000 layers (15 MB): 413 before it is read');
+$r = put_manifest($t, 'h/app', 'many', layers(10_001));
+is($r->{status}, 400, 'one with 10001 layers (1.5 MB): 400');
 like($r->{content}, qr/too many/, '  MANIFEST_INVALID, too many references');
 
 $r = put_manifest($t, 'h/app', 'dup',
