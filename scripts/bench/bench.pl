@@ -251,13 +251,17 @@ for my $t (qw(ours dist)) {
         for 1 .. 999;
 }
 
+# BENCH_ONLY=push skips the pull scenarios and the 100000 tags
+my $only_push = ($ENV{BENCH_ONLY} // '') eq 'push';
+
 # 100000 tags, ours only (distribution would need minutes per thousand)
 my $t0 = time;
 put_manifest_to($port{ours}, 'bench/app', 'bench', $manifest);
 push_small($port{ours}, 'bench/many', $blob{$_}) for qw(cfg b1k b1m b64m);
+my $ntags = $only_push ? 1 : 100_000;
 put_manifest_to($port{ours}, 'bench/many', sprintf('t%06d', $_), $manifest)
-    for 1 .. 100_000;
-my $tag_push_rate = 100_000 / (time - $t0);
+    for 1 .. $ntags;
+my $tag_push_rate = $ntags / (time - $t0);
 
 # static: the same bytes at the same paths
 my $root = "$tmp/static/root/v2/bench";
@@ -321,7 +325,7 @@ my @scenarios = (
 $paths{tags_many} = '/v2/bench/many/tags/list?n=100';
 
 my %res;    # scenario => target => [values]
-for my $round (1 .. $rounds) {
+for my $round ($only_push ? () : 1 .. $rounds) {
     for my $s (@scenarios) {
         my ($name, $fn, $pk, $c, $metric, $targets) = @$s;
         for my $t (@$targets) {
@@ -348,6 +352,7 @@ sub curl_timed {
     my ($status) = $o =~ m{^HTTP/1\.1 (\d+)}m;
     my ($loc) = $o =~ /^Location: (\S+)/mi;
     my ($secs) = $o =~ /([\d.]+)\s*\z/;
+    print STDERR "curl $method $secs\n" if $ENV{BENCH_DEBUG};
     return ($status, $secs, $loc);
 }
 
@@ -504,3 +509,10 @@ printf $info "tag pushes per second (100000 tags)\t%.0f\n", $tag_push_rate;
 close $info;
 
 print slurp("$out/results.tsv"), "\n", slurp("$out/info.txt");
+
+# BENCH_PAUSE=N keeps the targets up N seconds for manual probing
+if (my $pause = $ENV{BENCH_PAUSE}) {
+    print STDERR "targets up for $pause s: ours $port{ours}, distribution $port{dist}, "
+               . "static $port{static}, redis $port{redis}\n";
+    sleep $pause;
+}
