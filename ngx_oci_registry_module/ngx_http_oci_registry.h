@@ -103,6 +103,9 @@ typedef struct {
     ngx_flag_t                  durable;
     ngx_flag_t                  delete;
     ngx_flag_t                  auto_mount;
+#if (NGX_THREADS)
+    ngx_thread_pool_t          *thread_pool;
+#endif
 } ngx_http_oci_loc_conf_t;
 
 

@@ -19,6 +19,8 @@ static char *ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_oci_registry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oci_key_prefix(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_http_oci_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_oci_add_path(ngx_conf_t *cf, ngx_str_t *root,
     char *sub);
 static ngx_int_t ngx_http_oci_postconfiguration(ngx_conf_t *cf);
@@ -88,6 +90,13 @@ static ngx_command_t  ngx_http_oci_registry_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oci_loc_conf_t, delete),
+      NULL },
+
+    { ngx_string("oci_registry_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oci_thread_pool,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("oci_registry_auto_mount"),
@@ -180,6 +189,9 @@ ngx_http_oci_create_loc_conf(ngx_conf_t *cf)
     conf->durable = NGX_CONF_UNSET;
     conf->delete = NGX_CONF_UNSET;
     conf->auto_mount = NGX_CONF_UNSET;
+#if (NGX_THREADS)
+    conf->thread_pool = NGX_CONF_UNSET_PTR;
+#endif
 
     return conf;
 }
@@ -205,6 +217,9 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->durable, prev->durable, 1);
     ngx_conf_merge_value(conf->delete, prev->delete, 1);
     ngx_conf_merge_value(conf->auto_mount, prev->auto_mount, 0);
+#if (NGX_THREADS)
+    ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
+#endif
 
     if (conf->manifest_max_size == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -321,6 +336,41 @@ ngx_http_oci_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_oci_handler;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The thread pool that commits uploads (fsync, rename, fsync of the
+ * directory), independent of "aio threads", which would also move every
+ * small blob's sendfile() to a thread.
+ */
+
+static char *
+ngx_http_oci_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+#if (NGX_THREADS)
+    ngx_http_oci_loc_conf_t  *olcf = conf;
+
+    ngx_str_t  *value;
+
+    if (olcf->thread_pool != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    olcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
+    if (olcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+#else
+
+    return "requires nginx built with --with-threads";
+
+#endif
 }
 
 

@@ -899,14 +899,15 @@ ngx_http_oci_upload_saved(ngx_http_request_t *r, redisReply *reply)
 
 /*
  * The digest matched: make the blob visible, then link it to the repo.
- * fsync() of a large file can take long, so with "aio threads" in the
- * location the commit runs in nginx's thread pool.
+ * fsync() of a large file can take long, so the commit runs in a thread
+ * pool: oci_registry_thread_pool's, else that of "aio threads".
  */
 
 static void
 ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
 #if (NGX_THREADS)
+    ngx_thread_pool_t          *tp;
     ngx_thread_task_t          *task;
     ngx_http_core_loc_conf_t   *clcf;
     ngx_http_oci_commit_ctx_t  *cc;
@@ -925,7 +926,9 @@ ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    if (clcf->thread_pool != NULL) {
+    tp = ctx->conf->thread_pool ? ctx->conf->thread_pool : clcf->thread_pool;
+
+    if (tp != NULL) {
         task = ngx_thread_task_alloc(r->pool,
                                      sizeof(ngx_http_oci_commit_ctx_t));
         if (task == NULL) {
@@ -947,7 +950,7 @@ ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         task->event.data = r;
         task->event.log = r->connection->log;
 
-        if (ngx_thread_task_post(clcf->thread_pool, task) == NGX_OK) {
+        if (ngx_thread_task_post(tp, task) == NGX_OK) {
             /* the request must outlive the task, as for aio reads */
             r->main->blocked++;
             return;

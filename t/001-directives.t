@@ -151,3 +151,30 @@ GET /v2/
 --- request
 GET /v2/
 --- error_code: 200
+
+
+
+=== TEST 12: oci_registry_thread_pool twice
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_thread_pool default;
+        oci_registry_thread_pool default;
+    }
+--- must_die
+--- error_log
+"oci_registry_thread_pool" directive is duplicate
+
+
+
+=== TEST 13: a thread pool that is not declared
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_thread_pool nosuchpool;
+    }
+--- must_die
+--- error_log
+unknown thread pool "nosuchpool"

@@ -98,7 +98,7 @@ http {
         listen 127.0.0.1:$port{ours} backlog=4096;
         client_max_body_size 0;
         client_body_buffer_size 1m;
-        aio threads;
+        oci_registry_thread_pool default;
         location /v2/ {
             oci_registry;
             oci_registry_storage $tmp/ours/storage;

@@ -22,7 +22,7 @@ my $storage = tempdir(CLEANUP => 1);
 sub instance {
     my $t = OciTest::Nginx->new();
     $t->set(STORAGE => $storage, REDIS => $redis->port);
-    $t->write_config(registry_config(workers => 2));
+    $t->write_config(registry_config(workers => 2, aio => 1));
     $t->start;
     return $t;
 }

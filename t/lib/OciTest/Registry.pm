@@ -20,6 +20,8 @@ sub registry_config {
     my (%o) = @_;
     my $workers = $o{workers} // 1;
     my $extra = $o{extra} // '';
+    # the commit's thread pool: our directive, or (aio => 1) "aio threads"
+    my $threads = $o{aio} ? "aio threads;" : "oci_registry_thread_pool default;";
     return <<"EOF";
 %%GLOBALS%%
 master_process on;
@@ -31,11 +33,11 @@ http {
         listen 127.0.0.1:%%PORT%%;
         client_max_body_size 0;
         client_body_buffer_size 64k;
-        aio threads;
         location /v2/ {
             oci_registry;
             oci_registry_storage %%STORAGE%%;
             oci_registry_redis 127.0.0.1:%%REDIS%%;
+            $threads
             $extra
         }
     }
