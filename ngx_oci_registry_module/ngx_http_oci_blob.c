@@ -45,9 +45,8 @@ ngx_http_oci_blob(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv = ngx_palloc(r->pool, 3 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 3 * sizeof(size_t));
-    if (argv == NULL || lens == NULL) {
+    argv = ngx_http_oci_argv(r, 3, &lens);
+    if (argv == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -112,15 +111,10 @@ ngx_http_oci_blob_deleted(ngx_http_request_t *r, redisReply *reply)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
-    if (reply->type != REDIS_REPLY_INTEGER) {
-        ngx_http_oci_unavailable(r);
-        return;
-    }
-
-    if (reply->integer == 0) {
-        ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
-                                    NGX_HTTP_OCI_ERR_BLOB_UNKNOWN,
-                                    &ctx->digest);
+    if (ngx_http_oci_reply_deleted(r, reply, NGX_HTTP_OCI_ERR_BLOB_UNKNOWN,
+                                   &ctx->digest)
+        != NGX_OK)
+    {
         return;
     }
 

@@ -150,6 +150,53 @@ ngx_http_oci_suspend(ngx_http_request_t *r, ngx_int_t rc)
 }
 
 
+/*
+ * The argument vector of a Redis command, strings and their lengths, in
+ * one allocation from the request pool (scripts need it to live until
+ * their reply).  *lens is NULL when it fails.
+ */
+
+const char **
+ngx_http_oci_argv(ngx_http_request_t *r, ngx_uint_t n, size_t **lens)
+{
+    u_char  *p;
+
+    p = ngx_palloc(r->pool, n * (sizeof(char *) + sizeof(size_t)));
+    if (p == NULL) {
+        *lens = NULL;
+        return NULL;
+    }
+
+    *lens = (size_t *) (p + n * sizeof(char *));
+
+    return (const char **) p;
+}
+
+
+/*
+ * The integer reply of a deletion (DEL, HDEL, our delete scripts): NGX_OK
+ * when something was deleted; otherwise the request has been answered,
+ * 404 with "err" for nothing to delete, 503 for an unexpected reply.
+ */
+
+ngx_int_t
+ngx_http_oci_reply_deleted(ngx_http_request_t *r, redisReply *reply,
+    ngx_http_oci_err_e err, ngx_str_t *detail)
+{
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        ngx_http_oci_unavailable(r);
+        return NGX_DONE;
+    }
+
+    if (reply->integer == 0) {
+        ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND, err, detail);
+        return NGX_DONE;
+    }
+
+    return NGX_OK;
+}
+
+
 /* the request's Redis command failed: 503 with the OCI error body */
 
 void

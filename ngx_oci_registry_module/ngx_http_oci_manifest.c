@@ -73,9 +73,8 @@ ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv = ngx_palloc(r->pool, 4 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 4 * sizeof(size_t));
-    if (argv == NULL || lens == NULL) {
+    argv = ngx_http_oci_argv(r, 4, &lens);
+    if (argv == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -433,7 +432,7 @@ ngx_http_oci_manifest_body_done(ngx_http_request_t *r)
     p = ngx_pnalloc(r->pool, 4 * NGX_SIZE_T_LEN
                              + ctx->conf->key_prefix.len + sizeof("catalog"));
 
-    if (argv == NULL || lens == NULL || p == NULL) {
+    if (argv == NULL || p == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -577,9 +576,8 @@ ngx_http_oci_manifest_delete(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv = ngx_palloc(r->pool, 3 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 3 * sizeof(size_t));
-    if (argv == NULL || lens == NULL) {
+    argv = ngx_http_oci_argv(r, 3, &lens);
+    if (argv == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -606,15 +604,10 @@ ngx_http_oci_manifest_deleted(ngx_http_request_t *r, redisReply *reply)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
-    if (reply->type != REDIS_REPLY_INTEGER) {
-        ngx_http_oci_unavailable(r);
-        return;
-    }
-
-    if (reply->integer == 0) {
-        ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
-                                    NGX_HTTP_OCI_ERR_MANIFEST_UNKNOWN,
-                                    &ctx->route.reference);
+    if (ngx_http_oci_reply_deleted(r, reply, NGX_HTTP_OCI_ERR_MANIFEST_UNKNOWN,
+                                   &ctx->route.reference)
+        != NGX_OK)
+    {
         return;
     }
 
@@ -643,10 +636,9 @@ ngx_http_oci_referrers(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv = ngx_palloc(r->pool, 5 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 5 * sizeof(size_t));
+    argv = ngx_http_oci_argv(r, 5, &lens);
     p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-    if (argv == NULL || lens == NULL || p == NULL) {
+    if (argv == NULL || p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -97,4 +97,9 @@ ngx_int_t ngx_http_oci_redis_script(ngx_http_request_t *r,
     const size_t *argvlen);
 
 
+/* ngx_http_oci_handler.c */
+ngx_int_t ngx_http_oci_reply_deleted(ngx_http_request_t *r, redisReply *reply,
+    ngx_http_oci_err_e err, ngx_str_t *detail);
+
+
 #endif /* _NGX_HTTP_OCI_REDIS_H_INCLUDED_ */

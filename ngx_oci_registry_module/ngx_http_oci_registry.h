@@ -194,6 +194,8 @@ ngx_int_t ngx_http_oci_arg(ngx_http_request_t *r, char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_oci_unescape(ngx_http_request_t *r, ngx_str_t *value);
 ngx_int_t ngx_http_oci_suspend(ngx_http_request_t *r, ngx_int_t rc);
+const char **ngx_http_oci_argv(ngx_http_request_t *r, ngx_uint_t n,
+    size_t **lens);
 void ngx_http_oci_unavailable(ngx_http_request_t *r);
 void ngx_http_oci_finalize_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_oci_err_e err, ngx_str_t *detail);

@@ -60,6 +60,8 @@ static void ngx_http_oci_upload_mount_found(ngx_http_request_t *r,
     redisReply *reply);
 static void ngx_http_oci_upload_mount_done(ngx_http_request_t *r,
     redisReply *reply);
+static void ngx_http_oci_blob_created(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
 static ngx_int_t ngx_http_oci_upload_create(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_upload_created(ngx_http_request_t *r,
@@ -243,12 +245,11 @@ ngx_http_oci_upload_mount(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
                                        NGX_HTTP_OCI_ERR_NAME_INVALID, from);
     }
 
-    argv = ngx_palloc(r->pool, 3 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 3 * sizeof(size_t));
+    argv = ngx_http_oci_argv(r, 3, &lens);
     p = ngx_pnalloc(r->pool, ctx->conf->key_prefix.len + from->len
                              + sizeof("{}:blobs") - 1);
 
-    if (argv == NULL || lens == NULL || p == NULL) {
+    if (argv == NULL || p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -360,10 +361,9 @@ ngx_http_oci_upload_link(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     size_t      *lens;
     const char **argv;
 
-    argv = ngx_palloc(r->pool, 5 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 5 * sizeof(size_t));
+    argv = ngx_http_oci_argv(r, 5, &lens);
 
-    if (argv == NULL || lens == NULL) {
+    if (argv == NULL) {
         return NGX_ERROR;
     }
 
@@ -397,6 +397,15 @@ ngx_http_oci_upload_mount_done(ngx_http_request_t *r, redisReply *reply)
         return;
     }
 
+    ngx_http_oci_blob_created(r, ctx);
+}
+
+
+/* 201 for a blob now in the repository, by upload or by mount */
+
+static void
+ngx_http_oci_blob_created(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
     if (ngx_http_oci_location(r, "blobs", &ctx->digest) != NGX_OK
         || ngx_http_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)
            != NGX_OK)
@@ -426,11 +435,10 @@ ngx_http_oci_upload_create(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv = ngx_palloc(r->pool, 4 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 4 * sizeof(size_t));
+    argv = ngx_http_oci_argv(r, 4, &lens);
     p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
 
-    if (argv == NULL || lens == NULL || p == NULL) {
+    if (argv == NULL || p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -551,10 +559,9 @@ ngx_http_oci_upload_lock(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     size_t      *lens;
     const char **argv;
 
-    argv = ngx_palloc(r->pool, 5 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 5 * sizeof(size_t));
+    argv = ngx_http_oci_argv(r, 5, &lens);
 
-    if (argv == NULL || lens == NULL) {
+    if (argv == NULL) {
         return NGX_ERROR;
     }
 
@@ -808,12 +815,11 @@ ngx_http_oci_upload_body_done(ngx_http_request_t *r)
 
     /* PATCH: record the new offset and hash state, release the lock */
 
-    argv = ngx_palloc(r->pool, 6 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 6 * sizeof(size_t));
+    argv = ngx_http_oci_argv(r, 6, &lens);
     p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN + NGX_TIME_T_LEN);
     state = ngx_pnalloc(r->pool, NGX_HTTP_OCI_HASH_STATE_MAX);
 
-    if (argv == NULL || lens == NULL || p == NULL || state == NULL) {
+    if (argv == NULL || p == NULL || state == NULL) {
         ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                  NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
         return;
@@ -1036,11 +1042,10 @@ ngx_http_oci_upload_committed(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     /* the file is the blob now: the cleanup must not remove it */
     ctx->monolithic = 0;
 
-    argv = ngx_palloc(r->pool, 5 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 5 * sizeof(size_t));
+    argv = ngx_http_oci_argv(r, 5, &lens);
     p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
 
-    if (argv == NULL || lens == NULL || p == NULL) {
+    if (argv == NULL || p == NULL) {
         ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                  NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
         return;
@@ -1089,16 +1094,7 @@ ngx_http_oci_upload_linked(ngx_http_request_t *r, redisReply *reply)
         return;
     }
 
-    if (ngx_http_oci_location(r, "blobs", &ctx->digest) != NGX_OK
-        || ngx_http_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)
-           != NGX_OK)
-    {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_http_oci_send_json(r, NGX_HTTP_CREATED,
-                                                        NULL, 0));
+    ngx_http_oci_blob_created(r, ctx);
 }
 
 
@@ -1114,10 +1110,9 @@ ngx_http_oci_upload_status(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv = ngx_palloc(r->pool, 3 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 3 * sizeof(size_t));
+    argv = ngx_http_oci_argv(r, 3, &lens);
 
-    if (argv == NULL || lens == NULL
+    if (argv == NULL
         || ngx_http_oci_upload_key(r, ctx, "", &key) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1183,10 +1178,9 @@ ngx_http_oci_upload_cancel(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv = ngx_palloc(r->pool, 3 * sizeof(char *));
-    lens = ngx_palloc(r->pool, 3 * sizeof(size_t));
+    argv = ngx_http_oci_argv(r, 3, &lens);
 
-    if (argv == NULL || lens == NULL
+    if (argv == NULL
         || ngx_http_oci_upload_key(r, ctx, "", &key) != NGX_OK
         || ngx_http_oci_upload_key(r, ctx, ":lock", &lock) != NGX_OK)
     {
@@ -1217,15 +1211,11 @@ ngx_http_oci_upload_cancelled(ngx_http_request_t *r, redisReply *reply)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
-    if (reply->type != REDIS_REPLY_INTEGER) {
-        ngx_http_oci_unavailable(r);
-        return;
-    }
-
-    if (reply->integer == 0) {
-        ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
-                                    NGX_HTTP_OCI_ERR_BLOB_UPLOAD_UNKNOWN,
-                                    &ctx->upload_id);
+    if (ngx_http_oci_reply_deleted(r, reply,
+                                   NGX_HTTP_OCI_ERR_BLOB_UPLOAD_UNKNOWN,
+                                   &ctx->upload_id)
+        != NGX_OK)
+    {
         return;
     }
 
