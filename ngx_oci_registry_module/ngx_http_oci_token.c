@@ -1,0 +1,1050 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <ngx_crypt.h>
+
+#include <openssl/rand.h>
+
+#include "ngx_http_oci_registry.h"
+#include "ngx_http_oci_auth.h"
+
+
+/*
+ * The token endpoint of the Docker Registry v2 token flow.  Who the
+ * client is comes from nginx: whatever authentication protects this
+ * location (auth_basic, auth_request to an identity provider) leaves it
+ * in $remote_user or the variable of oci_registry_auth_user.  What the
+ * token grants is the intersection of the requested scopes and the
+ * access policy; missing rights are never an error, only fewer actions.
+ */
+
+
+#define NGX_HTTP_OCI_SCOPES_MAX      16
+#define NGX_HTTP_OCI_POLICY_MAX      (4 * 1024 * 1024)
+#define NGX_HTTP_OCI_PASSWD_MAX      (4 * 1024 * 1024)
+
+#define NGX_HTTP_OCI_WHO_ANONYMOUS      0
+#define NGX_HTTP_OCI_WHO_AUTHENTICATED  1
+#define NGX_HTTP_OCI_WHO_USER           2
+#define NGX_HTTP_OCI_WHO_GROUP          3
+
+
+typedef struct {
+    ngx_uint_t                  who;
+    ngx_str_t                   name;        /* user or group */
+    ngx_str_t                   glob;        /* repositories */
+    ngx_uint_t                  catalog;     /* registry:catalog instead */
+    ngx_uint_t                  actions;
+} ngx_http_oci_rule_t;
+
+
+typedef struct {
+    ngx_str_t                   name;
+    ngx_array_t                 members;     /* ngx_str_t */
+} ngx_http_oci_group_t;
+
+
+struct ngx_http_oci_policy_s {
+    ngx_array_t                 rules;       /* ngx_http_oci_rule_t */
+    ngx_array_t                 groups;      /* ngx_http_oci_group_t */
+};
+
+
+typedef struct {
+    ngx_str_t                   service;
+    ngx_str_t                   grant_type;
+    ngx_str_t                   username;
+    ngx_str_t                   password;
+    ngx_str_t                   refresh_token;
+    ngx_str_t                   access_type;
+    ngx_str_t                   offline_token;
+    ngx_http_oci_access_t       scopes[NGX_HTTP_OCI_SCOPES_MAX];
+    ngx_uint_t                  nscopes;
+} ngx_http_oci_token_req_t;
+
+
+static void ngx_http_oci_token_post(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oci_token_issue(ngx_http_request_t *r,
+    ngx_str_t *form, ngx_uint_t post);
+static ngx_int_t ngx_http_oci_token_form(ngx_http_request_t *r,
+    ngx_str_t *form, ngx_http_oci_token_req_t *tr);
+static ngx_int_t ngx_http_oci_token_scopes(ngx_http_oci_token_req_t *tr,
+    ngx_str_t *value);
+static ngx_int_t ngx_http_oci_token_identity(ngx_http_request_t *r,
+    ngx_http_oci_auth_loc_conf_t *alcf, ngx_http_oci_token_req_t *tr,
+    ngx_uint_t post, ngx_str_t *user, char **error);
+static ngx_int_t ngx_http_oci_token_refresh(ngx_http_request_t *r,
+    ngx_http_oci_auth_loc_conf_t *alcf, ngx_str_t *token, ngx_str_t *user);
+static ngx_int_t ngx_http_oci_token_passwd(ngx_http_request_t *r,
+    ngx_http_oci_auth_loc_conf_t *alcf, ngx_str_t *user, ngx_str_t *pass);
+static ngx_uint_t ngx_http_oci_policy_grant(ngx_http_oci_policy_t *policy,
+    ngx_str_t *user, ngx_http_oci_access_t *scope);
+static ngx_int_t ngx_http_oci_token_make(ngx_http_request_t *r,
+    ngx_http_oci_auth_loc_conf_t *alcf, ngx_str_t *user,
+    ngx_http_oci_token_req_t *tr, ngx_uint_t refresh, time_t now,
+    ngx_str_t *token);
+static ngx_int_t ngx_http_oci_token_fail(ngx_http_request_t *r,
+    ngx_uint_t status, char *error, char *description);
+static ngx_uint_t ngx_http_oci_str_eq(ngx_str_t *s, char *text);
+
+
+ngx_int_t
+ngx_http_oci_token_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    if (r->method == NGX_HTTP_GET || r->method == NGX_HTTP_HEAD) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_oci_token_issue(r, &r->args, 0);
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    /* a form of a few hundred bytes: memory, never a temp file */
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_oci_token_post);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_oci_token_post(ngx_http_request_t *r)
+{
+    ngx_str_t     form;
+    ngx_chain_t  *cl;
+
+    ngx_str_null(&form);
+
+    cl = r->request_body ? r->request_body->bufs : NULL;
+
+    if (cl != NULL) {
+        if (cl->next != NULL || cl->buf->in_file) {
+            ngx_http_finalize_request(r,
+                ngx_http_oci_token_fail(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                        "invalid_request",
+                                        "form too large"));
+            return;
+        }
+
+        form.data = cl->buf->pos;
+        form.len = cl->buf->last - cl->buf->pos;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_oci_token_issue(r, &form, 1));
+}
+
+
+static ngx_int_t
+ngx_http_oci_token_issue(ngx_http_request_t *r, ngx_str_t *form,
+    ngx_uint_t post)
+{
+    char                          *error;
+    u_char                        *body, *p;
+    size_t                         len;
+    time_t                         now;
+    ngx_tm_t                       tm;
+    ngx_str_t                      user, token, refresh, scope;
+    ngx_int_t                      rc;
+    ngx_uint_t                     i;
+    ngx_table_elt_t               *h;
+    ngx_http_oci_token_req_t       tr;
+    ngx_http_oci_auth_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_oci_auth_module);
+
+    ngx_memzero(&tr, sizeof(ngx_http_oci_token_req_t));
+
+    rc = ngx_http_oci_token_form(r, form, &tr);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_oci_token_fail(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_scope",
+                                       "malformed or too many scopes");
+    }
+
+    if (tr.service.len
+        && (tr.service.len != alcf->service.len
+            || ngx_strncmp(tr.service.data, alcf->service.data,
+                           tr.service.len) != 0))
+    {
+        return ngx_http_oci_token_fail(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_request", "unknown service");
+    }
+
+    error = NULL;
+
+    rc = ngx_http_oci_token_identity(r, alcf, &tr, post, &user, &error);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_oci_token_fail(r, NGX_HTTP_UNAUTHORIZED,
+                                       "invalid_grant", error);
+    }
+
+    if (rc == NGX_ABORT) {
+        return ngx_http_oci_token_fail(r, NGX_HTTP_BAD_REQUEST,
+                                       "unsupported_grant_type", error);
+    }
+
+    for (i = 0; i < tr.nscopes; i++) {
+        tr.scopes[i].actions = ngx_http_oci_policy_grant(alcf->policy, &user,
+                                                         &tr.scopes[i]);
+    }
+
+    now = ngx_time();
+
+    if (ngx_http_oci_token_make(r, alcf, &user, &tr, 0, now, &token)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* refresh tokens: for a named user who asked for offline access */
+
+    ngx_str_null(&refresh);
+
+    if (user.len) {
+        if (post && tr.grant_type.len
+            && ngx_http_oci_str_eq(&tr.grant_type, "refresh_token"))
+        {
+            refresh = tr.refresh_token;
+
+        } else if (ngx_http_oci_str_eq(&tr.offline_token, "true")
+                   || ngx_http_oci_str_eq(&tr.access_type, "offline"))
+        {
+            if (ngx_http_oci_token_make(r, alcf, &user, &tr, 1, now,
+                                        &refresh)
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+
+    /* the granted scope, space-separated, for the OAuth2 answer */
+
+    len = 0;
+    for (i = 0; i < tr.nscopes; i++) {
+        len += tr.scopes[i].type.len + tr.scopes[i].name.len + 3
+               + ngx_http_oci_actions_text_len(tr.scopes[i].actions, 0);
+    }
+
+    scope.data = ngx_pnalloc(r->pool, len + 1);
+    if (scope.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = scope.data;
+
+    for (i = 0; i < tr.nscopes; i++) {
+        if (tr.scopes[i].actions == 0) {
+            continue;
+        }
+
+        if (p != scope.data) {
+            *p++ = ' ';
+        }
+
+        p = ngx_sprintf(p, "%V:%V:", &tr.scopes[i].type, &tr.scopes[i].name);
+        p = ngx_http_oci_actions_text(p, tr.scopes[i].actions, 0);
+    }
+
+    scope.len = p - scope.data;
+
+    ngx_gmtime(now, &tm);
+
+    len = sizeof("{\"token\":\"\",\"access_token\":\"\",\"expires_in\":,"
+                 "\"issued_at\":\"2026-01-01T00:00:00Z\",\"scope\":\"\","
+                 "\"refresh_token\":\"\"}")
+          + 2 * token.len + NGX_TIME_T_LEN + scope.len + refresh.len;
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(body, "{\"token\":\"%V\",\"access_token\":\"%V\","
+                    "\"expires_in\":%T,"
+                    "\"issued_at\":\"%4d-%02d-%02dT%02d:%02d:%02dZ\","
+                    "\"scope\":\"%V\"",
+                    &token, &token, alcf->token_ttl,
+                    tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                    tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec, &scope);
+
+    if (refresh.len) {
+        p = ngx_sprintf(p, ",\"refresh_token\":\"%V\"", &refresh);
+    }
+
+    *p++ = '}';
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-store");
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "oci token: \"%V\" granted \"%V\"", &user, &scope);
+
+    return ngx_http_oci_send_json(r, NGX_HTTP_OK, body, p - body);
+}
+
+
+/* query string or x-www-form-urlencoded body: both are "k=v&k=v" */
+
+static ngx_int_t
+ngx_http_oci_token_form(ngx_http_request_t *r, ngx_str_t *form,
+    ngx_http_oci_token_req_t *tr)
+{
+    u_char     *p, *last, *amp, *eq, *dst, *src, *q;
+    ngx_str_t   key, value, *slot;
+
+    p = form->data;
+    last = p + form->len;
+
+    while (p < last) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+
+        key.data = p;
+        key.len = (eq ? eq : amp) - p;
+
+        value.len = eq ? (size_t) (amp - eq - 1) : 0;
+        value.data = ngx_pnalloc(r->pool, value.len + 1);
+        if (value.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* '+' is a space in a form; an encoded %2B stays a '+' */
+        if (eq) {
+            for (q = eq + 1, dst = value.data; q < amp; q++) {
+                *dst++ = (*q == '+') ? ' ' : *q;
+            }
+
+            src = value.data;
+            dst = value.data;
+            ngx_unescape_uri(&dst, &src, value.len, 0);
+            value.len = dst - value.data;
+        }
+
+        p = amp + 1;
+        slot = NULL;
+
+        if (ngx_http_oci_str_eq(&key, "scope")) {
+            if (ngx_http_oci_token_scopes(tr, &value) != NGX_OK) {
+                return NGX_DECLINED;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_oci_str_eq(&key, "service")) {
+            slot = &tr->service;
+
+        } else if (ngx_http_oci_str_eq(&key, "grant_type")) {
+            slot = &tr->grant_type;
+
+        } else if (ngx_http_oci_str_eq(&key, "username")) {
+            slot = &tr->username;
+
+        } else if (ngx_http_oci_str_eq(&key, "password")) {
+            slot = &tr->password;
+
+        } else if (ngx_http_oci_str_eq(&key, "refresh_token")) {
+            slot = &tr->refresh_token;
+
+        } else if (ngx_http_oci_str_eq(&key, "access_type")) {
+            slot = &tr->access_type;
+
+        } else if (ngx_http_oci_str_eq(&key, "offline_token")) {
+            slot = &tr->offline_token;
+        }
+
+        /* client_id and account are informational */
+
+        if (slot != NULL) {
+            *slot = value;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* one scope parameter: space-separated scopes */
+
+static ngx_int_t
+ngx_http_oci_token_scopes(ngx_http_oci_token_req_t *tr, ngx_str_t *value)
+{
+    u_char                 *p, *last, *sp;
+    ngx_http_oci_access_t  *a;
+
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last) {
+        sp = ngx_strlchr(p, last, ' ');
+        if (sp == NULL) {
+            sp = last;
+        }
+
+        if (sp == p) {
+            p++;
+            continue;
+        }
+
+        if (tr->nscopes == NGX_HTTP_OCI_SCOPES_MAX) {
+            return NGX_ERROR;
+        }
+
+        a = &tr->scopes[tr->nscopes];
+
+        if (ngx_http_oci_scope_parse(p, sp - p, a) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        p = sp + 1;
+
+        /* scopes we do not know grant nothing and are left out */
+
+        if (ngx_http_oci_str_eq(&a->type, "repository")) {
+            if (ngx_http_oci_name_valid(a->name.data, a->name.len) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+        } else if (!ngx_http_oci_str_eq(&a->type, "registry")
+                   || !ngx_http_oci_str_eq(&a->name, "catalog"))
+        {
+            continue;
+        }
+
+        tr->nscopes++;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * NGX_OK with the user ("" for anonymous), NGX_DECLINED for bad
+ * credentials, NGX_ABORT for a grant type we do not know.
+ */
+
+static ngx_int_t
+ngx_http_oci_token_identity(ngx_http_request_t *r,
+    ngx_http_oci_auth_loc_conf_t *alcf, ngx_http_oci_token_req_t *tr,
+    ngx_uint_t post, ngx_str_t *user, char **error)
+{
+    ngx_int_t  rc;
+
+    if (ngx_http_complex_value(r, alcf->user, user) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!post || tr->grant_type.len == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_oci_str_eq(&tr->grant_type, "refresh_token")) {
+        rc = ngx_http_oci_token_refresh(r, alcf, &tr->refresh_token, user);
+        if (rc == NGX_DECLINED) {
+            *error = "refresh token refused";
+        }
+
+        return rc;
+    }
+
+    if (!ngx_http_oci_str_eq(&tr->grant_type, "password")) {
+        *error = "grant_type must be password or refresh_token";
+        return NGX_ABORT;
+    }
+
+    if (user->len) {
+        /* nginx already authenticated the client (Basic credentials) */
+        if (tr->username.len
+            && (tr->username.len != user->len
+                || ngx_strncmp(tr->username.data, user->data, user->len)))
+        {
+            *error = "username does not match the credentials";
+            return NGX_DECLINED;
+        }
+
+        return NGX_OK;
+    }
+
+    rc = ngx_http_oci_token_passwd(r, alcf, &tr->username, &tr->password);
+
+    if (rc == NGX_DECLINED) {
+        *error = "wrong username or password";
+
+    } else if (rc == NGX_OK) {
+        *user = tr->username;
+    }
+
+    return rc;
+}
+
+
+/* a refresh token is a JWT of ours with the audience "refresh:<service>" */
+
+static ngx_int_t
+ngx_http_oci_token_refresh(ngx_http_request_t *r,
+    ngx_http_oci_auth_loc_conf_t *alcf, ngx_str_t *token, ngx_str_t *user)
+{
+    char                *err;
+    ngx_int_t            rc;
+    ngx_http_oci_jwt_t   jwt;
+
+    if (ngx_http_oci_jwt_split(r->pool, token->data, token->len, &jwt, &err)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_oci_jwt_verify(alcf->signing, &jwt, r->connection->log);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_oci_jwt_claims(r->pool, &jwt, &err) != NGX_OK
+        || jwt.naud != 1
+        || jwt.aud[0].len != sizeof("refresh:") - 1 + alcf->service.len
+        || ngx_strncmp(jwt.aud[0].data, "refresh:", 8) != 0
+        || ngx_strncmp(jwt.aud[0].data + 8, alcf->service.data,
+                       alcf->service.len) != 0
+        || jwt.iss.len != alcf->issuer.len
+        || ngx_strncmp(jwt.iss.data, alcf->issuer.data, jwt.iss.len) != 0
+        || jwt.exp == -1 || ngx_time() > jwt.exp
+        || jwt.sub.len == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    *user = jwt.sub;
+
+    return NGX_OK;
+}
+
+
+/*
+ * For the OAuth2 password grant, whose credentials are in the body where
+ * auth_basic cannot see them: an htpasswd file, checked with nginx's own
+ * ngx_crypt() like auth_basic.  Read per request, as auth_basic does, so
+ * a changed password takes effect at once.
+ */
+
+static ngx_int_t
+ngx_http_oci_token_passwd(ngx_http_request_t *r,
+    ngx_http_oci_auth_loc_conf_t *alcf, ngx_str_t *user, ngx_str_t *pass)
+{
+    u_char           *buf, *p, *last, *eol, *colon, *hash, *key, *crypted;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_int_t         rc;
+    ngx_file_t        f;
+    ngx_file_info_t   fi;
+
+    if (alcf->passwd.len == 0 || user->len == 0
+        || ngx_strlchr(user->data, user->data + user->len, ':') != NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    fd = ngx_open_file(alcf->passwd.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
+                      ngx_open_file_n " \"%V\" failed", &alcf->passwd);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&f, sizeof(ngx_file_t));
+    f.fd = fd;
+    f.name = alcf->passwd;
+    f.log = r->connection->log;
+
+    rc = NGX_ERROR;
+    buf = NULL;
+    n = 0;
+
+    if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR
+        && ngx_file_size(&fi) <= NGX_HTTP_OCI_PASSWD_MAX)
+    {
+        buf = ngx_pnalloc(r->pool, ngx_file_size(&fi) + 1);
+        if (buf != NULL) {
+            n = ngx_read_file(&f, buf, ngx_file_size(&fi), 0);
+        }
+    }
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &alcf->passwd);
+    }
+
+    if (buf == NULL || n != (ssize_t) ngx_file_size(&fi)) {
+        return NGX_ERROR;
+    }
+
+    last = buf + n;
+
+    for (p = buf; p < last; p = eol + 1) {
+        eol = ngx_strlchr(p, last, '\n');
+        if (eol == NULL) {
+            eol = last;
+        }
+
+        colon = ngx_strlchr(p, eol, ':');
+
+        if (colon == NULL || (size_t) (colon - p) != user->len
+            || ngx_strncmp(p, user->data, user->len) != 0)
+        {
+            continue;
+        }
+
+        hash = colon + 1;
+        while (eol > hash && (eol[-1] == '\r' || eol[-1] == ' ')) {
+            eol--;
+        }
+
+        /* NUL-terminated copies for ngx_crypt() */
+        *eol = '\0';
+
+        key = ngx_pnalloc(r->pool, pass->len + 1);
+        if (key == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(key, pass->data, pass->len);
+        key[pass->len] = '\0';
+
+        rc = ngx_crypt(r->pool, key, hash, &crypted);
+        if (rc != NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        return ngx_strcmp(crypted, hash) == 0 ? NGX_OK : NGX_DECLINED;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_uint_t
+ngx_http_oci_policy_grant(ngx_http_oci_policy_t *policy, ngx_str_t *user,
+    ngx_http_oci_access_t *scope)
+{
+    ngx_str_t             *m;
+    ngx_uint_t             i, j, k, granted, catalog;
+    ngx_http_oci_rule_t   *rule;
+    ngx_http_oci_group_t  *group;
+
+    granted = 0;
+    catalog = ngx_http_oci_str_eq(&scope->type, "registry");
+
+    rule = policy->rules.elts;
+    group = policy->groups.elts;
+
+    for (i = 0; i < policy->rules.nelts; i++) {
+
+        switch (rule[i].who) {
+
+        case NGX_HTTP_OCI_WHO_ANONYMOUS:
+            break;
+
+        case NGX_HTTP_OCI_WHO_AUTHENTICATED:
+            if (user->len == 0) {
+                continue;
+            }
+            break;
+
+        case NGX_HTTP_OCI_WHO_USER:
+            if (user->len == 0 || rule[i].name.len != user->len
+                || ngx_strncmp(rule[i].name.data, user->data, user->len))
+            {
+                continue;
+            }
+            break;
+
+        default: /* NGX_HTTP_OCI_WHO_GROUP */
+            if (user->len == 0) {
+                continue;
+            }
+
+            for (j = 0; j < policy->groups.nelts; j++) {
+                if (group[j].name.len != rule[i].name.len
+                    || ngx_strncmp(group[j].name.data, rule[i].name.data,
+                                   rule[i].name.len))
+                {
+                    continue;
+                }
+
+                m = group[j].members.elts;
+
+                for (k = 0; k < group[j].members.nelts; k++) {
+                    if (m[k].len == user->len
+                        && ngx_strncmp(m[k].data, user->data, user->len) == 0)
+                    {
+                        break;
+                    }
+                }
+
+                if (k < group[j].members.nelts) {
+                    break;
+                }
+            }
+
+            if (j == policy->groups.nelts) {
+                continue;
+            }
+        }
+
+        if (catalog != rule[i].catalog) {
+            continue;
+        }
+
+        if (!catalog && !ngx_http_oci_glob_match(&rule[i].glob, &scope->name))
+        {
+            continue;
+        }
+
+        granted |= rule[i].actions;
+    }
+
+    return scope->actions & granted;
+}
+
+
+/* claims of an access token, or of a refresh token, signed */
+
+static ngx_int_t
+ngx_http_oci_token_make(ngx_http_request_t *r,
+    ngx_http_oci_auth_loc_conf_t *alcf, ngx_str_t *user,
+    ngx_http_oci_token_req_t *tr, ngx_uint_t refresh, time_t now,
+    ngx_str_t *token)
+{
+    u_char                 *p, jti[16];
+    size_t                  len;
+    ngx_str_t               claims;
+    ngx_uint_t              i;
+    ngx_http_oci_access_t  *a;
+
+    if (RAND_bytes(jti, sizeof(jti)) != 1) {
+        return NGX_ERROR;
+    }
+
+    len = sizeof("{\"iss\":\"\",\"sub\":\"\",\"aud\":\"refresh:\",\"exp\":,"
+                 "\"nbf\":,\"iat\":,\"jti\":\"\",\"access\":[]}")
+          + ngx_http_oci_json_escape_len(alcf->issuer.data, alcf->issuer.len)
+          + ngx_http_oci_json_escape_len(user->data, user->len)
+          + ngx_http_oci_json_escape_len(alcf->service.data,
+                                         alcf->service.len)
+          + 3 * NGX_TIME_T_LEN + 2 * sizeof(jti);
+
+    for (i = 0; i < tr->nscopes; i++) {
+        len += sizeof("{\"type\":\"\",\"name\":\"\",\"actions\":[]},")
+               + tr->scopes[i].type.len + tr->scopes[i].name.len
+               + ngx_http_oci_actions_text_len(tr->scopes[i].actions, 1);
+    }
+
+    claims.data = ngx_pnalloc(r->pool, len);
+    if (claims.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(claims.data, "{\"iss\":\"", 8);
+    p = ngx_http_oci_json_escape(p, alcf->issuer.data, alcf->issuer.len);
+    p = ngx_cpymem(p, "\",\"sub\":\"", 9);
+    p = ngx_http_oci_json_escape(p, user->data, user->len);
+    p = ngx_cpymem(p, "\",\"aud\":\"", 9);
+
+    if (refresh) {
+        p = ngx_cpymem(p, "refresh:", 8);
+    }
+
+    p = ngx_http_oci_json_escape(p, alcf->service.data, alcf->service.len);
+
+    p = ngx_sprintf(p, "\",\"exp\":%T,\"nbf\":%T,\"iat\":%T,\"jti\":\"",
+                    now + (refresh ? alcf->refresh_ttl : alcf->token_ttl),
+                    now, now);
+    p = ngx_hex_dump(p, jti, sizeof(jti));
+    *p++ = '"';
+
+    if (!refresh) {
+        p = ngx_cpymem(p, ",\"access\":[", 11);
+
+        for (i = 0; i < tr->nscopes; i++) {
+            a = &tr->scopes[i];
+
+            if (p[-1] == '}') {
+                *p++ = ',';
+            }
+
+            /* names were validated: nothing in them needs escaping */
+            p = ngx_sprintf(p, "{\"type\":\"%V\",\"name\":\"%V\","
+                            "\"actions\":[", &a->type, &a->name);
+            p = ngx_http_oci_actions_text(p, a->actions, 1);
+            p = ngx_cpymem(p, "]}", 2);
+        }
+
+        *p++ = ']';
+    }
+
+    *p++ = '}';
+
+    claims.len = p - claims.data;
+
+    return ngx_http_oci_jwt_sign(r->pool, alcf->signing, &claims, token);
+}
+
+
+static ngx_int_t
+ngx_http_oci_token_fail(ngx_http_request_t *r, ngx_uint_t status,
+    char *error, char *description)
+{
+    u_char  *body, *p;
+    size_t   len;
+
+    if (description == NULL) {
+        description = "";
+    }
+
+    len = sizeof("{\"error\":\"\",\"error_description\":\"\"}")
+          + ngx_strlen(error) + ngx_strlen(description);
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(body, "{\"error\":\"%s\",\"error_description\":\"%s\"}",
+                    error, description);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "oci token: %s: %s", error, description);
+
+    return ngx_http_oci_send_json(r, status, body, p - body);
+}
+
+
+static ngx_uint_t
+ngx_http_oci_str_eq(ngx_str_t *s, char *text)
+{
+    size_t  len;
+
+    len = ngx_strlen(text);
+
+    return s->len == len && ngx_strncmp(s->data, text, len) == 0;
+}
+
+
+/*
+ * The access policy, one statement a line, '#' starts a comment:
+ *
+ *     group  <name> <user> [<user> ...]
+ *     allow  <who> <repository-glob | registry:catalog> <actions>
+ *
+ * <who> is user:<name>, group:<name>, authenticated (any named user) or
+ * anonymous (everyone, with or without credentials); <actions> is a
+ * comma list of pull, push, delete, or "*" for all of them.
+ */
+
+char *
+ngx_http_oci_policy_load(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_http_oci_policy_t **policy)
+{
+    u_char                *buf, *p, *last, *eol, *hash;
+    size_t                 len;
+    ngx_str_t              word[16], *member;
+    ngx_uint_t             n, i, line;
+    ngx_http_oci_rule_t   *rule;
+    ngx_http_oci_group_t  *group;
+    ngx_http_oci_policy_t *pol;
+
+    buf = ngx_http_oci_conf_file(cf, file, NGX_HTTP_OCI_POLICY_MAX, &len);
+    if (buf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pol = ngx_pcalloc(cf->pool, sizeof(ngx_http_oci_policy_t));
+    if (pol == NULL
+        || ngx_array_init(&pol->rules, cf->pool, 8,
+                          sizeof(ngx_http_oci_rule_t)) != NGX_OK
+        || ngx_array_init(&pol->groups, cf->pool, 4,
+                          sizeof(ngx_http_oci_group_t)) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    last = buf + len;
+    line = 0;
+
+    for (p = buf; p < last; p = eol + 1) {
+        line++;
+
+        eol = ngx_strlchr(p, last, '\n');
+        if (eol == NULL) {
+            eol = last;
+        }
+
+        hash = ngx_strlchr(p, eol, '#');
+        if (hash != NULL) {
+            eol = hash;
+        }
+
+        for (n = 0; p < eol; ) {
+            if (*p == ' ' || *p == '\t' || *p == '\r') {
+                p++;
+                continue;
+            }
+
+            if (n == 16) {
+                goto invalid;
+            }
+
+            word[n].data = p;
+            while (p < eol && *p != ' ' && *p != '\t' && *p != '\r') {
+                p++;
+            }
+
+            word[n].len = p - word[n].data;
+            n++;
+        }
+
+        if (hash != NULL) {
+            /* the scan must resume at the end of the physical line */
+            eol = ngx_strlchr(hash, last, '\n');
+            if (eol == NULL) {
+                eol = last;
+            }
+        }
+
+        if (n == 0) {
+            continue;
+        }
+
+        if (ngx_http_oci_str_eq(&word[0], "group") && n >= 3) {
+            group = ngx_array_push(&pol->groups);
+            if (group == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            group->name = word[1];
+
+            if (ngx_array_init(&group->members, cf->pool, n - 2,
+                               sizeof(ngx_str_t))
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            for (i = 2; i < n; i++) {
+                member = ngx_array_push(&group->members);
+                if (member == NULL) {
+                    return NGX_CONF_ERROR;
+                }
+
+                *member = word[i];
+            }
+
+            continue;
+        }
+
+        if (!ngx_http_oci_str_eq(&word[0], "allow") || n != 4) {
+            goto invalid;
+        }
+
+        rule = ngx_array_push(&pol->rules);
+        if (rule == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(rule, sizeof(ngx_http_oci_rule_t));
+
+        if (ngx_http_oci_str_eq(&word[1], "anonymous")) {
+            rule->who = NGX_HTTP_OCI_WHO_ANONYMOUS;
+
+        } else if (ngx_http_oci_str_eq(&word[1], "authenticated")) {
+            rule->who = NGX_HTTP_OCI_WHO_AUTHENTICATED;
+
+        } else if (word[1].len > 5
+                   && ngx_strncmp(word[1].data, "user:", 5) == 0)
+        {
+            rule->who = NGX_HTTP_OCI_WHO_USER;
+            rule->name.data = word[1].data + 5;
+            rule->name.len = word[1].len - 5;
+
+        } else if (word[1].len > 6
+                   && ngx_strncmp(word[1].data, "group:", 6) == 0)
+        {
+            rule->who = NGX_HTTP_OCI_WHO_GROUP;
+            rule->name.data = word[1].data + 6;
+            rule->name.len = word[1].len - 6;
+
+        } else {
+            goto invalid;
+        }
+
+        if (ngx_http_oci_str_eq(&word[2], "registry:catalog")) {
+            rule->catalog = 1;
+
+        } else {
+            rule->glob = word[2];
+        }
+
+        rule->actions = ngx_http_oci_actions_parse(word[3].data, word[3].len);
+
+        if (rule->actions == 0) {
+            goto invalid;
+        }
+
+        if (rule->actions & NGX_HTTP_OCI_ACT_ANY) {
+            rule->actions = NGX_HTTP_OCI_ACT_MASK;
+        }
+    }
+
+    *policy = pol;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid statement in line %ui of \"%V\"", line, file);
+
+    return NGX_CONF_ERROR;
+}
