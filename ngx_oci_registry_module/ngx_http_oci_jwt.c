@@ -268,6 +268,11 @@ ngx_http_oci_jwt_granted(ngx_http_oci_jwt_t *jwt, ngx_str_t *type,
         }
     }
 
+    /* "*" covers every action, as in distribution's access controller */
+    if (bits & NGX_HTTP_OCI_ACT_ANY) {
+        bits |= NGX_HTTP_OCI_ACT_MASK;
+    }
+
     return bits;
 }
 

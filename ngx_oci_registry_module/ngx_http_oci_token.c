@@ -745,6 +745,15 @@ ngx_http_oci_policy_grant(ngx_http_oci_policy_t *policy, ngx_str_t *user,
         granted |= rule[i].actions;
     }
 
+    /*
+     * Asking for "*" (skopeo does to delete) is asking for whatever the
+     * policy allows; "*" itself is granted only with every action.
+     */
+
+    if (scope->actions & NGX_HTTP_OCI_ACT_ANY) {
+        return granted;
+    }
+
     return scope->actions & granted;
 }
 

@@ -104,6 +104,8 @@ http {
         listen 127.0.0.1:%%PORT%%;
         client_max_body_size 0;
         client_body_buffer_size 64k;
+        # at server level: refused requests end in \@oci_denied
+        access_log %%TESTDIR%%/logs/oci.log oci;
 
         oci_registry_auth_realm http://127.0.0.1:%%PORT%%/token;
         oci_registry_auth_service registry.test;
@@ -114,7 +116,6 @@ http {
             auth_request_set \$oci_user \$oci_auth_subject;
             auth_request_set \$oci_access \$oci_auth_access;
             error_page 401 403 \@oci_denied;
-            access_log %%TESTDIR%%/logs/oci.log oci;
 
             oci_registry;
             oci_registry_storage %%STORAGE%%;
