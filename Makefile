@@ -2,6 +2,7 @@
 #
 #   make          build build/default/ngx_http_oci_registry_module.so
 #   make run      install what is missing, build, run on 127.0.0.1:5000
+#   make run-auth the same with token authentication (docs/auth.md)
 #   make test     install what is missing, build, run the test suite
 #
 #   NGINX_SRC=/path/to/nginx-x.y.z   build against another nginx tree
@@ -11,7 +12,7 @@
 
 export NGINX_SRC SANITIZE FUZZ_SECONDS
 
-.PHONY: all build run test fuzz bench bootstrap clean
+.PHONY: all build run run-auth test fuzz bench bootstrap clean
 
 all: build
 
@@ -24,6 +25,10 @@ bootstrap:
 run: bootstrap
 	@SANITIZE= scripts/build.sh
 	@scripts/run.sh
+
+run-auth: bootstrap
+	@SANITIZE= scripts/build.sh
+	@scripts/run.sh --auth
 
 test:
 	@scripts/bootstrap --test

@@ -885,6 +885,7 @@ ngx_http_oci_auth_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     u_char                   *p;
+    ngx_uint_t                i;
     ngx_http_oci_auth_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_auth_module);
@@ -902,6 +903,19 @@ ngx_http_oci_auth_variable(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_OCI_AUTH_VAR_ACCESS:
+        for (i = 0; i < ctx->nneeds; i++) {
+            if (ctx->granted[i] & NGX_HTTP_OCI_ACT_MASK) {
+                break;
+            }
+        }
+
+        if (i == ctx->nneeds) {
+            /* nothing granted (or nothing needed): an empty value */
+            v->len = 0;
+            v->data = (u_char *) "";
+            break;
+        }
+
         p = ngx_pnalloc(r->pool, ngx_http_oci_auth_scope_len(ctx,
                                                              ctx->granted));
         if (p == NULL) {

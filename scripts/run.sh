@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Runs the registry in the foreground: a private redis-server from
 # conf/redis.conf and nginx from conf/nginx.conf, on 127.0.0.1:5000.
+# With --auth (make run-auth), conf/nginx-auth.conf: token authentication
+# with keys and a demo user created in var/auth/ on first start.
 # Ctrl-C stops both.
 set -euo pipefail
+
+conf=conf/nginx.conf
+auth=
+if [ "${1:-}" = --auth ]; then
+    conf=conf/nginx-auth.conf
+    auth=1
+fi
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -24,6 +33,22 @@ pid_alive() {
 }
 
 mkdir -p var/redis var/storage var/log var/tmp
+
+if [ -n "$auth" ]; then
+    # the token signing key pair (ES256) and the DEMO-ONLY htpasswd
+    # workers read the htpasswd per request (as auth_basic does); the
+    # private key is read by the master only
+    mkdir -p var/auth
+    if [ ! -f var/auth/token.key ]; then
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+            -out var/auth/token.key 2>/dev/null
+        chmod 600 var/auth/token.key
+        openssl pkey -in var/auth/token.key -pubout -out var/auth/token.pub
+    fi
+    if [ ! -f var/auth/htpasswd ]; then
+        printf 'demo:%s\n' "$(openssl passwd -apr1 demo)" > var/auth/htpasswd
+    fi
+fi
 
 # A pid file whose process is gone is stale (a killed earlier run): drop it.
 for f in var/nginx.pid var/redis/redis.pid; do
@@ -83,8 +108,8 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-"$nginx" -p "$top/" -c conf/nginx.conf -e var/log/error.log -t -q || exit 1
-"$nginx" -p "$top/" -c conf/nginx.conf -e var/log/error.log &
+"$nginx" -p "$top/" -c $conf -e var/log/error.log -t -q || exit 1
+"$nginx" -p "$top/" -c $conf -e var/log/error.log &
 nginx_pid=$!
 
 for _ in $(seq 50); do
@@ -100,12 +125,28 @@ cat <<MSG
   (Redis on 127.0.0.1:$redis_port, blobs in $top/var/storage,
    logs in $top/var/log)
 
+MSG
+
+if [ -z "$auth" ]; then
+    cat <<MSG
   Push an image, e.g.:
     skopeo copy --dest-tls-verify=false \\
         oci:/path/to/layout:tag docker://127.0.0.1:$port/myorg/app:v1
 
-  Ctrl-C stops the registry.
+MSG
+else
+    cat <<MSG
+  Token authentication is on (conf/nginx-auth.conf, docs/auth.md).
+  DEMO ONLY, do not expose: user "demo", password "demo" may pull and
+  push demo/*; anyone may pull public/*.  Keys and the htpasswd are in
+  $top/var/auth.
+    skopeo copy --dest-tls-verify=false --dest-creds demo:demo \\
+        oci:/path/to/layout:tag docker://127.0.0.1:$port/demo/app:v1
 
 MSG
+fi
+
+echo "  Ctrl-C stops the registry."
+echo
 
 wait $nginx_pid
