@@ -93,6 +93,15 @@ ngx_http_oci_jwt_split(ngx_pool_t *pool, u_char *p, size_t len,
 
     last = p + len;
 
+    /*
+     * JWS uses base64url without padding; nginx's decoder would stop at
+     * a '=' and ignore what follows, letting one token have many spellings
+     */
+    if (ngx_strlchr(p, last, '=') != NULL) {
+        *err = "padding in a JWS part";
+        return NGX_ERROR;
+    }
+
     dot1 = ngx_strlchr(p, last, '.');
     if (dot1 == NULL) {
         *err = "not a JWS compact serialization";

@@ -37,9 +37,10 @@ build() {
 build fuzz_route "$src/ngx_http_oci_route.c" t/fuzz/ngx_shim.c
 build fuzz_manifest "$src/ngx_http_oci_manifest_parse.c" \
     "$src/ngx_http_oci_route.c" t/fuzz/ngx_shim.c
+build fuzz_jwt "$src/ngx_http_oci_jwt.c" t/fuzz/ngx_shim.c
 
 total=0
-for name in fuzz_route fuzz_manifest; do
+for name in fuzz_route fuzz_manifest fuzz_jwt; do
     work=$(mktemp -d)
     log="$out/$name.log"
     if ! "$out/$name" -max_total_time="$seconds" -timeout=10 \
@@ -57,4 +58,4 @@ for name in fuzz_route fuzz_manifest; do
 done
 
 echo "fuzz: $total executions in all, no crash"
-echo "fuzz: 2 passed, 0 failed"
+echo "fuzz: 3 passed, 0 failed"

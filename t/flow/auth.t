@@ -272,6 +272,8 @@ my %bad = (
     'ES256 claimed for the RSA key' => sign_jwt("$keys/ec.key", \%good, header => { alg => 'ES256', kid => 'rsa-1' }),
     'with a critical extension' => sign_jwt("$keys/ec.key", \%good, header => { %$es, crit => ['exp'] }),
     'garbage' => 'garbage',
+    'with base64 padding appended' => "$ok==",
+    'with padding and junk in the signature' => "$ok=junk",
     'three dots' => 'a.b.c.d',
     'empty signature' => join('.', (split /\./, $ok)[0, 1], ''),
     'a bad base64 header' => '!!!.' . (split /\./, $ok, 2)[1],

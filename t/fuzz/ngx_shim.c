@@ -261,3 +261,65 @@ ngx_sprintf(u_char *buf, const char *fmt, ...)
 
     return buf;
 }
+
+
+/*
+ * base64url decoding with the semantics of nginx's: the input ends at a
+ * '=', a byte outside the alphabet is an error, so is a length of 4n+1.
+ */
+
+ngx_int_t
+ngx_decode_base64url(ngx_str_t *dst, ngx_str_t *src)
+{
+    int       v;
+    size_t    len, i;
+    u_char    c, *d;
+    uint32_t  acc;
+    int       bits;
+
+    for (len = 0; len < src->len && src->data[len] != '='; len++) {
+        c = src->data[len];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (len % 4 == 1) {
+        return NGX_ERROR;
+    }
+
+    d = dst->data;
+    acc = 0;
+    bits = 0;
+
+    for (i = 0; i < len; i++) {
+        c = src->data[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+        } else if (c == '-') {
+            v = 62;
+        } else {
+            v = 63;
+        }
+
+        acc = (acc << 6) | (uint32_t) v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            *d++ = (u_char) (acc >> bits);
+        }
+    }
+
+    dst->len = d - dst->data;
+
+    return NGX_OK;
+}
