@@ -78,7 +78,17 @@ spawn("$tmp/redis.log", 'redis-server', '--port', $port{redis}, '--bind',
 wait_port($port{redis});
 
 $port{ours} = free_port();
+$port{auth} = free_port();
+# BENCH_AUTH_CACHE=0 measures the verifier without its per-worker cache
+my $auth_cache = $ENV{BENCH_AUTH_CACHE} // 1024;
 my $user = $> == 0 ? 'user root;' : '';
+
+# token auth on a second server of the same nginx: an ES256 key made with
+# openssl, a policy, and a fixed user (the endpoint trusts its variable)
+make_path("$tmp/auth");
+run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $tmp/auth/ec.key");
+run("openssl pkey -in $tmp/auth/ec.key -pubout -out $tmp/auth/ec.pub");
+spew("$tmp/auth/policy", "allow user:bench bench/* pull,push\n");
 spew("$tmp/ours/nginx.conf", <<"EOF");
 load_module $module;
 $user
@@ -111,6 +121,34 @@ http {
             oci_registry_storage $tmp/ours/storage;
             oci_registry_redis 127.0.0.1:$port{redis};
             oci_registry_durable off;
+        }
+    }
+    server {
+        listen 127.0.0.1:$port{auth} backlog=4096;
+        oci_registry_auth_realm http://127.0.0.1:$port{auth}/token;
+        oci_registry_auth_service bench;
+        oci_registry_auth_issuer bench;
+        location /v2/ {
+            auth_request /_oci_auth;
+            error_page 401 403 \@oci_denied;
+            oci_registry;
+            oci_registry_storage $tmp/ours/storage;
+            oci_registry_redis 127.0.0.1:$port{redis};
+        }
+        location = /_oci_auth {
+            internal;
+            oci_registry_auth_verify;
+            oci_registry_auth_key $tmp/auth/ec.pub;
+            oci_registry_auth_cache $auth_cache;
+        }
+        location \@oci_denied {
+            oci_registry_auth_error;
+        }
+        location = /token {
+            oci_registry_auth_token;
+            oci_registry_auth_signing_key $tmp/auth/ec.key;
+            oci_registry_auth_policy $tmp/auth/policy;
+            oci_registry_auth_user bench;
         }
     }
 }
@@ -258,7 +296,8 @@ my $only_push = ($ENV{BENCH_ONLY} // '') eq 'push';
 my $t0 = time;
 put_manifest_to($port{ours}, 'bench/app', 'bench', $manifest);
 push_small($port{ours}, 'bench/many', $blob{$_}) for qw(cfg b1k b1m b64m);
-my $ntags = $only_push ? 1 : 100_000;
+my $only_auth = ($ENV{BENCH_ONLY} // '') eq 'auth';
+my $ntags = $only_push || $only_auth ? 1 : 100_000;
 put_manifest_to($port{ours}, 'bench/many', sprintf('t%06d', $_), $manifest)
     for 1 .. $ntags;
 my $tag_push_rate = $ntags / (time - $t0);
@@ -272,9 +311,12 @@ spew("$root/app/tags/list", $http->get("http://127.0.0.1:$port{ours}/v2/bench/ap
 
 # ---------------------------------------------------------------- runners
 
+my %bearer;    # target => "Authorization" value
+
 sub wrk {
-    my ($url, $conns, $accept) = @_;
+    my ($url, $conns, $accept, $auth) = @_;
     my $hdr = $accept ? "-H 'Accept: $accept'" : '';
+    $hdr .= " -H 'Authorization: $auth'" if $auth;
     my $o = run("wrk -t2 -c$conns -d${secs}s --latency $hdr '$url'");
     my ($rps) = $o =~ /Requests\/sec:\s+([\d.]+)/;
     my ($tr, $unit) = $o =~ /Transfer\/sec:\s+([\d.]+)(\w+)/;
@@ -313,6 +355,7 @@ my %paths = (
 # scenario => [ runner, path key, connections, metric, targets ]
 my @scenarios = (
     [ 'manifest GET by tag c16',  \&wrk,     'manifest_tag',    16, 'rps',  [qw(ours dist static)] ],
+    [ 'manifest GET by tag c16, token auth', \&wrk, 'manifest_tag', 16, 'rps', [qw(auth)] ],
     [ 'manifest GET by tag c64',  \&wrk,     'manifest_tag',    64, 'rps',  [qw(ours dist static)] ],
     [ 'manifest HEAD by digest',  \&ab_head, 'manifest_digest', 16, 'rps',  [qw(ours dist static)] ],
     [ 'blob HEAD',                \&ab_head, 'blob_1m',         16, 'rps',  [qw(ours dist static)] ],
@@ -324,19 +367,42 @@ my @scenarios = (
 );
 $paths{tags_many} = '/v2/bench/many/tags/list?n=100';
 
+# a token from the auth server's endpoint, checked to be accepted
+my $tok = $http->get(url('auth', '/token?service=bench&scope=repository:bench/app:pull'));
+die "token endpoint: $tok->{status}\n$tok->{content}\n" unless $tok->{status} == 200;
+$bearer{auth} = 'Bearer ' . decode_json($tok->{content})->{token};
+my $chk = $http->get(url('auth', $paths{manifest_tag}), { headers => { Authorization => $bearer{auth} } });
+die "auth server: $chk->{status}\n" unless $chk->{status} == 200;
+
+# BENCH_ONLY=auth: only manifest GET with and without token auth
+@scenarios = grep { $_->[0] =~ /^manifest GET by tag c16/ } @scenarios
+    if ($ENV{BENCH_ONLY} // '') eq 'auth';
+@scenarios = map { [ @$_[0 .. 4], [ grep { $_ ne 'dist' && $_ ne 'static' } @{ $_->[5] } ] ] } @scenarios
+    if ($ENV{BENCH_ONLY} // '') eq 'auth';
+
 my %res;    # scenario => target => [values]
 for my $round ($only_push ? () : 1 .. $rounds) {
     for my $s (@scenarios) {
         my ($name, $fn, $pk, $c, $metric, $targets) = @$s;
         for my $t (@$targets) {
             my $accept = $pk =~ /^manifest/ && $t eq 'dist' ? $MT : undef;
-            my $r = $fn->(url($t, $paths{$pk}), $c, $accept);
-            push @{ $res{$name}{$t} }, $r->{$metric};
-            push @{ $res{"$name p99 ms"}{$t} }, $r->{p99} if defined $r->{p99};
+            my $r = $fn->(url($t, $paths{$pk}), $c, $accept, $bearer{$t});
+            # the auth server is ours too: its rows use the ours column
+            my $col = $t eq 'auth' ? 'ours' : $t;
+            push @{ $res{$name}{$col} }, $r->{$metric};
+            push @{ $res{"$name p99 ms"}{$col} }, $r->{p99} if defined $r->{p99};
             printf STDERR "round %d %-26s %-6s %10.1f %s\n", $round, $name, $t,
                    $r->{$metric}, $metric;
         }
     }
+}
+
+if ($only_auth) {
+    for my $name (sort keys %res) {
+        my @v = sort { $a <=> $b } @{ $res{$name}{ours} };
+        printf "%-45s %10.1f  (runs: %s)\n", $name, $v[$#v / 2], join(' ', @v);
+    }
+    exit 0;
 }
 
 # ---------------------------------------------------------------- pushes
