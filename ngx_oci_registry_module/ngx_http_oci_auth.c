@@ -1017,6 +1017,13 @@ ngx_http_oci_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              7 * 86400);
     ngx_conf_merge_str_value(conf->passwd, prev->passwd, "");
 
+    /* relative to nginx.conf's directory, as auth_basic_user_file is */
+    if (conf->passwd.len
+        && ngx_conf_full_name(cf->cycle, &conf->passwd, 1) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->realm == NULL) {
         conf->realm = prev->realm;
     }

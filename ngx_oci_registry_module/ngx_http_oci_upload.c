@@ -813,7 +813,19 @@ ngx_http_oci_upload_body_done(ngx_http_request_t *r)
         return;
     }
 
-    /* PATCH: record the new offset and hash state, release the lock */
+    /*
+     * PATCH: record the new offset and hash state, release the lock.  The
+     * bytes are written: close the file now, releasing its flock, or the
+     * client's next request could beat this request's pool cleanup to the
+     * file and find it locked (a spurious 416).
+     */
+
+    if (ngx_close_file(ctx->file.fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &ctx->upload_path);
+    }
+
+    ctx->file.fd = NGX_INVALID_FILE;
 
     argv = ngx_http_oci_argv(r, 6, &lens);
     p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN + NGX_TIME_T_LEN);
