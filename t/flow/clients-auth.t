@@ -100,6 +100,17 @@ ok($ok, 'an anonymous pull of public/img') or diag $out;
                      "oci:$src:v1 docker://$reg/public/img:v2");
 ok(!$ok, 'an anonymous push to public/img is refused');
 
+# podman login: GET /v2/, the challenge, a token for no scope, GET /v2/
+SKIP: {
+    skip 'podman is not installed', 3 unless have('podman');
+    my $authfile = "$tmp/auth.json";
+    my $out = `podman login --tls-verify=false --authfile $authfile -u demo -p demo $reg 2>&1`;
+    is($?, 0, 'podman login with the right password') or diag $out;
+    ok(-s $authfile, 'stores the credentials');
+    $out = `podman login --tls-verify=false --authfile $tmp/bad.json -u demo -p wrong $reg 2>&1`;
+    isnt($?, 0, 'podman login with a wrong password fails');
+}
+
 $t->stop;
 $t->check_logs;
 done_testing();
