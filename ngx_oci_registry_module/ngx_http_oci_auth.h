@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include <openssl/evp.h>
+#include <yajl/yajl_tree.h>
 
 
 /* the JWS algorithms we accept; each is pinned to one key type */
@@ -110,6 +111,7 @@ u_char *ngx_http_oci_actions_text(u_char *dst, ngx_uint_t actions,
 size_t ngx_http_oci_actions_text_len(ngx_uint_t actions, ngx_uint_t json);
 ngx_uint_t ngx_http_oci_jwt_alg(u_char *p, size_t len);
 ngx_uint_t ngx_http_oci_glob_match(ngx_str_t *glob, ngx_str_t *name);
+yajl_val ngx_http_oci_jwt_get(yajl_val obj, const char *key);
 
 /* ngx_http_oci_jwk.c: keys, signatures */
 char *ngx_http_oci_key_pem(ngx_conf_t *cf, ngx_str_t *file,

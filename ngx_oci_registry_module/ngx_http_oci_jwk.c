@@ -38,7 +38,6 @@ static EVP_PKEY *ngx_http_oci_jwk_pkey(ngx_conf_t *cf, yajl_val jwk,
     char **err);
 static ngx_int_t ngx_http_oci_jwk_bytes(ngx_conf_t *cf, yajl_val jwk,
     const char *name, ngx_str_t *out);
-static yajl_val ngx_http_oci_jwk_get(yajl_val obj, const char *key);
 static void ngx_http_oci_pkey_cleanup(void *data);
 static void ngx_http_oci_json_cleanup(void *data);
 
@@ -294,7 +293,7 @@ ngx_http_oci_key_jwks(ngx_conf_t *cf, ngx_str_t *file, ngx_array_t *keys)
     cln->handler = ngx_http_oci_json_cleanup;
     cln->data = root;
 
-    arr = ngx_http_oci_jwk_get(root, "keys");
+    arr = ngx_http_oci_jwt_get(root, "keys");
     if (arr == NULL || !YAJL_IS_ARRAY(arr) || arr->u.array.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" is not a JWKS with keys", file);
@@ -304,13 +303,13 @@ ngx_http_oci_key_jwks(ngx_conf_t *cf, ngx_str_t *file, ngx_array_t *keys)
     for (i = 0; i < arr->u.array.len; i++) {
         jwk = arr->u.array.values[i];
 
-        v = ngx_http_oci_jwk_get(jwk, "use");
+        v = ngx_http_oci_jwt_get(jwk, "use");
         if (v != NULL && YAJL_IS_STRING(v) && ngx_strcmp(v->u.string, "sig"))
         {
             continue;
         }
 
-        v = ngx_http_oci_jwk_get(jwk, "kid");
+        v = ngx_http_oci_jwt_get(jwk, "kid");
         if (v == NULL || !YAJL_IS_STRING(v) || v->u.string[0] == '\0') {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "key %uz of \"%V\" has no kid", i, file);
@@ -340,7 +339,7 @@ ngx_http_oci_key_jwks(ngx_conf_t *cf, ngx_str_t *file, ngx_array_t *keys)
             return NGX_CONF_ERROR;
         }
 
-        v = ngx_http_oci_jwk_get(jwk, "alg");
+        v = ngx_http_oci_jwt_get(jwk, "alg");
         if (v != NULL && (!YAJL_IS_STRING(v)
                           || ngx_http_oci_jwt_alg((u_char *) v->u.string,
                                                   ngx_strlen(v->u.string))
@@ -371,8 +370,8 @@ ngx_http_oci_jwk_pkey(ngx_conf_t *cf, yajl_val jwk, char **err)
     EVP_PKEY_CTX    *ctx;
     OSSL_PARAM_BLD  *bld;
 
-    kty = ngx_http_oci_jwk_get(jwk, "kty");
-    crv = ngx_http_oci_jwk_get(jwk, "crv");
+    kty = ngx_http_oci_jwt_get(jwk, "kty");
+    crv = ngx_http_oci_jwt_get(jwk, "crv");
 
     if (kty == NULL || !YAJL_IS_STRING(kty)) {
         *err = "no kty";
@@ -491,7 +490,7 @@ ngx_http_oci_jwk_bytes(ngx_conf_t *cf, yajl_val jwk, const char *name,
     yajl_val   v;
     ngx_str_t  src;
 
-    v = ngx_http_oci_jwk_get(jwk, name);
+    v = ngx_http_oci_jwt_get(jwk, name);
     if (v == NULL || !YAJL_IS_STRING(v)) {
         return NGX_ERROR;
     }
@@ -505,25 +504,6 @@ ngx_http_oci_jwk_bytes(ngx_conf_t *cf, yajl_val jwk, const char *name,
     }
 
     return ngx_decode_base64url(out, &src);
-}
-
-
-static yajl_val
-ngx_http_oci_jwk_get(yajl_val obj, const char *key)
-{
-    size_t  i;
-
-    if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
-        return NULL;
-    }
-
-    for (i = 0; i < obj->u.object.len; i++) {
-        if (ngx_strcmp(obj->u.object.keys[i], key) == 0) {
-            return obj->u.object.values[i];
-        }
-    }
-
-    return NULL;
 }
 
 

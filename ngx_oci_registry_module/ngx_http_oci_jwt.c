@@ -39,7 +39,6 @@ static ngx_http_oci_action_t  ngx_http_oci_actions[] = {
 
 static yajl_val ngx_http_oci_jwt_json(ngx_pool_t *pool, u_char *p,
     size_t len);
-static yajl_val ngx_http_oci_jwt_get(yajl_val obj, const char *key);
 static ngx_int_t ngx_http_oci_jwt_string(ngx_pool_t *pool, yajl_val v,
     ngx_str_t *s);
 static ngx_int_t ngx_http_oci_jwt_time(yajl_val v, time_t *t);
@@ -463,7 +462,9 @@ ngx_http_oci_jwt_json(ngx_pool_t *pool, u_char *p, size_t len)
 }
 
 
-static yajl_val
+/* a member of a JSON object, or NULL (also for a non-object) */
+
+yajl_val
 ngx_http_oci_jwt_get(yajl_val obj, const char *key)
 {
     size_t  i;
