@@ -898,8 +898,9 @@ ngx_http_oci_policy_load(ngx_conf_t *cf, ngx_str_t *file,
 {
     u_char                *buf, *p, *last, *eol, *hash;
     size_t                 len;
-    ngx_str_t              word[16], *member;
+    ngx_str_t             *word, *w, *member;
     ngx_uint_t             n, i, line;
+    ngx_array_t            words;
     ngx_http_oci_rule_t   *rule;
     ngx_http_oci_group_t  *group;
     ngx_http_oci_policy_t *pol;
@@ -915,6 +916,13 @@ ngx_http_oci_policy_load(ngx_conf_t *cf, ngx_str_t *file,
                           sizeof(ngx_http_oci_rule_t)) != NGX_OK
         || ngx_array_init(&pol->groups, cf->pool, 4,
                           sizeof(ngx_http_oci_group_t)) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the words of one line; a group may list any number of users */
+    if (ngx_array_init(&words, cf->temp_pool, 16, sizeof(ngx_str_t))
+        != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -935,24 +943,29 @@ ngx_http_oci_policy_load(ngx_conf_t *cf, ngx_str_t *file,
             eol = hash;
         }
 
-        for (n = 0; p < eol; ) {
+        words.nelts = 0;
+
+        while (p < eol) {
             if (*p == ' ' || *p == '\t' || *p == '\r') {
                 p++;
                 continue;
             }
 
-            if (n == 16) {
-                goto invalid;
+            w = ngx_array_push(&words);
+            if (w == NULL) {
+                return NGX_CONF_ERROR;
             }
 
-            word[n].data = p;
+            w->data = p;
             while (p < eol && *p != ' ' && *p != '\t' && *p != '\r') {
                 p++;
             }
 
-            word[n].len = p - word[n].data;
-            n++;
+            w->len = p - w->data;
         }
+
+        word = words.elts;
+        n = words.nelts;
 
         if (hash != NULL) {
             /* the scan must resume at the end of the physical line */

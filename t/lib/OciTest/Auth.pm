@@ -72,7 +72,7 @@ sub auth_setup {
 
     _write("$dir/policy.conf", <<'POLICY');
 # who            resource            actions
-group  readers   reader
+group  readers   u01 u02 u03 u04 u05 u06 u07 u08 u09 u10 u11 u12 u13 u14 u15 u16 reader
 allow  user:demo        demo/*            pull,push
 allow  group:readers    demo/*            pull
 allow  user:admin       *                 *
