@@ -591,7 +591,8 @@ ngx_http_oci_jwt_access(ngx_pool_t *pool, yajl_val arr, ngx_array_t *out)
 
 /*
  * Repository globs of the policy and of anonymous pull: '*' matches any
- * run of characters, '/' included ("team/" then a star covers "team/a/b"), '?' one.
+ * run of characters, '/' included ("team/" and a star cover "team/a/b"),
+ * '?' one character.
  */
 
 ngx_uint_t
