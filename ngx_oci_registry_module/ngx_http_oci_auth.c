@@ -1000,9 +1000,6 @@ ngx_http_oci_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_oci_auth_loc_conf_t  *prev = parent;
     ngx_http_oci_auth_loc_conf_t  *conf = child;
 
-    ngx_http_compile_complex_value_t   ccv;
-
-    static ngx_str_t  remote_user = ngx_string("$remote_user");
 
     ngx_conf_merge_value(conf->verify, prev->verify, 0);
     ngx_conf_merge_value(conf->token, prev->token, 0);
@@ -1040,23 +1037,6 @@ ngx_http_oci_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->user = prev->user;
     }
 
-    if (conf->user == NULL && conf->token) {
-        /* identity from whatever nginx authentication ran before us */
-        conf->user = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-        if (conf->user == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-        ccv.cf = cf;
-        ccv.value = &remote_user;
-        ccv.complex_value = conf->user;
-
-        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
     if (conf->token_ttl < 60) {
         /* the token spec: clients treat less than 60 s as 60 s */
         conf->token_ttl = 60;
@@ -1075,14 +1055,21 @@ ngx_http_oci_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
+    /*
+     * The identity is whatever nginx authentication established; it is
+     * not defaulted to $remote_user, which nginx also fills from a Basic
+     * header that nothing has checked: trusting it must be written down.
+     */
+
     if (conf->token) {
         if (conf->signing == NULL || conf->policy == NULL
-            || conf->service.len == 0 || conf->issuer.len == 0)
+            || conf->service.len == 0 || conf->issuer.len == 0
+            || conf->user == NULL)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "oci_registry_auth_token needs "
                                "oci_registry_auth_signing_key, _policy, "
-                               "_service and _issuer");
+                               "_service, _issuer and _user");
             return NGX_CONF_ERROR;
         }
     }

@@ -233,4 +233,4 @@ invalid statement in line 3 of
 allow anonymous public/* pull
 --- must_die
 --- error_log
-oci_registry_auth_token needs oci_registry_auth_signing_key, _policy, _service and _issuer
+oci_registry_auth_token needs oci_registry_auth_signing_key, _policy, _service, _issuer and _user

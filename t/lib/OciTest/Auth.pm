@@ -140,6 +140,7 @@ http {
             auth_basic \$oci_token_auth;
             auth_basic_user_file %%AUTH%%/htpasswd;
             oci_registry_auth_token;
+            oci_registry_auth_user \$remote_user;
             oci_registry_auth_signing_key %%AUTH%%/ec.key;
             oci_registry_auth_policy %%AUTH%%/policy.conf;
             oci_registry_auth_passwd %%AUTH%%/htpasswd;
