@@ -289,15 +289,20 @@ for my $t (qw(ours dist)) {
         for 1 .. 999;
 }
 
-# BENCH_ONLY=push skips the pull scenarios and the 100000 tags
-my $only_push = ($ENV{BENCH_ONLY} // '') eq 'push';
+# BENCH_ONLY=push: only the push scenarios.  BENCH_ONLY=<regex>: only the
+# pull scenarios whose name matches (e.g. "HEAD|tags"), ours and static,
+# then the medians; "auth" compares manifest GET with and without auth.
+my $only = $ENV{BENCH_ONLY} // '';
+my $only_push = $only eq 'push';
 
 # 100000 tags, ours only (distribution would need minutes per thousand)
 my $t0 = time;
 put_manifest_to($port{ours}, 'bench/app', 'bench', $manifest);
 push_small($port{ours}, 'bench/many', $blob{$_}) for qw(cfg b1k b1m b64m);
-my $only_auth = ($ENV{BENCH_ONLY} // '') eq 'auth';
-my $ntags = $only_push || $only_auth ? 1 : 100_000;
+my $only_pulls = $only ne '' && !$only_push;
+$only = 'manifest GET by tag c16' if $only eq 'auth';
+my $ntags = $only_push || ($only_pulls && 'tags/list 100 of 100000' !~ /$only/)
+            ? 1 : 100_000;
 put_manifest_to($port{ours}, 'bench/many', sprintf('t%06d', $_), $manifest)
     for 1 .. $ntags;
 my $tag_push_rate = $ntags / (time - $t0);
@@ -374,11 +379,9 @@ $bearer{auth} = 'Bearer ' . decode_json($tok->{content})->{token};
 my $chk = $http->get(url('auth', $paths{manifest_tag}), { headers => { Authorization => $bearer{auth} } });
 die "auth server: $chk->{status}\n" unless $chk->{status} == 200;
 
-# BENCH_ONLY=auth: only manifest GET with and without token auth
-@scenarios = grep { $_->[0] =~ /^manifest GET by tag c16/ } @scenarios
-    if ($ENV{BENCH_ONLY} // '') eq 'auth';
-@scenarios = map { [ @$_[0 .. 4], [ grep { $_ ne 'dist' && $_ ne 'static' } @{ $_->[5] } ] ] } @scenarios
-    if ($ENV{BENCH_ONLY} // '') eq 'auth';
+@scenarios = map { [ @$_[0 .. 4], [ grep { $_ ne 'dist' } @{ $_->[5] } ] ] }
+             grep { $_->[0] =~ /$only/ } @scenarios
+    if $only_pulls;
 
 my %res;    # scenario => target => [values]
 for my $round ($only_push ? () : 1 .. $rounds) {
@@ -397,11 +400,15 @@ for my $round ($only_push ? () : 1 .. $rounds) {
     }
 }
 
-if ($only_auth) {
+if ($only_pulls) {
     for my $name (sort keys %res) {
-        my @v = sort { $a <=> $b } @{ $res{$name}{ours} };
-        printf "%-45s %10.1f  (runs: %s)\n", $name, $v[$#v / 2], join(' ', @v);
+        for my $t (sort keys %{ $res{$name} }) {
+            my @v = sort { $a <=> $b } @{ $res{$name}{$t} };
+            printf "%-40s %-7s %10.1f  (runs: %s)\n", $name, $t,
+                   $v[$#v / 2], join(' ', @v);
+        }
     }
+    pause();
     exit 0;
 }
 
@@ -576,9 +583,13 @@ close $info;
 
 print slurp("$out/results.tsv"), "\n", slurp("$out/info.txt");
 
+pause();
+
 # BENCH_PAUSE=N keeps the targets up N seconds for manual probing
-if (my $pause = $ENV{BENCH_PAUSE}) {
+sub pause {
+    my $pause = $ENV{BENCH_PAUSE} or return;
     print STDERR "targets up for $pause s: ours $port{ours}, distribution $port{dist}, "
-               . "static $port{static}, redis $port{redis}\n";
+               . "static $port{static}, auth $port{auth}, redis $port{redis}\n";
+    STDERR->flush;
     sleep $pause;
 }
