@@ -100,6 +100,47 @@ ok($ok, 'an anonymous pull of public/img') or diag $out;
                      "oci:$src:v1 docker://$reg/public/img:v2");
 ok(!$ok, 'an anonymous push to public/img is refused');
 
+# containerd's resolver: with credentials it asks for tokens with the
+# OAuth2 POST form (grant_type=password), not with GET
+SKIP: {
+    skip 'containerd/ctr not installed', 6 unless have('containerd') && have('ctr');
+
+    my $dir = "$tmp/containerd";
+    mkdir $dir;
+    open my $c, '>', "$dir/config.toml" or die;
+    print $c join "\n", 'version = 2', qq{root = "$dir/root"},
+        qq{state = "$dir/state"},
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]', '[grpc]',
+        qq{  address = "$dir/containerd.sock"}, '';
+    close $c;
+
+    my $pid = fork // die;
+    if (!$pid) {
+        open STDOUT, '>', "$dir/log"; open STDERR, '>&', \*STDOUT;
+        exec 'containerd', '--config', "$dir/config.toml";
+    }
+    for (1 .. 100) { last if -S "$dir/containerd.sock"; select(undef, undef, undef, 0.05) }
+
+    my $ctr = "ctr --address $dir/containerd.sock";
+    my $out = `$ctr images pull --plain-http --snapshotter native --user reader:reader $reg/demo/app:v1 2>&1`;
+    is($?, 0, 'ctr pulls demo/app as reader') or diag $out;
+    like($out, qr/unpacking linux\/amd64 \Q$digest\E/, 'and unpacks it');
+    my $log = do { local (@ARGV, $/) = $t->dir . '/logs/oci.log'; <> };
+    like($log, qr{\|POST /token HTTP/1.1\|200$}m, 'its token came from the OAuth2 POST form');
+
+    `$ctr images tag $reg/demo/app:v1 $reg/demo/ctr:v1 2>&1`;
+    $out = `$ctr images push --plain-http --user demo:demo $reg/demo/ctr:v1 2>&1`;
+    is($?, 0, 'ctr pushes demo/ctr as demo') or diag $out;
+    # a new tag: the blobs exist, so only the manifest PUT needs push
+    `$ctr images tag $reg/demo/app:v1 $reg/demo/ctr:v2 2>&1`;
+    $out = `$ctr images push --plain-http --user reader:reader $reg/demo/ctr:v2 2>&1`;
+    isnt($?, 0, 'but not as reader');
+    like($out, qr/403|denied/i, 'who is denied') or diag $out;
+
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+}
+
 # podman login: GET /v2/, the challenge, a token for no scope, GET /v2/
 SKIP: {
     skip 'podman is not installed', 3 unless have('podman');
