@@ -586,6 +586,16 @@ printf $info "4 GiB upload status\t%s (digest deliberately wrong: nothing is sto
 printf $info "redis bytes per tag\t%.0f\nredis bytes per manifest\t%.0f\n",
        $per_tag, $per_manifest;
 printf $info "tag pushes per second (100000 tags)\t%.0f\n", $tag_push_rate;
+
+# Each round measures ours right before static: the median of the
+# per-round ratios is steadier than the ratio of medians on a busy VM.
+for my $name (sort keys %res) {
+    my ($o, $st) = ($res{$name}{ours}, $res{$name}{static});
+    next unless $o && $st && @$o == @$st && $name !~ /p99/;
+    my @r = map { $o->[$_] / $st->[$_] } 0 .. $#$o;
+    printf $info "ours/static per round, %s\t%s (median %.0f%%)\n", $name,
+           join(' ', map { sprintf '%.0f%%', 100 * $_ } @r), 100 * median(@r);
+}
 close $info;
 
 print slurp("$out/results.tsv"), "\n", slurp("$out/info.txt");
