@@ -389,7 +389,9 @@ ngx_http_oci_tags_list(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     ctx->page_n = n;
 
-    key.len = ctx->base.len + sizeof("catalog:tags") - 1;
+    /* "<prefix>catalog", or "<prefix>{<name>}:tags" (base is empty then) */
+    key.len = ctx->conf->key_prefix.len + ctx->base.len + sizeof("catalog")
+              - 1;
     key.data = ngx_pnalloc(r->pool, key.len);
     if (key.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
