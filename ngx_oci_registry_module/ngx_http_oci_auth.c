@@ -377,15 +377,25 @@ ngx_http_oci_auth_check(ngx_http_request_t *r,
 
     err = NULL;
 
-    if (ngx_http_oci_jwt_split(r->pool, token->data, token->len, jwt, &err)
-        != NGX_OK)
-    {
-        goto invalid;
-    }
+    /* a token verified before: no header to parse, no signature to check */
 
     cached = (ngx_http_oci_auth_cached(alcf, token, 0) == NGX_OK);
 
-    if (!cached) {
+    if (cached) {
+        if (ngx_http_oci_jwt_locate(token->data, token->len, jwt, &err)
+            != NGX_OK)
+        {
+            goto invalid;
+        }
+
+    } else {
+        if (ngx_http_oci_jwt_split(r->pool, token->data, token->len, jwt,
+                                   &err)
+            != NGX_OK)
+        {
+            goto invalid;
+        }
+
         rc = NGX_DECLINED;
         key = alcf->keys->elts;
 

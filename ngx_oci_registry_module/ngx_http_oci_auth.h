@@ -13,7 +13,6 @@
 #include <ngx_http.h>
 
 #include <openssl/evp.h>
-#include <yajl/yajl_tree.h>
 
 
 /* the JWS algorithms we accept; each is pinned to one key type */
@@ -97,6 +96,8 @@ typedef struct {
 
 
 /* ngx_http_oci_jwt.c: pure parsers, no I/O and no crypto (fuzzable) */
+ngx_int_t ngx_http_oci_jwt_locate(u_char *p, size_t len,
+    ngx_http_oci_jwt_t *jwt, char **err);
 ngx_int_t ngx_http_oci_jwt_split(ngx_pool_t *pool, u_char *p, size_t len,
     ngx_http_oci_jwt_t *jwt, char **err);
 ngx_int_t ngx_http_oci_jwt_claims(ngx_pool_t *pool, ngx_http_oci_jwt_t *jwt,
@@ -111,7 +112,6 @@ u_char *ngx_http_oci_actions_text(u_char *dst, ngx_uint_t actions,
 size_t ngx_http_oci_actions_text_len(ngx_uint_t actions, ngx_uint_t json);
 ngx_uint_t ngx_http_oci_jwt_alg(u_char *p, size_t len);
 ngx_uint_t ngx_http_oci_glob_match(ngx_str_t *glob, ngx_str_t *name);
-yajl_val ngx_http_oci_jwt_get(yajl_val obj, const char *key);
 
 /* ngx_http_oci_jwk.c: keys, signatures */
 char *ngx_http_oci_key_pem(ngx_conf_t *cf, ngx_str_t *file,
@@ -120,6 +120,8 @@ char *ngx_http_oci_key_jwks(ngx_conf_t *cf, ngx_str_t *file,
     ngx_array_t *keys);
 ngx_int_t ngx_http_oci_jwt_verify(ngx_http_oci_key_t *key,
     ngx_http_oci_jwt_t *jwt, ngx_log_t *log);
+u_char *ngx_http_oci_read_file(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_uint_t level, ngx_str_t *name, size_t max, size_t *len);
 u_char *ngx_http_oci_conf_file(ngx_conf_t *cf, ngx_str_t *file, size_t max,
     size_t *len);
 ngx_int_t ngx_http_oci_jwt_sign(ngx_pool_t *pool, ngx_http_oci_key_t *key,

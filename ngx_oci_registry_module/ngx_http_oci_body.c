@@ -207,18 +207,14 @@ ngx_http_oci_body_write(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
 static void
 ngx_http_oci_body_renew_lock(ngx_http_oci_ctx_t *ctx)
 {
-    u_char      *p;
     const char  *argv[3];
     size_t       lens[3];
     u_char       key[NGX_HTTP_OCI_KEY_MAX];
 
-    p = ngx_snprintf(key, sizeof(key), "%Vupload:%V:lock", &ctx->base,
-                     &ctx->upload_id);
-
     argv[0] = "PEXPIRE";
     lens[0] = 7;
     argv[1] = (char *) key;
-    lens[1] = p - key;
+    lens[1] = ngx_http_oci_upload_lock_key(ctx, key);
     argv[2] = "300000";
     lens[2] = 6;
 

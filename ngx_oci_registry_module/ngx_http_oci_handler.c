@@ -241,6 +241,19 @@ ngx_http_oci_location(ngx_http_request_t *r, char *kind, ngx_str_t *ref)
 }
 
 
+/* the headers of a 201: the new object's Location and its digest */
+
+ngx_int_t
+ngx_http_oci_created(ngx_http_request_t *r, char *kind, ngx_str_t *digest)
+{
+    if (ngx_http_oci_location(r, kind, digest) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oci_add_header(r, "Docker-Content-Digest", digest);
+}
+
+
 ngx_int_t
 ngx_http_oci_set_str(ngx_http_request_t *r, ngx_str_t *dst, u_char *src,
     size_t len)
@@ -368,9 +381,9 @@ ngx_http_oci_base(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_oci_tags_list(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    u_char       *p;
+    u_char              *p;
     size_t               argvlen[7];
-    ngx_int_t            n;
+    ngx_int_t            n, rc;
     ngx_str_t            last, key, bad;
     const char          *argv[7];
     ngx_http_oci_err_e   err;
@@ -430,20 +443,13 @@ ngx_http_oci_tags_list(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     argv[6] = (char *) limit;
     argvlen[6] = ngx_sprintf(limit, "%i", n + 1) - limit;
 
-    if (ngx_http_oci_redis_command(r, ctx->conf->redis,
-                                   ngx_http_oci_tags_list_reply,
-                                   7, argv, argvlen)
-        != NGX_OK)
-    {
-        return ngx_http_oci_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
-    }
-
     ctx->page_last = last;
 
-    r->main->count++;
+    rc = ngx_http_oci_redis_command(r, ctx->conf->redis,
+                                    ngx_http_oci_tags_list_reply,
+                                    7, argv, argvlen);
 
-    return NGX_DONE;
+    return ngx_http_oci_suspend(r, rc);
 }
 
 

@@ -19,6 +19,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "ngx_http_oci_auth.h"
+#include "ngx_http_oci_manifest.h"
 
 
 /*
@@ -39,7 +40,6 @@ static EVP_PKEY *ngx_http_oci_jwk_pkey(ngx_conf_t *cf, yajl_val jwk,
 static ngx_int_t ngx_http_oci_jwk_bytes(ngx_conf_t *cf, yajl_val jwk,
     const char *name, ngx_str_t *out);
 static void ngx_http_oci_pkey_cleanup(void *data);
-static void ngx_http_oci_json_cleanup(void *data);
 
 
 /* a PEM public key, certificate or (private ≙ 1) private key */
@@ -196,13 +196,14 @@ ngx_http_oci_key_setup(ngx_conf_t *cf, EVP_PKEY *pkey, ngx_str_t *kid,
 
 
 /*
- * Reads a whole configuration file (a JWKS, the access policy) at
- * configuration time, NUL-terminated.
+ * Reads a whole file, NUL-terminated, into the pool; failures are logged
+ * at "level".  Small files only (keys, policies, an htpasswd): this is a
+ * blocking read, as auth_basic's of its user file.
  */
 
 u_char *
-ngx_http_oci_conf_file(ngx_conf_t *cf, ngx_str_t *file, size_t max,
-    size_t *len)
+ngx_http_oci_read_file(ngx_pool_t *pool, ngx_log_t *log, ngx_uint_t level,
+    ngx_str_t *name, size_t max, size_t *len)
 {
     u_char           *buf;
     ssize_t           n;
@@ -210,41 +211,36 @@ ngx_http_oci_conf_file(ngx_conf_t *cf, ngx_str_t *file, size_t max,
     ngx_file_t        f;
     ngx_file_info_t   fi;
 
-    if (ngx_conf_full_name(cf->cycle, file, 1) != NGX_OK) {
-        return NULL;
-    }
-
-    fd = ngx_open_file(file->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", file);
+        ngx_log_error(level, log, ngx_errno,
+                      ngx_open_file_n " \"%V\" failed", name);
         return NULL;
     }
 
     ngx_memzero(&f, sizeof(ngx_file_t));
     f.fd = fd;
-    f.name = *file;
-    f.log = cf->log;
+    f.name = *name;
+    f.log = log;
 
     buf = NULL;
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
         || (size_t) ngx_file_size(&fi) > max)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" is unreadable or too large", file);
+        ngx_log_error(level, log, 0, "\"%V\" is unreadable or too large",
+                      name);
         goto done;
     }
 
-    buf = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
+    buf = ngx_pnalloc(pool, ngx_file_size(&fi) + 1);
     if (buf == NULL) {
         goto done;
     }
 
     n = ngx_read_file(&f, buf, ngx_file_size(&fi), 0);
     if (n != (ssize_t) ngx_file_size(&fi)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cannot read \"%V\"", file);
+        ngx_log_error(level, log, 0, "cannot read \"%V\"", name);
         buf = NULL;
         goto done;
     }
@@ -255,11 +251,26 @@ ngx_http_oci_conf_file(ngx_conf_t *cf, ngx_str_t *file, size_t max,
 done:
 
     if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
-                           ngx_close_file_n " \"%V\" failed", file);
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", name);
     }
 
     return buf;
+}
+
+
+/* a configuration file (a JWKS, the policy), relative to nginx.conf's dir */
+
+u_char *
+ngx_http_oci_conf_file(ngx_conf_t *cf, ngx_str_t *file, size_t max,
+    size_t *len)
+{
+    if (ngx_conf_full_name(cf->cycle, file, 1) != NGX_OK) {
+        return NULL;
+    }
+
+    return ngx_http_oci_read_file(cf->pool, cf->log, NGX_LOG_EMERG, file,
+                                  max, len);
 }
 
 
@@ -274,7 +285,6 @@ ngx_http_oci_key_jwks(ngx_conf_t *cf, ngx_str_t *file, ngx_array_t *keys)
     yajl_val             root, arr, jwk, v;
     ngx_str_t            kid;
     EVP_PKEY            *pkey;
-    ngx_pool_cleanup_t  *cln;
     ngx_http_oci_key_t  *key;
 
     buf = ngx_http_oci_conf_file(cf, file, NGX_HTTP_OCI_JWKS_MAX, &len);
@@ -282,18 +292,13 @@ ngx_http_oci_key_jwks(ngx_conf_t *cf, ngx_str_t *file, ngx_array_t *keys)
         return NGX_CONF_ERROR;
     }
 
-    root = yajl_tree_parse((char *) buf, NULL, 0);
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        yajl_tree_free(root);
+    if (ngx_http_oci_json_parse(cf->pool, buf, &root) == NGX_ERROR) {
         return NGX_CONF_ERROR;
     }
 
-    cln->handler = ngx_http_oci_json_cleanup;
-    cln->data = root;
+    /* invalid JSON leaves root NULL: reported as "not a JWKS" below */
 
-    arr = ngx_http_oci_jwt_get(root, "keys");
+    arr = ngx_http_oci_json_get(root, "keys");
     if (arr == NULL || !YAJL_IS_ARRAY(arr) || arr->u.array.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" is not a JWKS with keys", file);
@@ -303,13 +308,13 @@ ngx_http_oci_key_jwks(ngx_conf_t *cf, ngx_str_t *file, ngx_array_t *keys)
     for (i = 0; i < arr->u.array.len; i++) {
         jwk = arr->u.array.values[i];
 
-        v = ngx_http_oci_jwt_get(jwk, "use");
+        v = ngx_http_oci_json_get(jwk, "use");
         if (v != NULL && YAJL_IS_STRING(v) && ngx_strcmp(v->u.string, "sig"))
         {
             continue;
         }
 
-        v = ngx_http_oci_jwt_get(jwk, "kid");
+        v = ngx_http_oci_json_get(jwk, "kid");
         if (v == NULL || !YAJL_IS_STRING(v) || v->u.string[0] == '\0') {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "key %uz of \"%V\" has no kid", i, file);
@@ -339,7 +344,7 @@ ngx_http_oci_key_jwks(ngx_conf_t *cf, ngx_str_t *file, ngx_array_t *keys)
             return NGX_CONF_ERROR;
         }
 
-        v = ngx_http_oci_jwt_get(jwk, "alg");
+        v = ngx_http_oci_json_get(jwk, "alg");
         if (v != NULL && (!YAJL_IS_STRING(v)
                           || ngx_http_oci_jwt_alg((u_char *) v->u.string,
                                                   ngx_strlen(v->u.string))
@@ -370,8 +375,8 @@ ngx_http_oci_jwk_pkey(ngx_conf_t *cf, yajl_val jwk, char **err)
     EVP_PKEY_CTX    *ctx;
     OSSL_PARAM_BLD  *bld;
 
-    kty = ngx_http_oci_jwt_get(jwk, "kty");
-    crv = ngx_http_oci_jwt_get(jwk, "crv");
+    kty = ngx_http_oci_json_get(jwk, "kty");
+    crv = ngx_http_oci_json_get(jwk, "crv");
 
     if (kty == NULL || !YAJL_IS_STRING(kty)) {
         *err = "no kty";
@@ -490,7 +495,7 @@ ngx_http_oci_jwk_bytes(ngx_conf_t *cf, yajl_val jwk, const char *name,
     yajl_val   v;
     ngx_str_t  src;
 
-    v = ngx_http_oci_jwt_get(jwk, name);
+    v = ngx_http_oci_json_get(jwk, name);
     if (v == NULL || !YAJL_IS_STRING(v)) {
         return NGX_ERROR;
     }
@@ -707,8 +712,3 @@ ngx_http_oci_pkey_cleanup(void *data)
 }
 
 
-static void
-ngx_http_oci_json_cleanup(void *data)
-{
-    yajl_tree_free(data);
-}

@@ -10,6 +10,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "ngx_http_oci_auth.h"
+#include "ngx_http_oci_manifest.h"
 
 
 /*
@@ -67,18 +68,17 @@ ngx_http_oci_jwt_alg(u_char *p, size_t len)
 
 
 /*
- * Splits "<header>.<payload>.<signature>", decodes the header and the
- * signature.  Anything but three non-empty base64url parts is refused,
- * which also refuses unsigned ("alg":"none") tokens.
+ * Finds the parts of "<header>.<payload>.<signature>" without decoding
+ * them.  Anything but three non-empty base64url parts is refused, which
+ * also refuses unsigned ("alg":"none") tokens.  Enough for a token whose
+ * signature has been verified before: only its claims are read again.
  */
 
 ngx_int_t
-ngx_http_oci_jwt_split(ngx_pool_t *pool, u_char *p, size_t len,
-    ngx_http_oci_jwt_t *jwt, char **err)
+ngx_http_oci_jwt_locate(u_char *p, size_t len, ngx_http_oci_jwt_t *jwt,
+    char **err)
 {
-    u_char     *dot1, *dot2, *last;
-    yajl_val    root, v;
-    ngx_str_t   src, alg;
+    u_char  *dot1, *dot2, *last;
 
     ngx_memzero(jwt, sizeof(ngx_http_oci_jwt_t));
     jwt->exp = -1;
@@ -123,8 +123,25 @@ ngx_http_oci_jwt_split(ngx_pool_t *pool, u_char *p, size_t len,
     jwt->payload.data = dot1 + 1;
     jwt->payload.len = dot2 - dot1 - 1;
 
-    src.data = dot2 + 1;
-    src.len = last - src.data;
+    return NGX_OK;
+}
+
+
+/* locates the parts, then decodes the signature and parses the header */
+
+ngx_int_t
+ngx_http_oci_jwt_split(ngx_pool_t *pool, u_char *p, size_t len,
+    ngx_http_oci_jwt_t *jwt, char **err)
+{
+    yajl_val    root, v;
+    ngx_str_t   src, alg;
+
+    if (ngx_http_oci_jwt_locate(p, len, jwt, err) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    src.data = jwt->signed_part.data + jwt->signed_part.len + 1;
+    src.len = p + len - src.data;
 
     jwt->signature.data = ngx_pnalloc(pool, ngx_base64_decoded_length(src.len));
     if (jwt->signature.data == NULL) {
@@ -136,19 +153,19 @@ ngx_http_oci_jwt_split(ngx_pool_t *pool, u_char *p, size_t len,
         return NGX_ERROR;
     }
 
-    root = ngx_http_oci_jwt_json(pool, p, dot1 - p);
+    root = ngx_http_oci_jwt_json(pool, p, jwt->payload.data - 1 - p);
     if (root == NULL || !YAJL_IS_OBJECT(root)) {
         *err = "header is not a JSON object";
         return NGX_ERROR;
     }
 
     /* we implement no critical extension, so any "crit" is refused */
-    if (ngx_http_oci_jwt_get(root, "crit") != NULL) {
+    if (ngx_http_oci_json_get(root, "crit") != NULL) {
         *err = "unsupported critical header";
         return NGX_ERROR;
     }
 
-    v = ngx_http_oci_jwt_get(root, "alg");
+    v = ngx_http_oci_json_get(root, "alg");
     if (ngx_http_oci_jwt_string(pool, v, &alg) != NGX_OK) {
         *err = "no alg";
         return NGX_ERROR;
@@ -160,7 +177,7 @@ ngx_http_oci_jwt_split(ngx_pool_t *pool, u_char *p, size_t len,
         return NGX_ERROR;
     }
 
-    v = ngx_http_oci_jwt_get(root, "kid");
+    v = ngx_http_oci_json_get(root, "kid");
     if (v != NULL && ngx_http_oci_jwt_string(pool, v, &jwt->kid) != NGX_OK) {
         *err = "kid is not a string";
         return NGX_ERROR;
@@ -184,19 +201,19 @@ ngx_http_oci_jwt_claims(ngx_pool_t *pool, ngx_http_oci_jwt_t *jwt, char **err)
         return NGX_ERROR;
     }
 
-    v = ngx_http_oci_jwt_get(root, "iss");
+    v = ngx_http_oci_json_get(root, "iss");
     if (v != NULL && ngx_http_oci_jwt_string(pool, v, &jwt->iss) != NGX_OK) {
         *err = "iss is not a string";
         return NGX_ERROR;
     }
 
-    v = ngx_http_oci_jwt_get(root, "sub");
+    v = ngx_http_oci_json_get(root, "sub");
     if (v != NULL && ngx_http_oci_jwt_string(pool, v, &jwt->sub) != NGX_OK) {
         *err = "sub is not a string";
         return NGX_ERROR;
     }
 
-    v = ngx_http_oci_jwt_get(root, "aud");
+    v = ngx_http_oci_json_get(root, "aud");
 
     if (v != NULL && YAJL_IS_ARRAY(v)) {
         if (v->u.array.len > 4) {
@@ -225,11 +242,11 @@ ngx_http_oci_jwt_claims(ngx_pool_t *pool, ngx_http_oci_jwt_t *jwt, char **err)
         jwt->naud = 1;
     }
 
-    if (ngx_http_oci_jwt_time(ngx_http_oci_jwt_get(root, "exp"), &jwt->exp)
+    if (ngx_http_oci_jwt_time(ngx_http_oci_json_get(root, "exp"), &jwt->exp)
         != NGX_OK
-        || ngx_http_oci_jwt_time(ngx_http_oci_jwt_get(root, "nbf"), &jwt->nbf)
+        || ngx_http_oci_jwt_time(ngx_http_oci_json_get(root, "nbf"), &jwt->nbf)
            != NGX_OK
-        || ngx_http_oci_jwt_time(ngx_http_oci_jwt_get(root, "iat"), &jwt->iat)
+        || ngx_http_oci_jwt_time(ngx_http_oci_json_get(root, "iat"), &jwt->iat)
            != NGX_OK)
     {
         *err = "a time claim is not a number of seconds";
@@ -242,7 +259,7 @@ ngx_http_oci_jwt_claims(ngx_pool_t *pool, ngx_http_oci_jwt_t *jwt, char **err)
         return NGX_ERROR;
     }
 
-    v = ngx_http_oci_jwt_get(root, "access");
+    v = ngx_http_oci_json_get(root, "access");
 
     if (v != NULL && ngx_http_oci_jwt_access(pool, v, &jwt->access) != NGX_OK)
     {
@@ -410,21 +427,13 @@ ngx_http_oci_actions_text(u_char *dst, ngx_uint_t actions, ngx_uint_t json)
 }
 
 
-static void
-ngx_http_oci_jwt_cleanup(void *data)
-{
-    yajl_tree_free(data);
-}
-
-
 /* base64url-decodes one part and parses it; the tree lives in the pool */
 
 static yajl_val
 ngx_http_oci_jwt_json(ngx_pool_t *pool, u_char *p, size_t len)
 {
-    yajl_val             root;
-    ngx_str_t            src, dst;
-    ngx_pool_cleanup_t  *cln;
+    yajl_val   root;
+    ngx_str_t  src, dst;
 
     src.data = p;
     src.len = len;
@@ -445,41 +454,11 @@ ngx_http_oci_jwt_json(ngx_pool_t *pool, u_char *p, size_t len)
 
     dst.data[dst.len] = '\0';
 
-    cln = ngx_pool_cleanup_add(pool, 0);
-    if (cln == NULL) {
+    if (ngx_http_oci_json_parse(pool, dst.data, &root) != NGX_OK) {
         return NULL;
     }
-
-    root = yajl_tree_parse((char *) dst.data, NULL, 0);
-    if (root == NULL) {
-        return NULL;
-    }
-
-    cln->handler = ngx_http_oci_jwt_cleanup;
-    cln->data = root;
 
     return root;
-}
-
-
-/* a member of a JSON object, or NULL (also for a non-object) */
-
-yajl_val
-ngx_http_oci_jwt_get(yajl_val obj, const char *key)
-{
-    size_t  i;
-
-    if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
-        return NULL;
-    }
-
-    for (i = 0; i < obj->u.object.len; i++) {
-        if (ngx_strcmp(obj->u.object.keys[i], key) == 0) {
-            return obj->u.object.values[i];
-        }
-    }
-
-    return NULL;
 }
 
 
@@ -552,10 +531,10 @@ ngx_http_oci_jwt_access(ngx_pool_t *pool, yajl_val arr, ngx_array_t *out)
             return NGX_ERROR;
         }
 
-        if (ngx_http_oci_jwt_string(pool, ngx_http_oci_jwt_get(e, "type"),
+        if (ngx_http_oci_jwt_string(pool, ngx_http_oci_json_get(e, "type"),
                                     &a->type)
             != NGX_OK
-            || ngx_http_oci_jwt_string(pool, ngx_http_oci_jwt_get(e, "name"),
+            || ngx_http_oci_jwt_string(pool, ngx_http_oci_json_get(e, "name"),
                                        &a->name)
                != NGX_OK)
         {
@@ -564,7 +543,7 @@ ngx_http_oci_jwt_access(ngx_pool_t *pool, yajl_val arr, ngx_array_t *out)
 
         a->actions = 0;
 
-        actions = ngx_http_oci_jwt_get(e, "actions");
+        actions = ngx_http_oci_json_get(e, "actions");
         if (actions == NULL) {
             continue;
         }

@@ -537,10 +537,7 @@ ngx_http_oci_manifest_stored(ngx_http_request_t *r, redisReply *reply)
         return;
     }
 
-    if (ngx_http_oci_location(r, "manifests", &ctx->digest) != NGX_OK
-        || ngx_http_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)
-           != NGX_OK)
-    {
+    if (ngx_http_oci_created(r, "manifests", &ctx->digest) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }

@@ -48,5 +48,10 @@ ngx_int_t ngx_http_oci_manifest_descriptor(ngx_pool_t *pool,
     ngx_http_oci_manifest_t *m, ngx_str_t *digest, size_t size,
     ngx_str_t *out);
 
+/* JSON helpers, shared with token auth */
+ngx_int_t ngx_http_oci_json_parse(ngx_pool_t *pool, u_char *text,
+    yajl_val *root);
+yajl_val ngx_http_oci_json_get(yajl_val obj, const char *key);
+
 
 #endif /* _NGX_HTTP_OCI_MANIFEST_H_INCLUDED_ */

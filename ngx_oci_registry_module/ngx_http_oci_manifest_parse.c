@@ -30,8 +30,7 @@
 
 static ngx_int_t ngx_http_oci_json_depth_ok(u_char *p, size_t len);
 static ngx_int_t ngx_http_oci_json_unique_keys(yajl_val v, ngx_uint_t depth);
-static void ngx_http_oci_manifest_cleanup(void *data);
-static yajl_val ngx_http_oci_json_get(yajl_val obj, const char *key);
+static void ngx_http_oci_json_cleanup(void *data);
 static ngx_int_t ngx_http_oci_descriptor(yajl_val v, ngx_str_t *digest,
     ngx_str_t *media_type, char **err);
 static ngx_int_t ngx_http_oci_descriptors(ngx_pool_t *pool, yajl_val arr,
@@ -52,12 +51,12 @@ ngx_int_t
 ngx_http_oci_manifest_parse(ngx_pool_t *pool, u_char *body, size_t len,
     ngx_str_t *content_type, ngx_http_oci_manifest_t *m, char **err)
 {
-    u_char              *text, *semi;
-    size_t               n;
-    yajl_val             root, v, cfg;
-    ngx_str_t            ct, mt;
-    ngx_uint_t           i;
-    ngx_pool_cleanup_t  *cln;
+    u_char      *text, *semi;
+    size_t       n;
+    yajl_val     root, v, cfg;
+    ngx_int_t    rc;
+    ngx_str_t    ct, mt;
+    ngx_uint_t   i;
 
     ngx_memzero(m, sizeof(ngx_http_oci_manifest_t));
 
@@ -100,19 +99,15 @@ ngx_http_oci_manifest_parse(ngx_pool_t *pool, u_char *body, size_t len,
         return NGX_DECLINED;
     }
 
-    cln = ngx_pool_cleanup_add(pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
+    rc = ngx_http_oci_json_parse(pool, text, &root);
 
-    root = yajl_tree_parse((char *) text, NULL, 0);
-    if (root == NULL) {
+    if (rc == NGX_DECLINED) {
         *err = "manifest is not valid JSON";
-        return NGX_DECLINED;
     }
 
-    cln->handler = ngx_http_oci_manifest_cleanup;
-    cln->data = root;
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
     m->root = root;
 
@@ -514,17 +509,51 @@ ngx_http_oci_json_unique_keys(yajl_val v, ngx_uint_t depth)
 }
 
 
+/*
+ * Parses NUL-terminated JSON into a tree freed with the pool: NGX_OK,
+ * NGX_DECLINED for invalid JSON, NGX_ERROR when out of memory.  Shared
+ * with token auth (tokens, JWKS).
+ */
+
+ngx_int_t
+ngx_http_oci_json_parse(ngx_pool_t *pool, u_char *text, yajl_val *root)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    *root = yajl_tree_parse((char *) text, NULL, 0);
+    if (*root == NULL) {
+        return NGX_DECLINED;
+    }
+
+    cln->handler = ngx_http_oci_json_cleanup;
+    cln->data = *root;
+
+    return NGX_OK;
+}
+
+
 static void
-ngx_http_oci_manifest_cleanup(void *data)
+ngx_http_oci_json_cleanup(void *data)
 {
     yajl_tree_free(data);
 }
 
 
-static yajl_val
+/* a member of a JSON object, or NULL (also when obj is no object) */
+
+yajl_val
 ngx_http_oci_json_get(yajl_val obj, const char *key)
 {
     size_t  i;
+
+    if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
+        return NULL;
+    }
 
     for (i = 0; i < obj->u.object.len; i++) {
         if (ngx_strcmp(obj->u.object.keys[i], key) == 0) {

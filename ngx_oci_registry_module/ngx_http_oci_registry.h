@@ -201,6 +201,8 @@ void ngx_http_oci_finalize_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_oci_err_e err, ngx_str_t *detail);
 ngx_int_t ngx_http_oci_location(ngx_http_request_t *r, char *kind,
     ngx_str_t *ref);
+ngx_int_t ngx_http_oci_created(ngx_http_request_t *r, char *kind,
+    ngx_str_t *digest);
 ngx_int_t ngx_http_oci_set_str(ngx_http_request_t *r, ngx_str_t *dst,
     u_char *src, size_t len);
 
@@ -228,6 +230,7 @@ ngx_int_t ngx_http_oci_blob(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx);
 /* ngx_http_oci_upload.c */
 ngx_int_t ngx_http_oci_upload(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
+size_t ngx_http_oci_upload_lock_key(ngx_http_oci_ctx_t *ctx, u_char *buf);
 
 /* ngx_http_oci_manifest.c */
 ngx_int_t ngx_http_oci_manifest(ngx_http_request_t *r,

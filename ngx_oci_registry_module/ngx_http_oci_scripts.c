@@ -200,12 +200,6 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "redis.call('HSET', b .. 'blobs', ARGV[1], ARGV[2])\n"
         "return 1\n"),
 
-    /* UPLOAD_UNLOCK: ARGV upload id, token */
-    ngx_string(
-        "local k = KEYS[1] .. 'upload:' .. ARGV[1] .. ':lock'\n"
-        "if redis.call('GET', k) == ARGV[2] then redis.call('DEL', k) end\n"
-        "return 1\n"),
-
     /* UPLOAD_CREATE: ARGV upload id, algorithm, ttl (s) */
     ngx_string(
         "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"

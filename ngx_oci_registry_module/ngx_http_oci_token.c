@@ -164,9 +164,10 @@ ngx_http_oci_token_issue(ngx_http_request_t *r, ngx_str_t *form,
     ngx_str_t                      user, token, refresh, scope;
     ngx_int_t                      rc;
     ngx_uint_t                     i;
-    ngx_table_elt_t               *h;
     ngx_http_oci_token_req_t       tr;
     ngx_http_oci_auth_loc_conf_t  *alcf;
+
+    static ngx_str_t  no_store = ngx_string("no-store");
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_oci_auth_module);
 
@@ -302,17 +303,9 @@ ngx_http_oci_token_issue(ngx_http_request_t *r, ngx_str_t *form,
 
     *p++ = '}';
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_oci_add_header(r, "Cache-Control", &no_store) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oci token: \"%V\" granted \"%V\"", &user, &scope);
@@ -573,12 +566,9 @@ static ngx_int_t
 ngx_http_oci_token_passwd(ngx_http_request_t *r,
     ngx_http_oci_auth_loc_conf_t *alcf, ngx_str_t *user, ngx_str_t *pass)
 {
-    u_char           *buf, *p, *last, *eol, *colon, *hash, *key, *crypted;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_int_t         rc;
-    ngx_file_t        f;
-    ngx_file_info_t   fi;
+    u_char     *buf, *p, *last, *eol, *colon, *hash, *key, *crypted;
+    size_t      n;
+    ngx_int_t   rc;
 
     if (alcf->passwd.len == 0 || user->len == 0
         || ngx_strlchr(user->data, user->data + user->len, ':') != NULL)
@@ -586,37 +576,9 @@ ngx_http_oci_token_passwd(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    fd = ngx_open_file(alcf->passwd.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
-                      ngx_open_file_n " \"%V\" failed", &alcf->passwd);
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(&f, sizeof(ngx_file_t));
-    f.fd = fd;
-    f.name = alcf->passwd;
-    f.log = r->connection->log;
-
-    rc = NGX_ERROR;
-    buf = NULL;
-    n = 0;
-
-    if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR
-        && ngx_file_size(&fi) <= NGX_HTTP_OCI_PASSWD_MAX)
-    {
-        buf = ngx_pnalloc(r->pool, ngx_file_size(&fi) + 1);
-        if (buf != NULL) {
-            n = ngx_read_file(&f, buf, ngx_file_size(&fi), 0);
-        }
-    }
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", &alcf->passwd);
-    }
-
-    if (buf == NULL || n != (ssize_t) ngx_file_size(&fi)) {
+    buf = ngx_http_oci_read_file(r->pool, r->connection->log, NGX_LOG_ERR,
+                                 &alcf->passwd, NGX_HTTP_OCI_PASSWD_MAX, &n);
+    if (buf == NULL) {
         return NGX_ERROR;
     }
 

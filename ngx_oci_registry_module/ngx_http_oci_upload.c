@@ -108,6 +108,7 @@ static void ngx_http_oci_upload_drop(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oci_upload_file(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_upload_cleanup(void *data);
+static void ngx_http_oci_upload_release(ngx_http_oci_ctx_t *ctx);
 static ngx_int_t ngx_http_oci_content_range(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static ngx_int_t ngx_http_oci_upload_key(ngx_http_request_t *r,
@@ -406,10 +407,7 @@ ngx_http_oci_upload_mount_done(ngx_http_request_t *r, redisReply *reply)
 static void
 ngx_http_oci_blob_created(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    if (ngx_http_oci_location(r, "blobs", &ctx->digest) != NGX_OK
-        || ngx_http_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)
-           != NGX_OK)
-    {
+    if (ngx_http_oci_created(r, "blobs", &ctx->digest) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -1288,21 +1286,7 @@ static void
 ngx_http_oci_upload_fail(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     ngx_uint_t status, ngx_http_oci_err_e err, ngx_str_t *detail)
 {
-    ngx_str_t   lock;
-    const char *argv[2];
-    size_t      lens[2];
-
-    if (ctx->locked
-        && ngx_http_oci_upload_key(r, ctx, ":lock", &lock) == NGX_OK)
-    {
-        argv[0] = "DEL";
-        lens[0] = 3;
-        argv[1] = (char *) lock.data;
-        lens[1] = lock.len;
-
-        ngx_http_oci_redis_fire(ctx->conf->redis, 2, argv, lens);
-        ctx->locked = 0;
-    }
+    ngx_http_oci_upload_release(ctx);
 
     if (status == NGX_HTTP_INSUFFICIENT_STORAGE) {
         err = NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID;
@@ -1400,11 +1384,7 @@ ngx_http_oci_upload_cleanup(void *data)
 {
     ngx_http_request_t  *r = data;
 
-    u_char              *p;
-    const char          *argv[2];
-    size_t               lens[2];
     ngx_http_oci_ctx_t  *ctx;
-    u_char               key[NGX_HTTP_OCI_KEY_MAX];
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
@@ -1417,23 +1397,47 @@ ngx_http_oci_upload_cleanup(void *data)
         (void) ngx_delete_file(ctx->upload_path.data);
     }
 
-    /*
-     * The request died mid-chunk: release the lock so the client can
-     * resume at once.  The pool is being destroyed (r->pool is NULL by
-     * now): the key is built on the stack.
-     */
+    /* the request died mid-chunk: the client can resume at once */
 
-    if (ctx->locked) {
-        p = ngx_snprintf(key, sizeof(key), "%Vupload:%V:lock", &ctx->base,
-                         &ctx->upload_id);
+    ngx_http_oci_upload_release(ctx);
+}
 
-        argv[0] = "DEL";
-        lens[0] = 3;
-        argv[1] = (char *) key;
-        lens[1] = p - key;
 
-        ngx_http_oci_redis_fire(ctx->conf->redis, 2, argv, lens);
+/*
+ * "<base>upload:<id>:lock" into buf (NGX_HTTP_OCI_KEY_MAX bytes), built
+ * on the stack: the lock is also renewed and released where the request
+ * pool is gone or not at hand.
+ */
+
+size_t
+ngx_http_oci_upload_lock_key(ngx_http_oci_ctx_t *ctx, u_char *buf)
+{
+    return ngx_snprintf(buf, NGX_HTTP_OCI_KEY_MAX, "%Vupload:%V:lock",
+                        &ctx->base, &ctx->upload_id)
+           - buf;
+}
+
+
+/* drops the upload lock if we hold it, without waiting for the reply */
+
+static void
+ngx_http_oci_upload_release(ngx_http_oci_ctx_t *ctx)
+{
+    const char  *argv[2];
+    size_t       lens[2];
+    u_char       key[NGX_HTTP_OCI_KEY_MAX];
+
+    if (!ctx->locked) {
+        return;
     }
+
+    argv[0] = "DEL";
+    lens[0] = 3;
+    argv[1] = (char *) key;
+    lens[1] = ngx_http_oci_upload_lock_key(ctx, key);
+
+    ngx_http_oci_redis_fire(ctx->conf->redis, 2, argv, lens);
+    ctx->locked = 0;
 }
 
 

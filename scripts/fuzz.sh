@@ -37,7 +37,8 @@ build() {
 build fuzz_route "$src/ngx_http_oci_route.c" t/fuzz/ngx_shim.c
 build fuzz_manifest "$src/ngx_http_oci_manifest_parse.c" \
     "$src/ngx_http_oci_route.c" t/fuzz/ngx_shim.c
-build fuzz_jwt "$src/ngx_http_oci_jwt.c" t/fuzz/ngx_shim.c
+build fuzz_jwt "$src/ngx_http_oci_jwt.c" "$src/ngx_http_oci_manifest_parse.c" \
+    "$src/ngx_http_oci_route.c" t/fuzz/ngx_shim.c
 
 total=0
 for name in fuzz_route fuzz_manifest fuzz_jwt; do
