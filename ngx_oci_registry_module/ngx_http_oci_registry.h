@@ -79,9 +79,30 @@ typedef struct {
 typedef struct ngx_http_oci_redis_conf_s  ngx_http_oci_redis_conf_t;
 
 
+/*
+ * Anonymous (O_TMPFILE) files a worker keeps open in <root>/_uploads for
+ * uploads that complete in one request: creating an inode can cost more
+ * than the rest of a small push (see ngx_http_oci_spare_take()).
+ */
+
+#define NGX_HTTP_OCI_SPARES          8
+
+typedef struct {
+    u_char                     *dir;         /* <root>/_uploads */
+    ngx_fd_t                    fd[NGX_HTTP_OCI_SPARES];
+    ngx_uint_t                  n;
+#if (NGX_THREADS)
+    ngx_thread_task_t          *task;        /* the refill, reused */
+#endif
+    unsigned                    busy:1;      /* a refill is running */
+    unsigned                    off:1;       /* no O_TMPFILE here */
+} ngx_http_oci_spares_t;
+
+
 typedef struct {
     ngx_str_t                   root;
     time_t                      ttl;
+    ngx_http_oci_spares_t      *spares;
 } ngx_http_oci_storage_t;
 
 
@@ -103,6 +124,7 @@ typedef struct {
     ngx_flag_t                  durable;
     ngx_flag_t                  delete;
     ngx_flag_t                  auto_mount;
+    ngx_http_oci_spares_t      *spares;
 #if (NGX_THREADS)
     ngx_thread_pool_t          *thread_pool;
 #endif
@@ -160,6 +182,7 @@ typedef struct {
     unsigned                    locked:1;    /* we hold the upload lock */
     unsigned                    closing:1;   /* PUT: the last chunk */
     unsigned                    monolithic:1;
+    unsigned                    anonymous:1; /* file is a spare: no name */
 } ngx_http_oci_ctx_t;
 
 
@@ -222,7 +245,14 @@ ngx_fd_t ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path,
 void ngx_http_oci_sweep_uploads(ngx_log_t *log, ngx_str_t *root,
     time_t ttl);
 ngx_err_t ngx_http_oci_blob_commit(ngx_fd_t fd, u_char *upload, u_char *blob,
-    ngx_flag_t durable, char **failed);
+    ngx_flag_t durable, ngx_flag_t anonymous, char **failed);
+ngx_http_oci_spares_t *ngx_http_oci_spares_create(ngx_pool_t *pool,
+    ngx_str_t *root);
+ngx_err_t ngx_http_oci_spare_link(ngx_fd_t fd, u_char *name);
+#if (NGX_THREADS)
+ngx_fd_t ngx_http_oci_spare_take(ngx_http_oci_spares_t *sp,
+    ngx_thread_pool_t *tp, ngx_log_t *log);
+#endif
 
 /* ngx_http_oci_blob.c */
 ngx_int_t ngx_http_oci_blob(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx);

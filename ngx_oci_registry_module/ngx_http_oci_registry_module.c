@@ -269,6 +269,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            conf->storage.len) == 0)
         {
             st[i].ttl = ngx_max(st[i].ttl, conf->upload_ttl);
+            conf->spares = st[i].spares;
             return NGX_CONF_OK;
         }
     }
@@ -280,6 +281,13 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     st->root = conf->storage;
     st->ttl = conf->upload_ttl;
+    st->spares = ngx_http_oci_spares_create(cf->pool, &conf->storage);
+
+    if (st->spares == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    conf->spares = st->spares;
 
     return NGX_CONF_OK;
 }

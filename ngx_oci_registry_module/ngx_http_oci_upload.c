@@ -41,6 +41,7 @@ typedef struct {
     u_char                     *upload;
     u_char                     *blob;
     ngx_flag_t                  durable;
+    ngx_flag_t                  anonymous;
     ngx_err_t                   err;
     char                       *failed;
 } ngx_http_oci_commit_ctx_t;
@@ -82,11 +83,13 @@ static void ngx_http_oci_upload_saved(ngx_http_request_t *r,
     redisReply *reply);
 static void ngx_http_oci_upload_finish(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
+static u_char *ngx_http_oci_commit_name(ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_upload_committed(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_upload_linked(ngx_http_request_t *r,
     redisReply *reply);
 #if (NGX_THREADS)
+static ngx_thread_pool_t *ngx_http_oci_thread_pool(ngx_http_request_t *r);
 static void ngx_http_oci_commit_thread(void *data, ngx_log_t *log);
 static void ngx_http_oci_commit_done(ngx_event_t *ev);
 #endif
@@ -925,7 +928,6 @@ ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 #if (NGX_THREADS)
     ngx_thread_pool_t          *tp;
     ngx_thread_task_t          *task;
-    ngx_http_core_loc_conf_t   *clcf;
     ngx_http_oci_commit_ctx_t  *cc;
 #endif
 
@@ -940,9 +942,7 @@ ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
 #if (NGX_THREADS)
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    tp = ctx->conf->thread_pool ? ctx->conf->thread_pool : clcf->thread_pool;
+    tp = ngx_http_oci_thread_pool(r);
 
     if (tp != NULL) {
         task = ngx_thread_task_alloc(r->pool,
@@ -955,9 +955,10 @@ ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
         cc = task->ctx;
         cc->fd = ctx->file.fd;
-        cc->upload = ctx->upload_path.data;
+        cc->upload = ngx_http_oci_commit_name(ctx);
         cc->blob = ctx->blob_path.data;
         cc->durable = ctx->conf->durable;
+        cc->anonymous = ctx->anonymous;
         cc->err = 0;
         cc->failed = NULL;
 
@@ -978,15 +979,53 @@ ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 #endif
 
     ctx->commit_err = ngx_http_oci_blob_commit(ctx->file.fd,
-                                               ctx->upload_path.data,
+                                               ngx_http_oci_commit_name(ctx),
                                                ctx->blob_path.data,
                                                ctx->conf->durable,
+                                               ctx->anonymous,
                                                &ctx->commit_failed);
     ngx_http_oci_upload_committed(r, ctx);
 }
 
 
+/*
+ * The upload's name for the commit: the file to rename, or for a spare
+ * the name an interrupted earlier chunk may have left (a monolithic POST
+ * has none)
+ */
+
+static u_char *
+ngx_http_oci_commit_name(ngx_http_oci_ctx_t *ctx)
+{
+    if (ctx->anonymous && ctx->monolithic) {
+        return NULL;
+    }
+
+    return ctx->upload_path.data;
+}
+
+
 #if (NGX_THREADS)
+
+/* oci_registry_thread_pool's, else that of "aio threads", else none */
+
+static ngx_thread_pool_t *
+ngx_http_oci_thread_pool(ngx_http_request_t *r)
+{
+    ngx_http_oci_loc_conf_t   *olcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oci_registry_module);
+
+    if (olcf->thread_pool) {
+        return olcf->thread_pool;
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    return clcf->thread_pool;
+}
+
 
 static void
 ngx_http_oci_commit_thread(void *data, ngx_log_t *log)
@@ -994,7 +1033,8 @@ ngx_http_oci_commit_thread(void *data, ngx_log_t *log)
     ngx_http_oci_commit_ctx_t  *cc = data;
 
     cc->err = ngx_http_oci_blob_commit(cc->fd, cc->upload, cc->blob,
-                                       cc->durable, &cc->failed);
+                                       cc->durable, cc->anonymous,
+                                       &cc->failed);
 }
 
 
@@ -1351,6 +1391,29 @@ ngx_http_oci_upload_file(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+#if (NGX_THREADS)
+
+    /* an upload that ends in this request needs no name until it is done */
+
+    if (ctx->offset == 0 && (ctx->monolithic || ctx->closing)) {
+        ctx->file.fd = ngx_http_oci_spare_take(ctx->conf->spares,
+                                               ngx_http_oci_thread_pool(r),
+                                               r->connection->log);
+
+        if (ctx->file.fd != NGX_INVALID_FILE) {
+            ctx->anonymous = 1;
+            ctx->file.name = ctx->upload_path;
+            ctx->file.log = r->connection->log;
+
+            cln->handler = ngx_http_oci_upload_cleanup;
+            cln->data = r;
+
+            return NGX_OK;
+        }
+    }
+
+#endif
+
     ctx->file.fd = ngx_http_oci_upload_open(r->connection->log,
                                             &ctx->upload_path, ctx->offset);
     if (ctx->file.fd == NGX_INVALID_FILE) {
@@ -1393,7 +1456,7 @@ ngx_http_oci_upload_cleanup(void *data)
         ctx->file.fd = NGX_INVALID_FILE;
     }
 
-    if (ctx->monolithic) {
+    if (ctx->monolithic && !ctx->anonymous) {
         (void) ngx_delete_file(ctx->upload_path.data);
     }
 

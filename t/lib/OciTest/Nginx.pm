@@ -286,7 +286,8 @@ sub worker_pids {
     my $master = $self->{pid};
     my @pids;
     for my $stat ($master ? glob('/proc/[0-9]*/stat') : ()) {
-        my $s = _slurp($stat);
+        # a process may exit between the glob and the read
+        my $s = _slurp($stat) // next;
         # "pid (comm) state ppid ..."; comm may contain spaces or parens.
         next unless $s =~ /^(\d+) \(.*\) \S+ (\d+) /s;
         push @pids, $1 if $2 == $master;

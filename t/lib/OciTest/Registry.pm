@@ -20,8 +20,10 @@ sub registry_config {
     my (%o) = @_;
     my $workers = $o{workers} // 1;
     my $extra = $o{extra} // '';
-    # the commit's thread pool: our directive, or (aio => 1) "aio threads"
+    # the commit's thread pool: our directive, or (aio => 1) "aio threads",
+    # or (threads => 0) none
     my $threads = $o{aio} ? "aio threads;" : "oci_registry_thread_pool default;";
+    $threads = '' if defined $o{threads} && !$o{threads};
     return <<"EOF";
 %%GLOBALS%%
 master_process on;
