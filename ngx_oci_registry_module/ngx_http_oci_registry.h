@@ -91,6 +91,7 @@ typedef struct {
     u_char                     *dir;         /* <root>/_uploads */
     ngx_fd_t                    fd[NGX_HTTP_OCI_SPARES];
     ngx_uint_t                  n;
+    time_t                      retry;       /* after a failed refill */
 #if (NGX_THREADS)
     ngx_thread_task_t          *task;        /* the refill, reused */
 #endif

@@ -448,7 +448,9 @@ ngx_http_oci_spare_take(ngx_http_oci_spares_t *sp, ngx_thread_pool_t *tp,
         fd = sp->fd[--sp->n];
     }
 
-    if (sp->busy || tp == NULL || sp->n > NGX_HTTP_OCI_SPARES / 2) {
+    if (sp->busy || tp == NULL || sp->n > NGX_HTTP_OCI_SPARES / 2
+        || ngx_time() < sp->retry)
+    {
         return fd;
     }
 
@@ -550,6 +552,10 @@ ngx_http_oci_spares_refilled(ngx_event_t *ev)
                       "create named files", sp->dir);
         return;
     }
+
+    /* out of space or descriptors, say: named files meanwhile */
+
+    sp->retry = ngx_time() + 1;
 
     ngx_log_error(NGX_LOG_ERR, ev->log, rf->err,
                   "oci registry: open(O_TMPFILE) in \"%s\" failed", sp->dir);
