@@ -96,6 +96,7 @@ typedef struct {
     ngx_thread_task_t          *task;        /* the refill, reused */
 #endif
     unsigned                    busy:1;      /* a refill is running */
+    unsigned                    linked:1;    /* a link was tried: works */
     unsigned                    off:1;       /* no O_TMPFILE here */
 } ngx_http_oci_spares_t;
 

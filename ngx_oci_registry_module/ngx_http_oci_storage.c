@@ -419,6 +419,8 @@ typedef struct {
     ngx_uint_t              want;
     ngx_uint_t              n;
     ngx_err_t               err;
+    ngx_err_t               link_err;
+    ngx_flag_t              probe;       /* try a link first */
 } ngx_http_oci_refill_t;
 
 
@@ -473,6 +475,8 @@ ngx_http_oci_spare_take(ngx_http_oci_spares_t *sp, ngx_thread_pool_t *tp,
     rf->want = NGX_HTTP_OCI_SPARES - sp->n;
     rf->n = 0;
     rf->err = 0;
+    rf->link_err = 0;
+    rf->probe = !sp->linked;
 
     sp->task->event.log = ngx_cycle->log;
 
@@ -497,7 +501,39 @@ ngx_http_oci_spares_refill(void *data, ngx_log_t *log)
 #if (NGX_HTTP_OCI_HAVE_SPARES)
     ngx_http_oci_refill_t  *rf = data;
 
-    ngx_fd_t  fd;
+    u_char    *p, probe[NGX_MAX_PATH];
+    ngx_fd_t   fd;
+
+    if (rf->probe) {
+        /*
+         * Whether a spare can be given a name at all (no /proc and no
+         * CAP_DAC_READ_SEARCH, or a security module, say no): better
+         * learn it here than fail a push.  The probe's name has an
+         * upload id's length, so a crash before the unlink leaves a file
+         * the sweeper removes.
+         */
+
+        fd = open((char *) rf->dir, O_TMPFILE|O_WRONLY,
+                  NGX_FILE_DEFAULT_ACCESS);
+
+        if (fd == -1) {
+            rf->err = ngx_errno;
+            return;
+        }
+
+        p = ngx_snprintf(probe, NGX_MAX_PATH - 1, "%s/spare-probe-%024P",
+                         rf->dir, ngx_pid);
+        *p = '\0';
+
+        rf->link_err = ngx_http_oci_spare_link(fd, probe);
+
+        (void) ngx_delete_file(probe);
+        (void) ngx_close_file(fd);
+
+        if (rf->link_err) {
+            return;
+        }
+    }
 
     while (rf->n < rf->want) {
         fd = open((char *) rf->dir, O_TMPFILE|O_WRONLY,
@@ -528,6 +564,18 @@ ngx_http_oci_spares_refilled(ngx_event_t *ev)
     rf = task->ctx;
 
     sp->busy = 0;
+
+    if (rf->link_err) {
+        sp->off = 1;
+        ngx_log_error(NGX_LOG_NOTICE, ev->log, rf->link_err,
+                      "oci registry: anonymous files in \"%s\" cannot be "
+                      "linked, uploads create named files", sp->dir);
+        return;
+    }
+
+    if (rf->probe && rf->err == 0) {
+        sp->linked = 1;
+    }
 
     for (i = 0; i < rf->n; i++) {
         if (sp->n < NGX_HTTP_OCI_SPARES) {
