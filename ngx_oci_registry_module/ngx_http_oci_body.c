@@ -163,10 +163,6 @@ static ngx_uint_t
 ngx_http_oci_body_write(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     u_char *p, size_t len)
 {
-    off_t      off;
-    ssize_t    n;
-    ngx_err_t  err;
-
     if (ctx->range_end >= 0
         && ctx->received + (off_t) len > ctx->range_end - ctx->range_start + 1)
     {
@@ -175,7 +171,19 @@ ngx_http_oci_body_write(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
 
     ngx_http_oci_hash_update(ctx->hash, p, len);
 
-    off = ctx->offset + ctx->received;
+    return ngx_http_oci_body_write_file(r, ctx, p, len,
+                                        ctx->offset + ctx->received);
+}
+
+
+/* pwrite() all of it; 0, or 507 for a full disk, 500 for other errors */
+
+ngx_uint_t
+ngx_http_oci_body_write_file(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
+    u_char *p, size_t len, off_t off)
+{
+    ssize_t    n;
+    ngx_err_t  err;
 
     while (len) {
         n = pwrite(ctx->file.fd, p, len, off);
@@ -201,6 +209,27 @@ ngx_http_oci_body_write(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     }
 
     return 0;
+}
+
+
+/*
+ * Writes a body that was read into ctx->mem (an eager PUT that turned
+ * out not to be the whole blob) as if it were arriving now.  Returns 0
+ * or the status to answer, as the filter records it.
+ */
+
+ngx_uint_t
+ngx_http_oci_body_replay(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    ngx_uint_t  rc;
+
+    ctx->received = 0;
+
+    rc = ngx_http_oci_body_write(r, ctx, ctx->mem, ctx->mem_len);
+
+    ctx->received = ctx->mem_len;
+
+    return rc;
 }
 
 

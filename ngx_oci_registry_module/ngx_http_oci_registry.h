@@ -185,6 +185,8 @@ typedef struct {
     unsigned                    closing:1;   /* PUT: the last chunk */
     unsigned                    monolithic:1;
     unsigned                    anonymous:1; /* file is a spare: no name */
+    unsigned                    eager:1;     /* PUT: whole blob, no lock */
+    unsigned                    replay:1;    /* the body is in ctx->mem */
 } ngx_http_oci_ctx_t;
 
 
@@ -235,6 +237,10 @@ ngx_int_t ngx_http_oci_set_str(ngx_http_request_t *r, ngx_str_t *dst,
 ngx_int_t ngx_http_oci_body_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_oci_body_read(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt done);
+ngx_uint_t ngx_http_oci_body_replay(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+ngx_uint_t ngx_http_oci_body_write_file(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, u_char *p, size_t len, off_t off);
 
 /* ngx_http_oci_storage.c */
 ngx_int_t ngx_http_oci_blob_path(ngx_pool_t *pool, ngx_str_t *root,

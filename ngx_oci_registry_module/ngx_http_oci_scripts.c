@@ -206,5 +206,27 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "redis.call('HSET', k, 'offset', 0, 'alg', ARGV[2], 'hash', '',\n"
         "           'started', redis.call('TIME')[1])\n"
         "redis.call('EXPIRE', k, ARGV[3])\n"
+        "return 1\n"),
+
+    /*
+     * BLOB_CLOSE: ARGV digest, size, upload id, the token of a holder
+     * known to be dead ("" if none), algorithm.  Ends an upload whose
+     * closing PUT carried a whole verified blob, without having locked
+     * it: the upload must still be at offset 0 and unlocked.  Returns 1
+     * (linked), nil (unknown upload), 2 (the upload had bytes, so the
+     * body was not the whole blob: dropped), 3 (started for another
+     * algorithm) or {"LOCKED", holder's token}.
+     */
+    ngx_string(
+        "local b = KEYS[1]\n"
+        "local k = b .. 'upload:' .. ARGV[3]\n"
+        "local h = redis.call('HMGET', k, 'offset', 'alg')\n"
+        "if not h[1] then return nil end\n"
+        "local cur = redis.call('GET', k .. ':lock')\n"
+        "if cur and cur ~= ARGV[4] then return {'LOCKED', cur} end\n"
+        "if h[2] ~= ARGV[5] then return 3 end\n"
+        "redis.call('DEL', k, k .. ':lock')\n"
+        "if h[1] ~= '0' then return 2 end\n"
+        "redis.call('HSET', b .. 'blobs', ARGV[1], ARGV[2])\n"
         "return 1\n")
 };

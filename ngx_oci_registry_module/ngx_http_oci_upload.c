@@ -32,6 +32,9 @@
 #define NGX_HTTP_OCI_LOCK_TTL      "300000"
 #define NGX_HTTP_OCI_TOKEN_LEN     (NGX_MAXHOSTNAMELEN + 64)
 
+/* a closing PUT up to this size is read whole before the upload is looked up */
+#define NGX_HTTP_OCI_EAGER_MAX     65536
+
 
 #if (NGX_THREADS)
 
@@ -71,9 +74,23 @@ static ngx_int_t ngx_http_oci_upload_monolithic(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static ngx_int_t ngx_http_oci_upload_chunk(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
+static ngx_int_t ngx_http_oci_upload_token(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+#if (NGX_THREADS)
+static ngx_int_t ngx_http_oci_upload_eager(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static void ngx_http_oci_upload_eager_done(ngx_http_request_t *r);
+static void ngx_http_oci_upload_closed(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_oci_upload_close(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+#endif
 static ngx_int_t ngx_http_oci_upload_lock(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static ngx_int_t ngx_http_oci_holder_dead(ngx_str_t *holder);
+static ngx_int_t ngx_http_oci_upload_held(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, redisReply *reply,
+    ngx_int_t (*again)(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx));
 static void ngx_http_oci_upload_locked(ngx_http_request_t *r,
     redisReply *reply);
 static void ngx_http_oci_upload_body_done(ngx_http_request_t *r);
@@ -163,6 +180,17 @@ ngx_http_oci_upload(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
                                            NGX_HTTP_OCI_ERR_DIGEST_INVALID,
                                            &ctx->digest);
         }
+
+#if (NGX_THREADS)
+        {
+        ngx_int_t  rc;
+
+        rc = ngx_http_oci_upload_eager(r, ctx);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+        }
+#endif
 
         /* fall through */
 
@@ -522,16 +550,27 @@ ngx_http_oci_upload_monolithic(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 static ngx_int_t
 ngx_http_oci_upload_chunk(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    u_char  *p;
-
     if (ngx_http_oci_content_range(r, ctx) != NGX_OK) {
         return ngx_http_oci_send_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
                                        NGX_HTTP_OCI_ERR_RANGE_INVALID, NULL);
     }
 
+    if (ngx_http_oci_upload_token(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_oci_suspend(r, ngx_http_oci_upload_lock(r, ctx));
+}
+
+
+static ngx_int_t
+ngx_http_oci_upload_token(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    u_char  *p;
+
     p = ngx_pnalloc(r->pool, NGX_HTTP_OCI_TOKEN_LEN);
     if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     /*
@@ -548,8 +587,223 @@ ngx_http_oci_upload_chunk(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     ngx_str_null(&ctx->stale);
 
-    return ngx_http_oci_suspend(r, ngx_http_oci_upload_lock(r, ctx));
+    return NGX_OK;
 }
+
+
+#if (NGX_THREADS)
+
+/*
+ * A closing PUT that carries a small blob whole (docker's and
+ * containerd's POST-then-PUT) is read into memory before the upload is
+ * looked up.  If its bytes match the digest they are the blob, whatever
+ * the upload holds: the blob is committed from a spare file, and one
+ * script then checks that the upload is at offset 0 and unlocked, links
+ * the blob and ends the upload.  That saves the lock's round trip.  If
+ * they do not match (the last chunk of a longer upload, or a wrong
+ * digest), or no spare is at hand, the PUT goes the usual way with the
+ * body replayed from memory.  NGX_DECLINED: not such a PUT.
+ */
+
+static ngx_int_t
+ngx_http_oci_upload_eager(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    off_t                   len;
+    ngx_http_oci_spares_t  *sp;
+
+    len = r->headers_in.content_length_n;
+    sp = ctx->conf->spares;
+
+    if (len <= 0 || len > NGX_HTTP_OCI_EAGER_MAX
+        || sp == NULL || sp->n == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_oci_content_range(r, ctx) != NGX_OK) {
+        return ngx_http_oci_send_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
+                                       NGX_HTTP_OCI_ERR_RANGE_INVALID, NULL);
+    }
+
+    if (ctx->range_end >= 0) {
+        return NGX_DECLINED;
+    }
+
+    ctx->mem = ngx_pnalloc(r->pool, (size_t) len);
+    if (ctx->mem == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->mem_max = (size_t) len;
+    ctx->memory = 1;
+    ctx->eager = 1;
+
+    return ngx_http_oci_body_read(r, ngx_http_oci_upload_eager_done);
+}
+
+
+static void
+ngx_http_oci_upload_eager_done(ngx_http_request_t *r)
+{
+    ngx_uint_t            status;
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_oci_hash_t  *hash;
+    ngx_http_oci_ctx_t   *ctx;
+    u_char                digest[NGX_HTTP_OCI_DIGEST_MAX];
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    ctx->memory = 0;
+
+    if (ctx->body_status) {
+        ngx_http_oci_upload_fail(r, ctx, ctx->body_status,
+                                 NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
+        return;
+    }
+
+    ctx->alg = ngx_http_oci_hash_alg(&ctx->parsed.algorithm);
+
+    hash = ngx_http_oci_hash_create(r->pool, ctx->alg);
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (hash == NULL || cln == NULL) {
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
+        return;
+    }
+
+    ngx_http_oci_hash_update(hash, ctx->mem, ctx->mem_len);
+    ctx->final.len = ngx_http_oci_hash_final(hash, digest);
+
+    if (ctx->final.len == ctx->digest.len
+        && ngx_strncmp(digest, ctx->digest.data, ctx->digest.len) == 0)
+    {
+        ctx->file.fd = ngx_http_oci_spare_take(ctx->conf->spares,
+                                               ngx_http_oci_thread_pool(r),
+                                               r->connection->log);
+    }
+
+    if (ctx->file.fd == NGX_INVALID_FILE) {
+        /* not the whole blob, or no spare: the usual way */
+
+        ctx->eager = 0;
+        ctx->replay = 1;
+        ctx->received = 0;
+
+        if (ngx_http_oci_upload_token(r, ctx) != NGX_OK) {
+            ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
+            return;
+        }
+
+        if (ngx_http_oci_upload_lock(r, ctx) != NGX_OK) {
+            ngx_http_oci_unavailable(r);
+        }
+
+        return;
+    }
+
+    ctx->anonymous = 1;
+    ctx->file.name = ctx->upload_path;
+    ctx->file.log = r->connection->log;
+
+    cln->handler = ngx_http_oci_upload_cleanup;
+    cln->data = r;
+
+    status = ngx_http_oci_body_write_file(r, ctx, ctx->mem, ctx->mem_len, 0);
+    if (status) {
+        ngx_http_oci_upload_fail(r, ctx, status, NGX_HTTP_OCI_ERR_UNKNOWN,
+                                 NULL);
+        return;
+    }
+
+    ctx->offset = 0;
+    ctx->received = ctx->mem_len;
+
+    ngx_http_oci_upload_finish(r, ctx);
+}
+
+
+/* the blob is committed: link it and end the upload, if it is at 0 */
+
+static ngx_int_t
+ngx_http_oci_upload_close(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    u_char      *p;
+    size_t      *lens;
+    const char **argv;
+
+    argv = ngx_http_oci_argv(r, 6, &lens);
+    p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
+
+    if (argv == NULL || p == NULL) {
+        return NGX_ERROR;
+    }
+
+    argv[0] = (char *) ctx->base.data;
+    lens[0] = ctx->base.len;
+    argv[1] = (char *) ctx->digest.data;
+    lens[1] = ctx->digest.len;
+    argv[2] = (char *) p;
+    lens[2] = ngx_sprintf(p, "%O", ctx->received) - p;
+    argv[3] = (char *) ctx->upload_id.data;
+    lens[3] = ctx->upload_id.len;
+    argv[4] = ctx->stale.len ? (char *) ctx->stale.data : "";
+    lens[4] = ctx->stale.len;
+    argv[5] = ctx->alg == NGX_HTTP_OCI_SHA512 ? "sha512" : "sha256";
+    lens[5] = 6;
+
+    return ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                     ngx_http_oci_upload_closed,
+                                     NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE, 1, 6,
+                                     argv, lens);
+}
+
+
+static void
+ngx_http_oci_upload_closed(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    /* unknown (the blob stays: verified bytes, whoever pushes them) */
+
+    if (ngx_http_oci_upload_held(r, ctx, reply, ngx_http_oci_upload_close)
+        == NGX_DONE)
+    {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+
+    if (reply->integer == 2 || reply->integer == 1) {
+        /* the upload is over: a file an earlier chunk left goes too */
+
+        if (ngx_delete_file(ctx->upload_path.data) == NGX_FILE_ERROR
+            && ngx_errno != NGX_ENOENT)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
+                          "oci registry: unlink \"%V\" failed",
+                          &ctx->upload_path);
+        }
+    }
+
+    if (reply->integer != 1) {
+        /* bytes before this body, or another algorithm: not this digest */
+        ngx_http_oci_finalize_error(r, NGX_HTTP_BAD_REQUEST,
+                                    NGX_HTTP_OCI_ERR_DIGEST_INVALID,
+                                    &ctx->digest);
+        return;
+    }
+
+    ngx_http_oci_blob_created(r, ctx);
+}
+
+#endif
 
 
 /* NGX_OK: the script is on its way (upload_locked runs), else NGX_ERROR */
@@ -626,55 +880,74 @@ ngx_http_oci_holder_dead(ngx_str_t *holder)
 }
 
 
-static void
-ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply)
-{
-    off_t                offset;
-    ngx_int_t            rc;
-    ngx_str_t            alg, holder;
-    redisReply          *e;
-    ngx_http_oci_ctx_t  *ctx;
+/*
+ * The replies the lock's and the eager close's scripts share: nil, an
+ * unknown upload (404), and {"LOCKED", holder}: another request is
+ * writing the upload right now (416), or was, in a process of this host
+ * that died, whose lock is then taken over at once by running "again"
+ * with ctx->stale set.  NGX_DONE when the reply was one of those and has
+ * been dealt with, else NGX_DECLINED.
+ */
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+static ngx_int_t
+ngx_http_oci_upload_held(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
+    redisReply *reply,
+    ngx_int_t (*again)(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx))
+{
+    ngx_str_t  holder;
 
     if (reply->type == REDIS_REPLY_NIL) {
         ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
                                     NGX_HTTP_OCI_ERR_BLOB_UPLOAD_UNKNOWN,
                                     &ctx->upload_id);
-        return;
+        return NGX_DONE;
     }
 
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
-        && reply->element[1]->type == REDIS_REPLY_STRING)
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[1]->type != REDIS_REPLY_STRING)
     {
-        /* LOCKED: another request is writing this upload right now... */
+        return NGX_DECLINED;
+    }
 
-        holder.data = (u_char *) reply->element[1]->str;
-        holder.len = reply->element[1]->len;
+    holder.data = (u_char *) reply->element[1]->str;
+    holder.len = reply->element[1]->len;
 
-        if (ctx->stale.len == 0
-            && ngx_http_oci_holder_dead(&holder) == NGX_OK)
+    if (ctx->stale.len == 0 && ngx_http_oci_holder_dead(&holder) == NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oci registry: upload \"%V\" was locked by a dead "
+                      "process (%V), taking over", &ctx->upload_id, &holder);
+
+        if (ngx_http_oci_set_str(r, &ctx->stale, holder.data, holder.len)
+            != NGX_OK
+            || again(r, ctx) != NGX_OK)
         {
-            /* ...or was, in a process that died: take over, once */
-
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "oci registry: upload \"%V\" was locked by a dead "
-                          "process (%V), taking over", &ctx->upload_id,
-                          &holder);
-
-            if (ngx_http_oci_set_str(r, &ctx->stale, holder.data, holder.len)
-                != NGX_OK
-                || ngx_http_oci_upload_lock(r, ctx) != NGX_OK)
-            {
-                ngx_http_oci_unavailable(r);
-            }
-
-            return;
+            ngx_http_oci_unavailable(r);
         }
 
-        ngx_http_oci_finalize_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
-                                    NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID,
-                                    &ctx->upload_id);
+        return NGX_DONE;
+    }
+
+    ngx_http_oci_finalize_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
+                                NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID,
+                                &ctx->upload_id);
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply)
+{
+    off_t                offset;
+    ngx_int_t            rc;
+    ngx_str_t            alg;
+    redisReply          *e;
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    if (ngx_http_oci_upload_held(r, ctx, reply, ngx_http_oci_upload_lock)
+        == NGX_DONE)
+    {
         return;
     }
 
@@ -750,6 +1023,13 @@ ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply)
                                  : rc == NGX_HTTP_NOT_FOUND
                                  ? NGX_HTTP_OCI_ERR_BLOB_UPLOAD_UNKNOWN
                                  : NGX_HTTP_OCI_ERR_UNKNOWN, &ctx->upload_id);
+        return;
+    }
+
+    if (ctx->replay) {
+        /* an eager PUT's body, already read: as if it arrived now */
+        ctx->body_status = ngx_http_oci_body_replay(r, ctx);
+        ngx_http_oci_upload_body_done(r);
         return;
     }
 
@@ -991,13 +1271,13 @@ ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 /*
  * The upload's name for the commit: the file to rename, or for a spare
  * the name an interrupted earlier chunk may have left (a monolithic POST
- * has none)
+ * has none, and an eager PUT removes it only once the upload is ended)
  */
 
 static u_char *
 ngx_http_oci_commit_name(ngx_http_oci_ctx_t *ctx)
 {
-    if (ctx->anonymous && ctx->monolithic) {
+    if (ctx->anonymous && (ctx->monolithic || ctx->eager)) {
         return NULL;
     }
 
@@ -1091,6 +1371,17 @@ ngx_http_oci_upload_committed(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     /* the file is the blob now: the cleanup must not remove it */
     ctx->monolithic = 0;
+
+#if (NGX_THREADS)
+    if (ctx->eager) {
+        if (ngx_http_oci_upload_close(r, ctx) != NGX_OK) {
+            ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     NGX_HTTP_OCI_ERR_UNAVAILABLE, NULL);
+        }
+
+        return;
+    }
+#endif
 
     argv = ngx_http_oci_argv(r, 5, &lens);
     p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);

@@ -14,6 +14,7 @@ use Test::More;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use Fcntl qw(O_WRONLY);
+use Digest::SHA ();
 use Time::HiRes qw(sleep time);
 use OciTest::Nginx;
 use OciTest::Redis;
@@ -179,6 +180,102 @@ is($r->{headers}{range}, '0-0', 'the upload is at offset 0');
 $r = $http->request('PUT', $t->url("$loc?digest=" . sha256($chunked)), { content => $chunked });
 is($r->{status}, 201, 'PUT of the whole blob: 201');
 is(uploads_left(), 0, 'the leftover named file is gone');
+
+# --- a closing PUT with a small blob whole is read first: one Redis
+#     round trip (the script that checks the upload and links the blob)
+#     instead of two, and the same answers as the usual way
+
+sub evalshas {
+    my ($stats) = $redis->cmd('INFO', 'commandstats') =~ /cmdstat_evalsha:calls=(\d+)/;
+    return $stats // 0;
+}
+
+sleep 0.3;    # the spares are back
+$loc = start_upload($t, 'sp/eager');
+my $small = blob_bytes('eager', 2000);
+my $before = evalshas();
+$r = $http->request('PUT', $t->url("$loc?digest=" . sha256($small)),
+                    { content => $small });
+is($r->{status}, 201, 'PUT of a whole small blob: 201');
+is(evalshas() - $before, 1, 'with one Redis script call');
+is($http->get($t->url('/v2/sp/eager/blobs/' . sha256($small)))->{content}, $small,
+   'the blob reads back');
+is($http->get($t->url($loc))->{status}, 404, 'the upload is over');
+
+# the last chunk of a longer upload, in the PUT without Content-Range
+$loc = start_upload($t, 'sp/eager');
+my $long = blob_bytes('long', 3000);
+$r = $http->request('PATCH', $t->url($loc),
+                    { content => substr($long, 0, 2000),
+                      headers => { 'Content-Range' => '0-1999',
+                                   'Content-Type' => 'application/octet-stream' } });
+is($r->{status}, 202, 'a first chunk');
+$r = $http->request('PUT', $t->url($r->{headers}{location} . '?digest=' . sha256($long)),
+                    { content => substr($long, 2000) });
+is($r->{status}, 201, 'the PUT with the rest and no Content-Range: 201');
+is($http->get($t->url('/v2/sp/eager/blobs/' . sha256($long)))->{content}, $long,
+   'the blob is both parts');
+is(uploads_left(), 0, 'no upload file left');
+
+# a body that is a blob of its own, after bytes were uploaded: not the digest
+$loc = start_upload($t, 'sp/eager');
+$r = $http->request('PATCH', $t->url($loc),
+                    { content => 'x' x 100,
+                      headers => { 'Content-Range' => '0-99',
+                                   'Content-Type' => 'application/octet-stream' } });
+my $tail = blob_bytes('tail', 500);
+$r = $http->request('PUT', $t->url($r->{headers}{location} . '?digest=' . sha256($tail)),
+                    { content => $tail });
+is($r->{status}, 400, 'bytes before a body that matches its digest alone: 400');
+like($r->{content}, qr/DIGEST_INVALID/, 'DIGEST_INVALID');
+is($http->get($t->url($loc))->{status}, 404, 'and the upload is dropped, as for any wrong digest');
+is($http->head($t->url('/v2/sp/eager/blobs/' . sha256($tail)))->{status}, 404,
+   'the repository has no such blob');
+is(uploads_left(), 0, 'its file is gone');
+
+# an upload started for sha512 closed with a sha256 digest
+$loc = start_upload($t, 'sp/eager', '?digest-algorithm=sha512');
+$r = $http->request('PUT', $t->url("$loc?digest=" . sha256($small . 'y')),
+                    { content => $small . 'y' });
+is($r->{status}, 400, 'a sha512 upload closed with a sha256 digest: 400');
+$r = $http->request('PUT', $t->url("$loc?digest=sha512:" . Digest::SHA::sha512_hex($small . 'y')),
+                    { content => $small . 'y' });
+is($r->{status}, 201, 'with its sha512 digest: 201');
+
+# an upload nobody started
+$r = $http->request('PUT', $t->url('/v2/sp/eager/blobs/uploads/0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9?digest='
+                                   . sha256($small . 'z')), { content => $small . 'z' });
+is($r->{status}, 404, 'PUT of a whole blob to an unknown upload: 404');
+like($r->{content}, qr/BLOB_UPLOAD_UNKNOWN/, 'BLOB_UPLOAD_UNKNOWN');
+is($http->head($t->url('/v2/sp/eager/blobs/' . sha256($small . 'z')))->{status}, 404,
+   'and the repository has no such blob');
+
+# a PATCH in flight holds the upload
+$loc = start_upload($t, 'sp/eager');
+$s = half_sent("PATCH $loc", $chunked);
+$r = $http->request('PUT', $t->url("$loc?digest=" . sha256($small . 'w')),
+                    { content => $small . 'w' });
+is($r->{status}, 416, 'PUT while a chunk is being written: 416');
+close $s;
+sleep 0.2;
+is($http->request('DELETE', $t->url($loc))->{status}, 204, 'that upload cancelled');
+is(uploads_left(), 0, 'with its file');
+
+# ...unless its writer was killed: the lock is taken over at once
+$loc = start_upload($t, 'sp/eager');
+$s = half_sent("PATCH $loc", $chunked);
+($worker) = $t->worker_pids;
+kill 'KILL', $worker;
+close $s;
+for (1 .. 50) { @w = grep { $_ != $worker } $t->worker_pids; last if @w; sleep 0.1 }
+is(push_blob($t, 'sp/eager', blob_bytes('wake', 100))->{status}, 201, 'a new worker');
+sleep 0.3;
+$before = evalshas();
+$r = $http->request('PUT', $t->url("$loc?digest=" . sha256($small . 'v')),
+                    { content => $small . 'v' });
+is($r->{status}, 201, 'PUT after the chunk\'s writer was killed: 201');
+is(evalshas() - $before, 2, 'the script ran again, taking the dead writer\'s lock');
+is(uploads_left(), 0, 'the killed chunk\'s file is gone');
 
 $t->check_logs;
 $t->stop;
