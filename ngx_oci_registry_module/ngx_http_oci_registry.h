@@ -101,10 +101,25 @@ typedef struct {
 } ngx_http_oci_spares_t;
 
 
+/*
+ * The key that signs upload ids, so that a POST needs no Redis: one per
+ * storage root, in <root>/upload-id.key, shared by every node that shares
+ * the root.  Loaded by the master; "loaded" is 0 when it could not be.
+ */
+
+#define NGX_HTTP_OCI_IDKEY_LEN       32
+
+typedef struct {
+    u_char                      key[NGX_HTTP_OCI_IDKEY_LEN];
+    ngx_uint_t                  loaded;
+} ngx_http_oci_idkey_t;
+
+
 typedef struct {
     ngx_str_t                   root;
     time_t                      ttl;
     ngx_http_oci_spares_t      *spares;
+    ngx_http_oci_idkey_t       *idkey;
 } ngx_http_oci_storage_t;
 
 
@@ -127,6 +142,7 @@ typedef struct {
     ngx_flag_t                  delete;
     ngx_flag_t                  auto_mount;
     ngx_http_oci_spares_t      *spares;
+    ngx_http_oci_idkey_t       *idkey;
 #if (NGX_THREADS)
     ngx_thread_pool_t          *thread_pool;
 #endif
@@ -171,6 +187,7 @@ typedef struct {
     ngx_str_t                   final;       /* computed "<alg>:<hex>" */
     ngx_str_t                   blob_path;
     ngx_msec_t                  lock_refreshed;
+    ngx_str_t                   window;      /* a signed id's freshness, s */
     ngx_err_t                   commit_err;
     char                       *commit_failed;
 
@@ -187,6 +204,7 @@ typedef struct {
     unsigned                    anonymous:1; /* file is a spare: no name */
     unsigned                    eager:1;     /* PUT: whole blob, no lock */
     unsigned                    replay:1;    /* the body is in ctx->mem */
+    unsigned                    lazy:1;      /* a signed id, still fresh */
 } ngx_http_oci_ctx_t;
 
 
@@ -248,6 +266,12 @@ ngx_int_t ngx_http_oci_blob_path(ngx_pool_t *pool, ngx_str_t *root,
 ngx_int_t ngx_http_oci_upload_path(ngx_pool_t *pool, ngx_str_t *root,
     ngx_str_t *id, ngx_str_t *path);
 ngx_int_t ngx_http_oci_upload_id(ngx_pool_t *pool, ngx_str_t *id);
+ngx_int_t ngx_http_oci_upload_id_signed(ngx_pool_t *pool,
+    ngx_http_oci_idkey_t *k, ngx_str_t *base, ngx_str_t *id);
+ngx_int_t ngx_http_oci_upload_id_fresh(ngx_http_oci_idkey_t *k,
+    ngx_str_t *base, ngx_str_t *id, time_t window);
+void ngx_http_oci_idkey_load(ngx_log_t *log, ngx_str_t *root,
+    ngx_http_oci_idkey_t *k);
 ngx_fd_t ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path,
     off_t offset);
 void ngx_http_oci_sweep_uploads(ngx_log_t *log, ngx_str_t *root,

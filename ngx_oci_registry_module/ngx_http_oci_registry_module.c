@@ -24,6 +24,7 @@ static char *ngx_http_oci_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t ngx_http_oci_add_path(ngx_conf_t *cf, ngx_str_t *root,
     char *sub);
 static ngx_int_t ngx_http_oci_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_oci_init_module(ngx_cycle_t *cycle);
 static void ngx_http_oci_sweeper(ngx_event_t *ev);
 static ngx_msec_t ngx_http_oci_sweep_interval(ngx_http_oci_main_conf_t *omcf);
 static ngx_int_t ngx_http_oci_init_process(ngx_cycle_t *cycle);
@@ -131,7 +132,7 @@ ngx_module_t  ngx_http_oci_registry_module = {
     ngx_http_oci_registry_commands,        /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_oci_init_module,              /* init module */
     ngx_http_oci_init_process,             /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -270,6 +271,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         {
             st[i].ttl = ngx_max(st[i].ttl, conf->upload_ttl);
             conf->spares = st[i].spares;
+            conf->idkey = st[i].idkey;
             return NGX_CONF_OK;
         }
     }
@@ -282,12 +284,14 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     st->root = conf->storage;
     st->ttl = conf->upload_ttl;
     st->spares = ngx_http_oci_spares_create(cf->pool, &conf->storage);
+    st->idkey = ngx_pcalloc(cf->pool, sizeof(ngx_http_oci_idkey_t));
 
-    if (st->spares == NULL) {
+    if (st->spares == NULL || st->idkey == NULL) {
         return NGX_CONF_ERROR;
     }
 
     conf->spares = st->spares;
+    conf->idkey = st->idkey;
 
     return NGX_CONF_OK;
 }
@@ -454,6 +458,31 @@ ngx_http_oci_init_process(ngx_cycle_t *cycle)
         omcf->sweeper.cancelable = 1;
 
         ngx_add_timer(&omcf->sweeper, ngx_http_oci_sweep_interval(omcf));
+    }
+
+    return NGX_OK;
+}
+
+
+/* in the master, after the storage directories exist: the id keys */
+
+static ngx_int_t
+ngx_http_oci_init_module(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                 i;
+    ngx_http_oci_storage_t    *st;
+    ngx_http_oci_main_conf_t  *omcf;
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_oci_registry_module);
+    if (omcf == NULL) {
+        return NGX_OK;
+    }
+
+    st = omcf->storages.elts;
+
+    for (i = 0; i < omcf->storages.nelts; i++) {
+        ngx_http_oci_idkey_load(cycle->log, &st[i].root, st[i].idkey);
     }
 
     return NGX_OK;

@@ -158,14 +158,23 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
 
     /*
      * UPLOAD_LOCK: ARGV upload id, lock token, lock ttl (ms), the token of
-     * a holder known to be dead ("" if none).  One writer per upload at a
-     * time.  Returns {offset, algorithm, hash state}, nil for an unknown
-     * upload, or {"LOCKED", holder's token}.
+     * a holder known to be dead ("" if none), "1" for a fresh signed id
+     * (its state is made here, unless it ended), upload ttl (s).  One
+     * writer per upload at a time.  Returns {offset, algorithm, hash
+     * state}, nil for an unknown upload, or {"LOCKED", holder's token}.
      */
     ngx_string(
         "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
         "local h = redis.call('HMGET', k, 'offset', 'alg', 'hash')\n"
-        "if not h[1] then return nil end\n"
+        "if not h[1] then\n"
+        "  if ARGV[5] ~= '1' or redis.call('EXISTS', k .. ':gone') == 1 then\n"
+        "    return nil\n"
+        "  end\n"
+        "  redis.call('HSET', k, 'offset', 0, 'alg', 'sha256', 'hash', '',\n"
+        "             'started', redis.call('TIME')[1])\n"
+        "  redis.call('EXPIRE', k, ARGV[6])\n"
+        "  h = {'0', 'sha256', ''}\n"
+        "end\n"
         "local cur = redis.call('GET', k .. ':lock')\n"
         "if cur and cur ~= ARGV[4] then return {'LOCKED', cur} end\n"
         "redis.call('SET', k .. ':lock', ARGV[2], 'PX', ARGV[3])\n"
@@ -187,8 +196,10 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "return 1\n"),
 
     /*
-     * BLOB_LINK: ARGV digest, size, upload id ("" for none), token.
-     * Links a verified blob to the repository and ends its upload.
+     * BLOB_LINK: ARGV digest, size, upload id ("" for none), token, "1"
+     * for a signed id, how long it stays fresh (s).  Links a verified blob
+     * to the repository and ends its upload; a signed id is marked gone,
+     * or it would look fresh again.
      */
     ngx_string(
         "local b = KEYS[1]\n"
@@ -196,6 +207,9 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  local k = b .. 'upload:' .. ARGV[3]\n"
         "  if redis.call('GET', k .. ':lock') ~= ARGV[4] then return 0 end\n"
         "  redis.call('DEL', k, k .. ':lock')\n"
+        "  if ARGV[5] == '1' then\n"
+        "    redis.call('SET', k .. ':gone', 1, 'EX', ARGV[6])\n"
+        "  end\n"
         "end\n"
         "redis.call('HSET', b .. 'blobs', ARGV[1], ARGV[2])\n"
         "return 1\n"),
@@ -210,23 +224,59 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
 
     /*
      * BLOB_CLOSE: ARGV digest, size, upload id, the token of a holder
-     * known to be dead ("" if none), algorithm.  Ends an upload whose
-     * closing PUT carried a whole verified blob, without having locked
-     * it: the upload must still be at offset 0 and unlocked.  Returns 1
-     * (linked), nil (unknown upload), 2 (the upload had bytes, so the
-     * body was not the whole blob: dropped), 3 (started for another
-     * algorithm) or {"LOCKED", holder's token}.
+     * known to be dead ("" if none), algorithm, "1" for a fresh signed
+     * id, how long it stays fresh (s).  Ends an upload whose closing PUT
+     * carried a whole verified blob, without having locked it: the
+     * upload must still be at offset 0 and unlocked.  Returns 1 (linked),
+     * nil (unknown upload), 2 (the upload had bytes, so the body was not
+     * the whole blob: dropped), 3 (started for another algorithm) or
+     * {"LOCKED", holder's token}.
      */
     ngx_string(
         "local b = KEYS[1]\n"
         "local k = b .. 'upload:' .. ARGV[3]\n"
         "local h = redis.call('HMGET', k, 'offset', 'alg')\n"
-        "if not h[1] then return nil end\n"
+        "if not h[1] then\n"
+        "  if ARGV[6] ~= '1' or redis.call('EXISTS', k .. ':gone') == 1 then\n"
+        "    return nil\n"
+        "  end\n"
+        "  h = {'0', 'sha256'}\n"
+        "end\n"
         "local cur = redis.call('GET', k .. ':lock')\n"
         "if cur and cur ~= ARGV[4] then return {'LOCKED', cur} end\n"
         "if h[2] ~= ARGV[5] then return 3 end\n"
         "redis.call('DEL', k, k .. ':lock')\n"
+        "if ARGV[6] == '1' then\n"
+        "  redis.call('SET', k .. ':gone', 1, 'EX', ARGV[7])\n"
+        "end\n"
         "if h[1] ~= '0' then return 2 end\n"
         "redis.call('HSET', b .. 'blobs', ARGV[1], ARGV[2])\n"
+        "return 1\n"),
+
+    /*
+     * UPLOAD_STATUS: ARGV upload id, "1" for a fresh signed id.  The
+     * offset, "0" for a signed id nobody wrote to yet, or nil.
+     */
+    ngx_string(
+        "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
+        "local o = redis.call('HGET', k, 'offset')\n"
+        "if o then return o end\n"
+        "if ARGV[2] == '1' and redis.call('EXISTS', k .. ':gone') == 0 then\n"
+        "  return '0'\n"
+        "end\n"
+        "return nil\n"),
+
+    /*
+     * UPLOAD_CANCEL: ARGV upload id, "1" for a fresh signed id, how long
+     * it stays fresh (s).  1 if the upload existed (and is gone now).
+     */
+    ngx_string(
+        "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
+        "local n = redis.call('DEL', k, k .. ':lock')\n"
+        "if ARGV[2] ~= '1' then return n end\n"
+        "if n == 0 and redis.call('EXISTS', k .. ':gone') == 1 then\n"
+        "  return 0\n"
+        "end\n"
+        "redis.call('SET', k .. ':gone', 1, 'EX', ARGV[3])\n"
         "return 1\n")
 };

@@ -32,6 +32,13 @@
 #define NGX_HTTP_OCI_LOCK_TTL      "300000"
 #define NGX_HTTP_OCI_TOKEN_LEN     (NGX_MAXHOSTNAMELEN + 64)
 
+/*
+ * How long a signed upload id stays valid with no state in Redis: a
+ * client gets this long from its POST to its first chunk (or the upload
+ * TTL, if shorter)
+ */
+#define NGX_HTTP_OCI_FRESH_WINDOW  600
+
 /* a closing PUT up to this size is read whole before the upload is looked up */
 #define NGX_HTTP_OCI_EAGER_MAX     65536
 
@@ -76,6 +83,7 @@ static ngx_int_t ngx_http_oci_upload_chunk(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static ngx_int_t ngx_http_oci_upload_token(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
+static time_t ngx_http_oci_fresh_window(ngx_http_oci_ctx_t *ctx);
 #if (NGX_THREADS)
 static ngx_int_t ngx_http_oci_upload_eager(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
@@ -141,6 +149,15 @@ ngx_http_oci_upload(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     ctx->range_end = -1;
     ctx->file.fd = NGX_INVALID_FILE;
 
+    ctx->window.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (ctx->window.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->window.len = ngx_sprintf(ctx->window.data, "%T",
+                                  ngx_http_oci_fresh_window(ctx))
+                      - ctx->window.data;
+
     if (ctx->route.type == NGX_HTTP_OCI_ROUTE_UPLOAD_START) {
         return ngx_http_oci_upload_start(r, ctx);
     }
@@ -153,6 +170,12 @@ ngx_http_oci_upload(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /* an id we signed, still fresh: it exists even with no state yet */
+
+    ctx->lazy = ngx_http_oci_upload_id_fresh(ctx->conf->idkey, &ctx->base,
+                                             &ctx->upload_id,
+                                             ngx_http_oci_fresh_window(ctx));
 
     switch (r->method) {
 
@@ -460,6 +483,21 @@ ngx_http_oci_upload_create(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ctx->conf->idkey && ctx->conf->idkey->loaded
+        && ctx->alg == NGX_HTTP_OCI_SHA256)
+    {
+        /* a signed id: the state is made by the first chunk, no Redis now */
+
+        if (ngx_http_oci_upload_id_signed(r->pool, ctx->conf->idkey,
+                                          &ctx->base, &ctx->upload_id)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_oci_upload_accepted(r, ctx, NGX_HTTP_ACCEPTED, 0);
+    }
+
     if (ngx_http_oci_upload_id(r->pool, &ctx->upload_id) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -560,6 +598,13 @@ ngx_http_oci_upload_chunk(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     }
 
     return ngx_http_oci_suspend(r, ngx_http_oci_upload_lock(r, ctx));
+}
+
+
+static time_t
+ngx_http_oci_fresh_window(ngx_http_oci_ctx_t *ctx)
+{
+    return ngx_min(ctx->conf->upload_ttl, NGX_HTTP_OCI_FRESH_WINDOW);
 }
 
 
@@ -733,12 +778,17 @@ ngx_http_oci_upload_close(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     size_t      *lens;
     const char **argv;
 
-    argv = ngx_http_oci_argv(r, 6, &lens);
+    argv = ngx_http_oci_argv(r, 8, &lens);
     p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
 
     if (argv == NULL || p == NULL) {
         return NGX_ERROR;
     }
+
+    argv[6] = ctx->lazy ? "1" : "";
+    lens[6] = ctx->lazy;
+    argv[7] = (char *) ctx->window.data;
+    lens[7] = ctx->window.len;
 
     argv[0] = (char *) ctx->base.data;
     lens[0] = ctx->base.len;
@@ -755,7 +805,7 @@ ngx_http_oci_upload_close(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     return ngx_http_oci_redis_script(r, ctx->conf->redis,
                                      ngx_http_oci_upload_closed,
-                                     NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE, 1, 6,
+                                     NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE, 1, 8,
                                      argv, lens);
 }
 
@@ -811,12 +861,14 @@ ngx_http_oci_upload_closed(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_oci_upload_lock(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
+    u_char      *p;
     size_t      *lens;
     const char **argv;
 
-    argv = ngx_http_oci_argv(r, 5, &lens);
+    argv = ngx_http_oci_argv(r, 7, &lens);
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
 
-    if (argv == NULL) {
+    if (argv == NULL || p == NULL) {
         return NGX_ERROR;
     }
 
@@ -830,10 +882,14 @@ ngx_http_oci_upload_lock(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     lens[3] = sizeof(NGX_HTTP_OCI_LOCK_TTL) - 1;
     argv[4] = ctx->stale.len ? (char *) ctx->stale.data : "";
     lens[4] = ctx->stale.len;
+    argv[5] = ctx->lazy ? "1" : "";
+    lens[5] = ctx->lazy;
+    argv[6] = (char *) p;
+    lens[6] = ngx_sprintf(p, "%T", ctx->conf->upload_ttl) - p;
 
     return ngx_http_oci_redis_script(r, ctx->conf->redis,
                                      ngx_http_oci_upload_locked,
-                                     NGX_HTTP_OCI_SCRIPT_UPLOAD_LOCK, 1, 5,
+                                     NGX_HTTP_OCI_SCRIPT_UPLOAD_LOCK, 1, 7,
                                      argv, lens);
 }
 
@@ -1383,7 +1439,7 @@ ngx_http_oci_upload_committed(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     }
 #endif
 
-    argv = ngx_http_oci_argv(r, 5, &lens);
+    argv = ngx_http_oci_argv(r, 7, &lens);
     p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
 
     if (argv == NULL || p == NULL) {
@@ -1391,6 +1447,11 @@ ngx_http_oci_upload_committed(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
                                  NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
         return;
     }
+
+    argv[5] = ctx->lazy ? "1" : "";
+    lens[5] = ctx->lazy;
+    argv[6] = (char *) ctx->window.data;
+    lens[6] = ctx->window.len;
 
     argv[0] = (char *) ctx->base.data;
     lens[0] = ctx->base.len;
@@ -1414,7 +1475,7 @@ ngx_http_oci_upload_committed(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     if (ngx_http_oci_redis_script(r, ctx->conf->redis,
                                   ngx_http_oci_upload_linked,
-                                  NGX_HTTP_OCI_SCRIPT_BLOB_LINK, 1, 5, argv,
+                                  NGX_HTTP_OCI_SCRIPT_BLOB_LINK, 1, 7, argv,
                                   lens)
         != NGX_OK)
     {
@@ -1444,7 +1505,6 @@ ngx_http_oci_upload_status(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
     ngx_int_t    rc;
     size_t      *lens;
-    ngx_str_t    key;
     const char **argv;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -1453,22 +1513,21 @@ ngx_http_oci_upload_status(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     argv = ngx_http_oci_argv(r, 3, &lens);
 
-    if (argv == NULL
-        || ngx_http_oci_upload_key(r, ctx, "", &key) != NGX_OK)
-    {
+    if (argv == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv[0] = "HGET";
-    lens[0] = 4;
-    argv[1] = (char *) key.data;
-    lens[1] = key.len;
-    argv[2] = "offset";
-    lens[2] = 6;
+    argv[0] = (char *) ctx->base.data;
+    lens[0] = ctx->base.len;
+    argv[1] = (char *) ctx->upload_id.data;
+    lens[1] = ctx->upload_id.len;
+    argv[2] = ctx->lazy ? "1" : "";
+    lens[2] = ctx->lazy;
 
-    rc = ngx_http_oci_redis_command(r, ctx->conf->redis,
-                                    ngx_http_oci_upload_status_reply,
-                                    3, argv, lens);
+    rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                   ngx_http_oci_upload_status_reply,
+                                   NGX_HTTP_OCI_SCRIPT_UPLOAD_STATUS, 1, 3,
+                                   argv, lens);
 
     return ngx_http_oci_suspend(r, rc);
 }
@@ -1512,34 +1571,31 @@ ngx_http_oci_upload_cancel(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
     ngx_int_t    rc;
     size_t      *lens;
-    ngx_str_t    key, lock;
     const char **argv;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv = ngx_http_oci_argv(r, 3, &lens);
+    argv = ngx_http_oci_argv(r, 4, &lens);
 
-    if (argv == NULL
-        || ngx_http_oci_upload_key(r, ctx, "", &key) != NGX_OK
-        || ngx_http_oci_upload_key(r, ctx, ":lock", &lock) != NGX_OK)
-    {
+    if (argv == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* DEL answers how many existed; the lock alone never exists for long */
+    argv[0] = (char *) ctx->base.data;
+    lens[0] = ctx->base.len;
+    argv[1] = (char *) ctx->upload_id.data;
+    lens[1] = ctx->upload_id.len;
+    argv[2] = ctx->lazy ? "1" : "";
+    lens[2] = ctx->lazy;
+    argv[3] = (char *) ctx->window.data;
+    lens[3] = ctx->window.len;
 
-    argv[0] = "DEL";
-    lens[0] = 3;
-    argv[1] = (char *) key.data;
-    lens[1] = key.len;
-    argv[2] = (char *) lock.data;
-    lens[2] = lock.len;
-
-    rc = ngx_http_oci_redis_command(r, ctx->conf->redis,
-                                    ngx_http_oci_upload_cancelled,
-                                    3, argv, lens);
+    rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                   ngx_http_oci_upload_cancelled,
+                                   NGX_HTTP_OCI_SCRIPT_UPLOAD_CANCEL, 1, 4,
+                                   argv, lens);
 
     return ngx_http_oci_suspend(r, rc);
 }
@@ -1633,8 +1689,8 @@ static void
 ngx_http_oci_upload_drop(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
     ngx_str_t   key, lock;
-    const char *argv[3];
-    size_t      lens[3];
+    const char *argv[3], *gone[5];
+    size_t      lens[3], glens[5];
 
     if (ngx_delete_file(ctx->upload_path.data) == NGX_FILE_ERROR
         && ngx_errno != NGX_ENOENT)
@@ -1662,6 +1718,27 @@ ngx_http_oci_upload_drop(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     ngx_http_oci_redis_fire(ctx->conf->redis, 3, argv, lens);
     ctx->locked = 0;
+
+    if (!ctx->lazy
+        || ngx_http_oci_upload_key(r, ctx, ":gone", &key) != NGX_OK)
+    {
+        return;
+    }
+
+    /* a signed id must not look fresh again */
+
+    gone[0] = "SET";
+    glens[0] = 3;
+    gone[1] = (char *) key.data;
+    glens[1] = key.len;
+    gone[2] = "1";
+    glens[2] = 1;
+    gone[3] = "EX";
+    glens[3] = 2;
+    gone[4] = (char *) ctx->window.data;
+    glens[4] = ctx->window.len;
+
+    ngx_http_oci_redis_fire(ctx->conf->redis, 5, gone, glens);
 }
 
 
