@@ -109,6 +109,13 @@ typedef struct {
 
 #define NGX_HTTP_OCI_IDKEY_LEN       32
 
+/*
+ * How long a signed upload id stays valid with no state in Redis: a
+ * client gets this long from its POST to its first chunk (or the upload
+ * TTL, if shorter)
+ */
+#define NGX_HTTP_OCI_FRESH           600
+
 typedef struct {
     u_char                      key[NGX_HTTP_OCI_IDKEY_LEN];
     ngx_uint_t                  loaded;
@@ -138,6 +145,9 @@ typedef struct {
     ngx_http_oci_redis_conf_t  *redis;
     size_t                      manifest_max_size;
     time_t                      upload_ttl;
+    ngx_str_t                   upload_ttl_text;   /* "%T", for scripts */
+    time_t                      fresh;       /* a signed id's life, s */
+    ngx_str_t                   fresh_text;
     ngx_flag_t                  durable;
     ngx_flag_t                  delete;
     ngx_flag_t                  auto_mount;
@@ -187,7 +197,6 @@ typedef struct {
     ngx_str_t                   final;       /* computed "<alg>:<hex>" */
     ngx_str_t                   blob_path;
     ngx_msec_t                  lock_refreshed;
-    ngx_str_t                   window;      /* a signed id's freshness, s */
     ngx_err_t                   commit_err;
     char                       *commit_failed;
 
@@ -203,7 +212,6 @@ typedef struct {
     unsigned                    monolithic:1;
     unsigned                    anonymous:1; /* file is a spare: no name */
     unsigned                    eager:1;     /* PUT: whole blob, no lock */
-    unsigned                    replay:1;    /* the body is in ctx->mem */
     unsigned                    lazy:1;      /* a signed id, still fresh */
 } ngx_http_oci_ctx_t;
 

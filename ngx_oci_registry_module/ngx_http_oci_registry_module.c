@@ -204,6 +204,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_oci_loc_conf_t  *prev = parent;
     ngx_http_oci_loc_conf_t  *conf = child;
 
+    u_char                    *p;
     ngx_uint_t                 i;
     ngx_http_oci_storage_t    *st;
     ngx_http_oci_main_conf_t  *omcf;
@@ -235,6 +236,23 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "than zero");
         return NGX_CONF_ERROR;
     }
+
+    /* the scripts take these as text: made once here, not per request */
+
+    conf->fresh = ngx_min(conf->upload_ttl, NGX_HTTP_OCI_FRESH);
+
+    p = ngx_pnalloc(cf->pool, 2 * NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    conf->upload_ttl_text.data = p;
+    p = ngx_sprintf(p, "%T", conf->upload_ttl);
+    conf->upload_ttl_text.len = p - conf->upload_ttl_text.data;
+
+    conf->fresh_text.data = p;
+    p = ngx_sprintf(p, "%T", conf->fresh);
+    conf->fresh_text.len = p - conf->fresh_text.data;
 
     if (!conf->enable) {
         return NGX_CONF_OK;

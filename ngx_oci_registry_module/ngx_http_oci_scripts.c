@@ -228,6 +228,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      * id, how long it stays fresh (s).  Ends an upload whose closing PUT
      * carried a whole verified blob, without having locked it: the
      * upload must still be at offset 0 and unlocked.  Returns 1 (linked),
+     * 4 (linked; a signed id nobody wrote to, so no upload file exists),
      * nil (unknown upload), 2 (the upload had bytes, so the body was not
      * the whole blob: dropped), 3 (started for another algorithm) or
      * {"LOCKED", holder's token}.
@@ -236,11 +237,13 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "local b = KEYS[1]\n"
         "local k = b .. 'upload:' .. ARGV[3]\n"
         "local h = redis.call('HMGET', k, 'offset', 'alg')\n"
+        "local linked = 1\n"
         "if not h[1] then\n"
         "  if ARGV[6] ~= '1' or redis.call('EXISTS', k .. ':gone') == 1 then\n"
         "    return nil\n"
         "  end\n"
         "  h = {'0', 'sha256'}\n"
+        "  linked = 4\n"
         "end\n"
         "local cur = redis.call('GET', k .. ':lock')\n"
         "if cur and cur ~= ARGV[4] then return {'LOCKED', cur} end\n"
@@ -251,7 +254,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "end\n"
         "if h[1] ~= '0' then return 2 end\n"
         "redis.call('HSET', b .. 'blobs', ARGV[1], ARGV[2])\n"
-        "return 1\n"),
+        "return linked\n"),
 
     /*
      * UPLOAD_STATUS: ARGV upload id, "1" for a fresh signed id.  The

@@ -645,7 +645,6 @@ ngx_http_oci_spares_create(ngx_pool_t *pool, ngx_str_t *root)
 #if (NGX_THREADS)
 
 typedef struct {
-    ngx_http_oci_spares_t  *sp;
     u_char                 *dir;
     ngx_fd_t                fd[NGX_HTTP_OCI_SPARES];
     ngx_uint_t              want;
@@ -702,7 +701,6 @@ ngx_http_oci_spare_take(ngx_http_oci_spares_t *sp, ngx_thread_pool_t *tp,
     }
 
     rf = sp->task->ctx;
-    rf->sp = sp;
     rf->dir = sp->dir;
     rf->want = NGX_HTTP_OCI_SPARES - sp->n;
     rf->n = 0;

@@ -32,13 +32,6 @@
 #define NGX_HTTP_OCI_LOCK_TTL      "300000"
 #define NGX_HTTP_OCI_TOKEN_LEN     (NGX_MAXHOSTNAMELEN + 64)
 
-/*
- * How long a signed upload id stays valid with no state in Redis: a
- * client gets this long from its POST to its first chunk (or the upload
- * TTL, if shorter)
- */
-#define NGX_HTTP_OCI_FRESH_WINDOW  600
-
 /* a closing PUT up to this size is read whole before the upload is looked up */
 #define NGX_HTTP_OCI_EAGER_MAX     65536
 
@@ -83,7 +76,6 @@ static ngx_int_t ngx_http_oci_upload_chunk(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static ngx_int_t ngx_http_oci_upload_token(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
-static time_t ngx_http_oci_fresh_window(ngx_http_oci_ctx_t *ctx);
 #if (NGX_THREADS)
 static ngx_int_t ngx_http_oci_upload_eager(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
@@ -115,6 +107,8 @@ static void ngx_http_oci_upload_linked(ngx_http_request_t *r,
     redisReply *reply);
 #if (NGX_THREADS)
 static ngx_thread_pool_t *ngx_http_oci_thread_pool(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oci_upload_spare(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, ngx_pool_cleanup_t *cln);
 static void ngx_http_oci_commit_thread(void *data, ngx_log_t *log);
 static void ngx_http_oci_commit_done(ngx_event_t *ev);
 #endif
@@ -149,15 +143,6 @@ ngx_http_oci_upload(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     ctx->range_end = -1;
     ctx->file.fd = NGX_INVALID_FILE;
 
-    ctx->window.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-    if (ctx->window.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->window.len = ngx_sprintf(ctx->window.data, "%T",
-                                  ngx_http_oci_fresh_window(ctx))
-                      - ctx->window.data;
-
     if (ctx->route.type == NGX_HTTP_OCI_ROUTE_UPLOAD_START) {
         return ngx_http_oci_upload_start(r, ctx);
     }
@@ -175,7 +160,7 @@ ngx_http_oci_upload(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     ctx->lazy = ngx_http_oci_upload_id_fresh(ctx->conf->idkey, &ctx->base,
                                              &ctx->upload_id,
-                                             ngx_http_oci_fresh_window(ctx));
+                                             ctx->conf->fresh);
 
     switch (r->method) {
 
@@ -475,7 +460,6 @@ static ngx_int_t
 ngx_http_oci_upload_create(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
     ngx_int_t    rc;
-    u_char      *p;
     size_t      *lens;
     const char **argv;
 
@@ -503,9 +487,8 @@ ngx_http_oci_upload_create(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     }
 
     argv = ngx_http_oci_argv(r, 4, &lens);
-    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
 
-    if (argv == NULL || p == NULL) {
+    if (argv == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -515,8 +498,8 @@ ngx_http_oci_upload_create(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     lens[1] = ctx->upload_id.len;
     argv[2] = ctx->alg == NGX_HTTP_OCI_SHA512 ? "sha512" : "sha256";
     lens[2] = 6;
-    argv[3] = (char *) p;
-    lens[3] = ngx_sprintf(p, "%T", ctx->conf->upload_ttl) - p;
+    argv[3] = (char *) ctx->conf->upload_ttl_text.data;
+    lens[3] = ctx->conf->upload_ttl_text.len;
 
     rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
                                    ngx_http_oci_upload_created,
@@ -598,13 +581,6 @@ ngx_http_oci_upload_chunk(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     }
 
     return ngx_http_oci_suspend(r, ngx_http_oci_upload_lock(r, ctx));
-}
-
-
-static time_t
-ngx_http_oci_fresh_window(ngx_http_oci_ctx_t *ctx)
-{
-    return ngx_min(ctx->conf->upload_ttl, NGX_HTTP_OCI_FRESH_WINDOW);
 }
 
 
@@ -720,20 +696,13 @@ ngx_http_oci_upload_eager_done(ngx_http_request_t *r)
     ngx_http_oci_hash_update(hash, ctx->mem, ctx->mem_len);
     ctx->final.len = ngx_http_oci_hash_final(hash, digest);
 
-    if (ctx->final.len == ctx->digest.len
-        && ngx_strncmp(digest, ctx->digest.data, ctx->digest.len) == 0)
+    if (ctx->final.len != ctx->digest.len
+        || ngx_strncmp(digest, ctx->digest.data, ctx->digest.len) != 0
+        || ngx_http_oci_upload_spare(r, ctx, cln) != NGX_OK)
     {
-        ctx->file.fd = ngx_http_oci_spare_take(ctx->conf->spares,
-                                               ngx_http_oci_thread_pool(r),
-                                               r->connection->log);
-    }
-
-    if (ctx->file.fd == NGX_INVALID_FILE) {
         /* not the whole blob, or no spare: the usual way */
 
         ctx->eager = 0;
-        ctx->replay = 1;
-        ctx->received = 0;
 
         if (ngx_http_oci_upload_token(r, ctx) != NGX_OK) {
             ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
@@ -748,13 +717,6 @@ ngx_http_oci_upload_eager_done(ngx_http_request_t *r)
         return;
     }
 
-    ctx->anonymous = 1;
-    ctx->file.name = ctx->upload_path;
-    ctx->file.log = r->connection->log;
-
-    cln->handler = ngx_http_oci_upload_cleanup;
-    cln->data = r;
-
     status = ngx_http_oci_body_write_file(r, ctx, ctx->mem, ctx->mem_len, 0);
     if (status) {
         ngx_http_oci_upload_fail(r, ctx, status, NGX_HTTP_OCI_ERR_UNKNOWN,
@@ -762,8 +724,7 @@ ngx_http_oci_upload_eager_done(ngx_http_request_t *r)
         return;
     }
 
-    ctx->offset = 0;
-    ctx->received = ctx->mem_len;
+    /* at offset 0; "received" was counted as the body was read */
 
     ngx_http_oci_upload_finish(r, ctx);
 }
@@ -785,11 +746,6 @@ ngx_http_oci_upload_close(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    argv[6] = ctx->lazy ? "1" : "";
-    lens[6] = ctx->lazy;
-    argv[7] = (char *) ctx->window.data;
-    lens[7] = ctx->window.len;
-
     argv[0] = (char *) ctx->base.data;
     lens[0] = ctx->base.len;
     argv[1] = (char *) ctx->digest.data;
@@ -802,6 +758,10 @@ ngx_http_oci_upload_close(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     lens[4] = ctx->stale.len;
     argv[5] = ctx->alg == NGX_HTTP_OCI_SHA512 ? "sha512" : "sha256";
     lens[5] = 6;
+    argv[6] = ctx->lazy ? "1" : "";
+    lens[6] = ctx->lazy;
+    argv[7] = (char *) ctx->conf->fresh_text.data;
+    lens[7] = ctx->conf->fresh_text.len;
 
     return ngx_http_oci_redis_script(r, ctx->conf->redis,
                                      ngx_http_oci_upload_closed,
@@ -831,7 +791,11 @@ ngx_http_oci_upload_closed(ngx_http_request_t *r, redisReply *reply)
     }
 
     if (reply->integer == 2 || reply->integer == 1) {
-        /* the upload is over: a file an earlier chunk left goes too */
+        /*
+         * The upload is over: a file an earlier chunk left goes too.  Not
+         * for 4, a signed id nobody wrote to: no system call for nothing
+         * on the common path.
+         */
 
         if (ngx_delete_file(ctx->upload_path.data) == NGX_FILE_ERROR
             && ngx_errno != NGX_ENOENT)
@@ -842,7 +806,7 @@ ngx_http_oci_upload_closed(ngx_http_request_t *r, redisReply *reply)
         }
     }
 
-    if (reply->integer != 1) {
+    if (reply->integer != 1 && reply->integer != 4) {
         /* bytes before this body, or another algorithm: not this digest */
         ngx_http_oci_finalize_error(r, NGX_HTTP_BAD_REQUEST,
                                     NGX_HTTP_OCI_ERR_DIGEST_INVALID,
@@ -861,14 +825,12 @@ ngx_http_oci_upload_closed(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_oci_upload_lock(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    u_char      *p;
     size_t      *lens;
     const char **argv;
 
     argv = ngx_http_oci_argv(r, 7, &lens);
-    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
 
-    if (argv == NULL || p == NULL) {
+    if (argv == NULL) {
         return NGX_ERROR;
     }
 
@@ -884,8 +846,8 @@ ngx_http_oci_upload_lock(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     lens[4] = ctx->stale.len;
     argv[5] = ctx->lazy ? "1" : "";
     lens[5] = ctx->lazy;
-    argv[6] = (char *) p;
-    lens[6] = ngx_sprintf(p, "%T", ctx->conf->upload_ttl) - p;
+    argv[6] = (char *) ctx->conf->upload_ttl_text.data;
+    lens[6] = ctx->conf->upload_ttl_text.len;
 
     return ngx_http_oci_redis_script(r, ctx->conf->redis,
                                      ngx_http_oci_upload_locked,
@@ -1082,7 +1044,7 @@ ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply)
         return;
     }
 
-    if (ctx->replay) {
+    if (ctx->mem) {
         /* an eager PUT's body, already read: as if it arrived now */
         ctx->body_status = ngx_http_oci_body_replay(r, ctx);
         ngx_http_oci_upload_body_done(r);
@@ -1165,7 +1127,7 @@ ngx_http_oci_upload_body_done(ngx_http_request_t *r)
     ctx->file.fd = NGX_INVALID_FILE;
 
     argv = ngx_http_oci_argv(r, 6, &lens);
-    p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN + NGX_TIME_T_LEN);
+    p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
     state = ngx_pnalloc(r->pool, NGX_HTTP_OCI_HASH_STATE_MAX);
 
     if (argv == NULL || p == NULL || state == NULL) {
@@ -1184,9 +1146,8 @@ ngx_http_oci_upload_body_done(ngx_http_request_t *r)
     lens[3] = ngx_sprintf(p, "%O", ctx->offset + ctx->received) - p;
     argv[4] = (char *) state;
     lens[4] = ngx_http_oci_hash_export(ctx->hash, state);
-    argv[5] = (char *) p + lens[3];
-    lens[5] = ngx_sprintf(p + lens[3], "%T", ctx->conf->upload_ttl)
-              - (p + lens[3]);
+    argv[5] = (char *) ctx->conf->upload_ttl_text.data;
+    lens[5] = ctx->conf->upload_ttl_text.len;
 
     if (ngx_http_oci_redis_script(r, ctx->conf->redis,
                                   ngx_http_oci_upload_saved,
@@ -1363,6 +1324,34 @@ ngx_http_oci_thread_pool(ngx_http_request_t *r)
 }
 
 
+/*
+ * The upload's file is a spare (see ngx_http_oci_spare_take()); "cln",
+ * registered by the caller, closes it.  NGX_DECLINED: none at hand.
+ */
+
+static ngx_int_t
+ngx_http_oci_upload_spare(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
+    ngx_pool_cleanup_t *cln)
+{
+    ctx->file.fd = ngx_http_oci_spare_take(ctx->conf->spares,
+                                           ngx_http_oci_thread_pool(r),
+                                           r->connection->log);
+
+    if (ctx->file.fd == NGX_INVALID_FILE) {
+        return NGX_DECLINED;
+    }
+
+    ctx->anonymous = 1;
+    ctx->file.name = ctx->upload_path;
+    ctx->file.log = r->connection->log;
+
+    cln->handler = ngx_http_oci_upload_cleanup;
+    cln->data = r;
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_oci_commit_thread(void *data, ngx_log_t *log)
 {
@@ -1448,11 +1437,6 @@ ngx_http_oci_upload_committed(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return;
     }
 
-    argv[5] = ctx->lazy ? "1" : "";
-    lens[5] = ctx->lazy;
-    argv[6] = (char *) ctx->window.data;
-    lens[6] = ctx->window.len;
-
     argv[0] = (char *) ctx->base.data;
     lens[0] = ctx->base.len;
     argv[1] = (char *) ctx->digest.data;
@@ -1472,6 +1456,11 @@ ngx_http_oci_upload_committed(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         argv[4] = "";
         lens[4] = 0;
     }
+
+    argv[5] = ctx->lazy ? "1" : "";
+    lens[5] = ctx->lazy;
+    argv[6] = (char *) ctx->conf->fresh_text.data;
+    lens[6] = ctx->conf->fresh_text.len;
 
     if (ngx_http_oci_redis_script(r, ctx->conf->redis,
                                   ngx_http_oci_upload_linked,
@@ -1589,8 +1578,8 @@ ngx_http_oci_upload_cancel(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     lens[1] = ctx->upload_id.len;
     argv[2] = ctx->lazy ? "1" : "";
     lens[2] = ctx->lazy;
-    argv[3] = (char *) ctx->window.data;
-    lens[3] = ctx->window.len;
+    argv[3] = (char *) ctx->conf->fresh_text.data;
+    lens[3] = ctx->conf->fresh_text.len;
 
     rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
                                    ngx_http_oci_upload_cancelled,
@@ -1735,8 +1724,8 @@ ngx_http_oci_upload_drop(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     glens[2] = 1;
     gone[3] = "EX";
     glens[3] = 2;
-    gone[4] = (char *) ctx->window.data;
-    glens[4] = ctx->window.len;
+    gone[4] = (char *) ctx->conf->fresh_text.data;
+    glens[4] = ctx->conf->fresh_text.len;
 
     ngx_http_oci_redis_fire(ctx->conf->redis, 5, gone, glens);
 }
@@ -1763,21 +1752,10 @@ ngx_http_oci_upload_file(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     /* an upload that ends in this request needs no name until it is done */
 
-    if (ctx->offset == 0 && (ctx->monolithic || ctx->closing)) {
-        ctx->file.fd = ngx_http_oci_spare_take(ctx->conf->spares,
-                                               ngx_http_oci_thread_pool(r),
-                                               r->connection->log);
-
-        if (ctx->file.fd != NGX_INVALID_FILE) {
-            ctx->anonymous = 1;
-            ctx->file.name = ctx->upload_path;
-            ctx->file.log = r->connection->log;
-
-            cln->handler = ngx_http_oci_upload_cleanup;
-            cln->data = r;
-
-            return NGX_OK;
-        }
+    if (ctx->offset == 0 && (ctx->monolithic || ctx->closing)
+        && ngx_http_oci_upload_spare(r, ctx, cln) == NGX_OK)
+    {
+        return NGX_OK;
     }
 
 #endif
