@@ -26,7 +26,6 @@
 
 /* tokens longer than this are verified every time instead of cached */
 #define NGX_HTTP_OCI_AUTH_SLOT       2048
-#define NGX_HTTP_OCI_AUTH_NEEDS      2
 
 
 typedef struct {
@@ -37,9 +36,9 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_oci_access_t       needs[NGX_HTTP_OCI_AUTH_NEEDS];
+    ngx_http_oci_access_t       needs[NGX_HTTP_OCI_NEEDS_MAX];
     ngx_uint_t                  nneeds;
-    ngx_uint_t                  granted[NGX_HTTP_OCI_AUTH_NEEDS];
+    ngx_uint_t                  granted[NGX_HTTP_OCI_NEEDS_MAX];
     ngx_str_t                   subject;
     char                       *error;       /* for $oci_auth_error */
 } ngx_http_oci_auth_ctx_t;
@@ -62,10 +61,6 @@ static ngx_int_t ngx_http_oci_auth_reply(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oci_auth_challenge(ngx_http_request_t *r,
     ngx_http_oci_auth_loc_conf_t *alcf, ngx_http_oci_auth_ctx_t *ctx,
     char *error);
-static size_t ngx_http_oci_auth_scope_len(ngx_http_oci_auth_ctx_t *ctx,
-    ngx_uint_t *actions);
-static u_char *ngx_http_oci_auth_scope(u_char *p,
-    ngx_http_oci_auth_ctx_t *ctx, ngx_uint_t *actions);
 static ngx_int_t ngx_http_oci_auth_error_handler(ngx_http_request_t *r);
 
 static ngx_int_t ngx_http_oci_auth_variable(ngx_http_request_t *r,
@@ -271,8 +266,6 @@ static ngx_http_variable_t  ngx_http_oci_auth_vars[] = {
 
 
 static ngx_str_t  ngx_http_oci_repository = ngx_string("repository");
-static ngx_str_t  ngx_http_oci_registry = ngx_string("registry");
-static ngx_str_t  ngx_http_oci_catalog = ngx_string("catalog");
 
 
 static ngx_int_t
@@ -539,77 +532,13 @@ ngx_http_oci_auth_cached(ngx_http_oci_auth_loc_conf_t *alcf, ngx_str_t *token,
 }
 
 
-/*
- * The scope a request needs, by the mapping of distribution: GET and
- * HEAD pull, POST, PUT and PATCH pull and push, DELETE delete; the
- * catalog is registry:catalog:*; a mount also pulls from its source.  A
- * URI that is not a registry route needs a valid token and nothing more
- * (the registry answers it with an error of its own).
- */
+/* the scope the client's request (not the subrequest) needs */
 
 static ngx_int_t
 ngx_http_oci_auth_needs(ngx_http_request_t *m, ngx_http_oci_auth_ctx_t *ctx)
 {
-    ngx_str_t              from;
-    ngx_http_oci_err_e     err;
-    ngx_http_oci_route_t   rt;
-    ngx_http_oci_access_t  *need;
-
-    ctx->nneeds = 0;
-
-    if (ngx_http_oci_route_parse(&m->uri, &rt, &err) != NGX_OK
-        || rt.type == NGX_HTTP_OCI_ROUTE_BASE)
-    {
-        return NGX_OK;
-    }
-
-    need = &ctx->needs[ctx->nneeds++];
-
-    if (rt.type == NGX_HTTP_OCI_ROUTE_CATALOG) {
-        need->type = ngx_http_oci_registry;
-        need->name = ngx_http_oci_catalog;
-        need->actions = NGX_HTTP_OCI_ACT_ANY;
-        return NGX_OK;
-    }
-
-    need->type = ngx_http_oci_repository;
-    need->name = rt.name;
-
-    switch (m->method) {
-
-    case NGX_HTTP_POST:
-    case NGX_HTTP_PUT:
-    case NGX_HTTP_PATCH:
-        need->actions = NGX_HTTP_OCI_ACT_PULL|NGX_HTTP_OCI_ACT_PUSH;
-        break;
-
-    case NGX_HTTP_DELETE:
-        need->actions = NGX_HTTP_OCI_ACT_DELETE;
-        break;
-
-    default:
-        need->actions = NGX_HTTP_OCI_ACT_PULL;
-    }
-
-    if (rt.type != NGX_HTTP_OCI_ROUTE_UPLOAD_START
-        || m->method != NGX_HTTP_POST
-        || ngx_http_arg(m, (u_char *) "mount", 5, &from) != NGX_OK
-        || ngx_http_oci_arg(m, "from", &from) != NGX_OK)
-    {
-        return NGX_OK;
-    }
-
-    if (ngx_http_oci_name_valid(from.data, from.len) != NGX_OK) {
-        /* the registry refuses it; nothing is read from "from" */
-        return NGX_OK;
-    }
-
-    need = &ctx->needs[ctx->nneeds++];
-    need->type = ngx_http_oci_repository;
-    need->name = from;
-    need->actions = NGX_HTTP_OCI_ACT_PULL;
-
-    return NGX_OK;
+    return ngx_http_oci_scope_needs(m->pool, m->method, &m->uri, &m->args,
+                                    ctx->needs, &ctx->nneeds);
 }
 
 
@@ -707,24 +636,17 @@ ngx_http_oci_auth_challenge(ngx_http_request_t *r,
     ngx_http_oci_auth_loc_conf_t *alcf, ngx_http_oci_auth_ctx_t *ctx,
     char *error)
 {
-    u_char            *p;
-    size_t             len;
-    ngx_str_t          realm;
-    ngx_table_elt_t   *h;
+    ngx_str_t         realm, value;
+    ngx_table_elt_t  *h;
 
     ctx->error = error;
 
-    if (ngx_http_complex_value(r, alcf->realm, &realm) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    len = sizeof("Bearer realm=\"\",service=\"\",scope=\"\",error=\"\"")
-          + realm.len + alcf->service.len
-          + ngx_http_oci_auth_scope_len(ctx, NULL)
-          + (error ? ngx_strlen(error) : 0);
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
+    if (ngx_http_complex_value(r, alcf->realm, &realm) != NGX_OK
+        || ngx_http_oci_auth_challenge_text(r->pool, &realm, &alcf->service,
+                                            ctx->needs, ctx->nneeds, error,
+                                            &value)
+           != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -735,73 +657,15 @@ ngx_http_oci_auth_challenge(ngx_http_request_t *r,
 
     h->hash = 1;
     ngx_str_set(&h->key, "WWW-Authenticate");
-    h->value.data = p;
+    h->value = value;
+    h->lowcase_key = NULL;
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
 
-    p = ngx_sprintf(p, "Bearer realm=\"%V\",service=\"%V\"",
-                    &realm, &alcf->service);
-
-    if (ctx->nneeds) {
-        p = ngx_cpymem(p, ",scope=\"", sizeof(",scope=\"") - 1);
-        p = ngx_http_oci_auth_scope(p, ctx, NULL);
-        *p++ = '"';
-    }
-
-    if (error) {
-        p = ngx_sprintf(p, ",error=\"%s\"", error);
-    }
-
-    h->value.len = p - h->value.data;
     r->headers_out.www_authenticate = h;
 
     return ngx_http_oci_auth_reply(r, NGX_HTTP_UNAUTHORIZED);
-}
-
-
-/* "repository:a:pull,push repository:b:pull": needs, or granted bits */
-
-static size_t
-ngx_http_oci_auth_scope_len(ngx_http_oci_auth_ctx_t *ctx, ngx_uint_t *actions)
-{
-    size_t      len;
-    ngx_uint_t  i, bits;
-
-    len = 0;
-
-    for (i = 0; i < ctx->nneeds; i++) {
-        bits = actions ? actions[i] & NGX_HTTP_OCI_ACT_MASK
-                       : ctx->needs[i].actions;
-
-        len += ctx->needs[i].type.len + ctx->needs[i].name.len + 3
-               + ngx_http_oci_actions_text_len(bits, 0);
-    }
-
-    return len;
-}
-
-
-static u_char *
-ngx_http_oci_auth_scope(u_char *p, ngx_http_oci_auth_ctx_t *ctx,
-    ngx_uint_t *actions)
-{
-    ngx_uint_t  i, bits;
-
-    for (i = 0; i < ctx->nneeds; i++) {
-        bits = actions ? actions[i] & NGX_HTTP_OCI_ACT_MASK
-                       : ctx->needs[i].actions;
-
-        if (i) {
-            *p++ = ' ';
-        }
-
-        p = ngx_sprintf(p, "%V:%V:", &ctx->needs[i].type,
-                        &ctx->needs[i].name);
-        p = ngx_http_oci_actions_text(p, bits, 0);
-    }
-
-    return p;
 }
 
 
@@ -815,11 +679,9 @@ ngx_http_oci_auth_scope(u_char *p, ngx_http_oci_auth_ctx_t *ctx,
 static ngx_int_t
 ngx_http_oci_auth_error_handler(ngx_http_request_t *r)
 {
-    u_char                   *body, *p;
-    size_t                    len;
-    ngx_uint_t                i, bits, status;
+    ngx_str_t                 body;
+    ngx_uint_t                status;
     ngx_http_oci_auth_ctx_t   ctx;
-    ngx_http_oci_access_t    *need;
 
     /*
      * "error_page 401 403 @x" keeps the status in err_status; with "= @x"
@@ -843,50 +705,14 @@ ngx_http_oci_auth_error_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = sizeof("{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":"
-                 "\"authentication required\",\"detail\":[]}]}")
-          + sizeof("requested access to the resource is denied");
-
-    for (i = 0; i < ctx.nneeds; i++) {
-        len += ctx.needs[i].type.len + ctx.needs[i].name.len
-               + 4 * sizeof("{\"Type\":\"\",\"Name\":\"\",\"Action\":\"\"},")
-               + 4 * sizeof("delete");
-    }
-
-    body = ngx_pnalloc(r->pool, len);
-    if (body == NULL) {
+    if (ngx_http_oci_auth_error_body(r->pool, status == NGX_HTTP_FORBIDDEN,
+                                     ctx.needs, ctx.nneeds, &body)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(body, "{\"errors\":[{\"code\":\"%s\",\"message\":\"%s\","
-                    "\"detail\":[",
-                    status == NGX_HTTP_FORBIDDEN ? "DENIED" : "UNAUTHORIZED",
-                    status == NGX_HTTP_FORBIDDEN
-                    ? "requested access to the resource is denied"
-                    : "authentication required");
-
-    for (i = 0; i < ctx.nneeds; i++) {
-        need = &ctx.needs[i];
-
-        for (bits = 1; bits <= NGX_HTTP_OCI_ACT_ANY; bits <<= 1) {
-            if (!(need->actions & bits)) {
-                continue;
-            }
-
-            if (p[-1] == '}') {
-                *p++ = ',';
-            }
-
-            p = ngx_sprintf(p, "{\"Type\":\"%V\",\"Name\":\"%V\","
-                            "\"Action\":\"", &need->type, &need->name);
-            p = ngx_http_oci_actions_text(p, bits, 0);
-            p = ngx_cpymem(p, "\"}", 2);
-        }
-    }
-
-    p = ngx_cpymem(p, "]}]}", 4);
-
-    return ngx_http_oci_send_json(r, status, body, p - body);
+    return ngx_http_oci_send_json(r, status, body.data, body.len);
 }
 
 
@@ -894,7 +720,7 @@ static ngx_int_t
 ngx_http_oci_auth_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                   *p;
+    ngx_str_t                 scope;
     ngx_uint_t                i;
     ngx_http_oci_auth_ctx_t  *ctx;
 
@@ -926,14 +752,15 @@ ngx_http_oci_auth_variable(ngx_http_request_t *r,
             break;
         }
 
-        p = ngx_pnalloc(r->pool, ngx_http_oci_auth_scope_len(ctx,
-                                                             ctx->granted));
-        if (p == NULL) {
+        if (ngx_http_oci_scope_text(r->pool, ctx->needs, ctx->nneeds,
+                                    ctx->granted, &scope)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
-        v->data = p;
-        v->len = ngx_http_oci_auth_scope(p, ctx, ctx->granted) - p;
+        v->data = scope.data;
+        v->len = scope.len;
         break;
 
     default: /* NGX_HTTP_OCI_AUTH_VAR_ERROR */

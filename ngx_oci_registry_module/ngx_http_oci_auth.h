@@ -14,6 +14,8 @@
 
 #include <openssl/evp.h>
 
+#include "ngx_http_oci_text.h"
+
 
 /* the JWS algorithms we accept; each is pinned to one key type */
 #define NGX_HTTP_OCI_JWT_ES256       1
@@ -28,6 +30,9 @@
 #define NGX_HTTP_OCI_ACT_MASK        0x0f
 /* returned with the granted bits: the token names the resource at all */
 #define NGX_HTTP_OCI_ACT_LISTED      0x100
+
+/* a request needs at most two: its repository, and a mount's source */
+#define NGX_HTTP_OCI_NEEDS_MAX       2
 
 #define NGX_HTTP_OCI_JWT_MAX         8192
 #define NGX_HTTP_OCI_ACCESS_MAX      64
@@ -107,11 +112,23 @@ ngx_uint_t ngx_http_oci_jwt_granted(ngx_http_oci_jwt_t *jwt,
 ngx_int_t ngx_http_oci_scope_parse(u_char *p, size_t len,
     ngx_http_oci_access_t *a);
 ngx_uint_t ngx_http_oci_actions_parse(u_char *p, size_t len);
-u_char *ngx_http_oci_actions_text(u_char *dst, ngx_uint_t actions,
+void ngx_http_oci_text_actions(ngx_http_oci_text_t *t, ngx_uint_t actions,
     ngx_uint_t json);
-size_t ngx_http_oci_actions_text_len(ngx_uint_t actions, ngx_uint_t json);
 ngx_uint_t ngx_http_oci_jwt_alg(u_char *p, size_t len);
 ngx_uint_t ngx_http_oci_glob_match(ngx_str_t *glob, ngx_str_t *name);
+
+/* ngx_http_oci_auth_text.c: pure, fuzzable */
+ngx_int_t ngx_http_oci_scope_needs(ngx_pool_t *pool, ngx_uint_t method,
+    ngx_str_t *uri, ngx_str_t *args, ngx_http_oci_access_t *needs,
+    ngx_uint_t *n);
+ngx_int_t ngx_http_oci_scope_text(ngx_pool_t *pool,
+    ngx_http_oci_access_t *needs, ngx_uint_t n, ngx_uint_t *actions,
+    ngx_str_t *out);
+ngx_int_t ngx_http_oci_auth_challenge_text(ngx_pool_t *pool,
+    ngx_str_t *realm, ngx_str_t *service, ngx_http_oci_access_t *needs,
+    ngx_uint_t n, char *error, ngx_str_t *out);
+ngx_int_t ngx_http_oci_auth_error_body(ngx_pool_t *pool, ngx_uint_t denied,
+    ngx_http_oci_access_t *needs, ngx_uint_t n, ngx_str_t *out);
 
 /* ngx_http_oci_jwk.c: keys, signatures */
 char *ngx_http_oci_key_pem(ngx_conf_t *cf, ngx_str_t *file,

@@ -375,55 +375,38 @@ ngx_http_oci_actions_parse(u_char *p, size_t len)
 }
 
 
-size_t
-ngx_http_oci_actions_text_len(ngx_uint_t actions, ngx_uint_t json)
-{
-    size_t                  len;
-    ngx_http_oci_action_t  *act;
-
-    len = 0;
-
-    for (act = ngx_http_oci_actions; act->name.len; act++) {
-        if (actions & act->bit) {
-            len += act->name.len + (json ? 3 : 1);
-        }
-    }
-
-    return len;
-}
-
-
 /* "pull,push", or with json set "\"pull\",\"push\"" */
 
-u_char *
-ngx_http_oci_actions_text(u_char *dst, ngx_uint_t actions, ngx_uint_t json)
+void
+ngx_http_oci_text_actions(ngx_http_oci_text_t *t, ngx_uint_t actions,
+    ngx_uint_t json)
 {
-    u_char                 *start;
+    ngx_uint_t              first;
     ngx_http_oci_action_t  *act;
 
-    start = dst;
+    first = 1;
 
     for (act = ngx_http_oci_actions; act->name.len; act++) {
         if (!(actions & act->bit)) {
             continue;
         }
 
-        if (dst != start) {
-            *dst++ = ',';
+        if (!first) {
+            ngx_http_oci_text_lit(t, ",");
         }
 
+        first = 0;
+
         if (json) {
-            *dst++ = '"';
+            ngx_http_oci_text_lit(t, "\"");
         }
 
-        dst = ngx_cpymem(dst, act->name.data, act->name.len);
+        ngx_http_oci_text_str(t, &act->name);
 
         if (json) {
-            *dst++ = '"';
+            ngx_http_oci_text_lit(t, "\"");
         }
     }
-
-    return dst;
 }
 
 

@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_oci_text.h"
+
 
 #define NGX_HTTP_OCI_MAX_NAME        255
 #define NGX_HTTP_OCI_MAX_TAG         128
@@ -238,8 +240,10 @@ ngx_int_t ngx_http_oci_send_typed(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, u_char *body, size_t len);
 ngx_int_t ngx_http_oci_add_header(ngx_http_request_t *r, char *key,
     ngx_str_t *value);
-size_t ngx_http_oci_json_escape_len(u_char *src, size_t len);
-u_char *ngx_http_oci_json_escape(u_char *dst, u_char *src, size_t len);
+
+/* ngx_http_oci_errors.c: pure */
+ngx_int_t ngx_http_oci_error_body(ngx_pool_t *pool, ngx_http_oci_err_e err,
+    ngx_str_t *detail, ngx_str_t *out);
 
 /* ngx_http_oci_handler.c */
 ngx_int_t ngx_http_oci_handler(ngx_http_request_t *r);

@@ -70,7 +70,29 @@ typedef struct {
 } ngx_http_oci_token_req_t;
 
 
+typedef struct {
+    ngx_str_t                  *token;
+    ngx_str_t                  *refresh;
+    ngx_str_t                  *scope;
+    time_t                      ttl;
+    ngx_tm_t                    tm;
+} ngx_http_oci_token_answer_t;
+
+
+typedef struct {
+    ngx_http_oci_auth_loc_conf_t  *alcf;
+    ngx_str_t                     *user;
+    ngx_http_oci_token_req_t      *tr;
+    ngx_uint_t                     refresh;
+    time_t                         now;
+    u_char                         jti[16];
+} ngx_http_oci_claims_t;
+
+
 static void ngx_http_oci_token_post(ngx_http_request_t *r);
+static void ngx_http_oci_token_answer_fill(ngx_http_oci_text_t *t,
+    void *data);
+static void ngx_http_oci_claims_fill(ngx_http_oci_text_t *t, void *data);
 static ngx_int_t ngx_http_oci_token_issue(ngx_http_request_t *r,
     ngx_str_t *form, ngx_uint_t post);
 static ngx_int_t ngx_http_oci_token_form(ngx_http_request_t *r,
@@ -157,14 +179,12 @@ ngx_http_oci_token_issue(ngx_http_request_t *r, ngx_str_t *form,
     ngx_uint_t post)
 {
     char                          *error;
-    u_char                        *body, *p;
-    size_t                         len;
     time_t                         now;
-    ngx_tm_t                       tm;
-    ngx_str_t                      user, token, refresh, scope;
+    ngx_str_t                      user, token, refresh, scope, body;
     ngx_int_t                      rc;
     ngx_uint_t                     i;
     ngx_http_oci_token_req_t       tr;
+    ngx_http_oci_token_answer_t    ta;
     ngx_http_oci_auth_loc_conf_t  *alcf;
 
     static ngx_str_t  no_store = ngx_string("no-store");
@@ -249,59 +269,25 @@ ngx_http_oci_token_issue(ngx_http_request_t *r, ngx_str_t *form,
 
     /* the granted scope, space-separated, for the OAuth2 answer */
 
-    len = 0;
-    for (i = 0; i < tr.nscopes; i++) {
-        len += tr.scopes[i].type.len + tr.scopes[i].name.len + 3
-               + ngx_http_oci_actions_text_len(tr.scopes[i].actions, 0);
-    }
-
-    scope.data = ngx_pnalloc(r->pool, len + 1);
-    if (scope.data == NULL) {
+    if (ngx_http_oci_scope_text(r->pool, tr.scopes, tr.nscopes, NULL, &scope)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = scope.data;
+    ta.token = &token;
+    ta.refresh = &refresh;
+    ta.scope = &scope;
+    ta.ttl = alcf->token_ttl;
 
-    for (i = 0; i < tr.nscopes; i++) {
-        if (tr.scopes[i].actions == 0) {
-            continue;
-        }
+    ngx_gmtime(now, &ta.tm);
 
-        if (p != scope.data) {
-            *p++ = ' ';
-        }
-
-        p = ngx_sprintf(p, "%V:%V:", &tr.scopes[i].type, &tr.scopes[i].name);
-        p = ngx_http_oci_actions_text(p, tr.scopes[i].actions, 0);
-    }
-
-    scope.len = p - scope.data;
-
-    ngx_gmtime(now, &tm);
-
-    len = sizeof("{\"token\":\"\",\"access_token\":\"\",\"expires_in\":,"
-                 "\"issued_at\":\"2026-01-01T00:00:00Z\",\"scope\":\"\","
-                 "\"refresh_token\":\"\"}")
-          + 2 * token.len + NGX_TIME_T_LEN + scope.len + refresh.len;
-
-    body = ngx_pnalloc(r->pool, len);
-    if (body == NULL) {
+    if (ngx_http_oci_text_build(r->pool, ngx_http_oci_token_answer_fill, &ta,
+                                &body)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    p = ngx_sprintf(body, "{\"token\":\"%V\",\"access_token\":\"%V\","
-                    "\"expires_in\":%T,"
-                    "\"issued_at\":\"%4d-%02d-%02dT%02d:%02d:%02dZ\","
-                    "\"scope\":\"%V\"",
-                    &token, &token, alcf->token_ttl,
-                    tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                    tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec, &scope);
-
-    if (refresh.len) {
-        p = ngx_sprintf(p, ",\"refresh_token\":\"%V\"", &refresh);
-    }
-
-    *p++ = '}';
 
     if (ngx_http_oci_add_header(r, "Cache-Control", &no_store) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -310,7 +296,45 @@ ngx_http_oci_token_issue(ngx_http_request_t *r, ngx_str_t *form,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oci token: \"%V\" granted \"%V\"", &user, &scope);
 
-    return ngx_http_oci_send_json(r, NGX_HTTP_OK, body, p - body);
+    return ngx_http_oci_send_json(r, NGX_HTTP_OK, body.data, body.len);
+}
+
+
+/* {"token","access_token","expires_in","issued_at","scope"[,refresh_token]} */
+
+static void
+ngx_http_oci_token_answer_fill(ngx_http_oci_text_t *t, void *data)
+{
+    ngx_http_oci_token_answer_t  *ta = data;
+
+    u_char  date[sizeof("2026-01-01T00:00:00Z")];
+
+    /* a JWT is base64url and dots: nothing in it needs escaping */
+
+    ngx_http_oci_text_lit(t, "{\"token\":\"");
+    ngx_http_oci_text_str(t, ta->token);
+    ngx_http_oci_text_lit(t, "\",\"access_token\":\"");
+    ngx_http_oci_text_str(t, ta->token);
+    ngx_http_oci_text_lit(t, "\",\"expires_in\":");
+    ngx_http_oci_text_number(t, ta->ttl);
+    ngx_http_oci_text_lit(t, ",\"issued_at\":\"");
+    ngx_http_oci_text_add(t, date,
+                          ngx_sprintf(date, "%4d-%02d-%02dT%02d:%02d:%02dZ",
+                                      ta->tm.ngx_tm_year, ta->tm.ngx_tm_mon,
+                                      ta->tm.ngx_tm_mday, ta->tm.ngx_tm_hour,
+                                      ta->tm.ngx_tm_min, ta->tm.ngx_tm_sec)
+                          - date);
+    ngx_http_oci_text_lit(t, "\",\"scope\":\"");
+    ngx_http_oci_text_json(t, ta->scope->data, ta->scope->len);
+    ngx_http_oci_text_lit(t, "\"");
+
+    if (ta->refresh->len) {
+        ngx_http_oci_text_lit(t, ",\"refresh_token\":\"");
+        ngx_http_oci_text_str(t, ta->refresh);
+        ngx_http_oci_text_lit(t, "\"");
+    }
+
+    ngx_http_oci_text_lit(t, "}");
 }
 
 
@@ -728,78 +752,90 @@ ngx_http_oci_token_make(ngx_http_request_t *r,
     ngx_http_oci_token_req_t *tr, ngx_uint_t refresh, time_t now,
     ngx_str_t *token)
 {
-    u_char                 *p, jti[16];
-    size_t                  len;
-    ngx_str_t               claims;
-    ngx_uint_t              i;
-    ngx_http_oci_access_t  *a;
+    ngx_str_t              claims;
+    ngx_http_oci_claims_t  cl;
 
-    if (RAND_bytes(jti, sizeof(jti)) != 1) {
+    if (RAND_bytes(cl.jti, sizeof(cl.jti)) != 1) {
         return NGX_ERROR;
     }
 
-    len = sizeof("{\"iss\":\"\",\"sub\":\"\",\"aud\":\"refresh:\",\"exp\":,"
-                 "\"nbf\":,\"iat\":,\"jti\":\"\",\"access\":[]}")
-          + ngx_http_oci_json_escape_len(alcf->issuer.data, alcf->issuer.len)
-          + ngx_http_oci_json_escape_len(user->data, user->len)
-          + ngx_http_oci_json_escape_len(alcf->service.data,
-                                         alcf->service.len)
-          + 3 * NGX_TIME_T_LEN + 2 * sizeof(jti);
+    cl.alcf = alcf;
+    cl.user = user;
+    cl.tr = tr;
+    cl.refresh = refresh;
+    cl.now = now;
 
-    for (i = 0; i < tr->nscopes; i++) {
-        len += sizeof("{\"type\":\"\",\"name\":\"\",\"actions\":[]},")
-               + tr->scopes[i].type.len + tr->scopes[i].name.len
-               + ngx_http_oci_actions_text_len(tr->scopes[i].actions, 1);
-    }
-
-    claims.data = ngx_pnalloc(r->pool, len);
-    if (claims.data == NULL) {
+    if (ngx_http_oci_text_build(r->pool, ngx_http_oci_claims_fill, &cl,
+                                &claims)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    p = ngx_cpymem(claims.data, "{\"iss\":\"", 8);
-    p = ngx_http_oci_json_escape(p, alcf->issuer.data, alcf->issuer.len);
-    p = ngx_cpymem(p, "\",\"sub\":\"", 9);
-    p = ngx_http_oci_json_escape(p, user->data, user->len);
-    p = ngx_cpymem(p, "\",\"aud\":\"", 9);
-
-    if (refresh) {
-        p = ngx_cpymem(p, "refresh:", 8);
-    }
-
-    p = ngx_http_oci_json_escape(p, alcf->service.data, alcf->service.len);
-
-    p = ngx_sprintf(p, "\",\"exp\":%T,\"nbf\":%T,\"iat\":%T,\"jti\":\"",
-                    now + (refresh ? alcf->refresh_ttl : alcf->token_ttl),
-                    now, now);
-    p = ngx_hex_dump(p, jti, sizeof(jti));
-    *p++ = '"';
-
-    if (!refresh) {
-        p = ngx_cpymem(p, ",\"access\":[", 11);
-
-        for (i = 0; i < tr->nscopes; i++) {
-            a = &tr->scopes[i];
-
-            if (p[-1] == '}') {
-                *p++ = ',';
-            }
-
-            /* names were validated: nothing in them needs escaping */
-            p = ngx_sprintf(p, "{\"type\":\"%V\",\"name\":\"%V\","
-                            "\"actions\":[", &a->type, &a->name);
-            p = ngx_http_oci_actions_text(p, a->actions, 1);
-            p = ngx_cpymem(p, "]}", 2);
-        }
-
-        *p++ = ']';
-    }
-
-    *p++ = '}';
-
-    claims.len = p - claims.data;
 
     return ngx_http_oci_jwt_sign(r->pool, alcf->signing, &claims, token);
+}
+
+
+static void
+ngx_http_oci_claims_fill(ngx_http_oci_text_t *t, void *data)
+{
+    ngx_http_oci_claims_t  *cl = data;
+
+    u_char                  hex[32];
+    ngx_uint_t              i, first;
+    ngx_http_oci_access_t  *a;
+
+    ngx_http_oci_text_lit(t, "{\"iss\":\"");
+    ngx_http_oci_text_json(t, cl->alcf->issuer.data, cl->alcf->issuer.len);
+    ngx_http_oci_text_lit(t, "\",\"sub\":\"");
+    ngx_http_oci_text_json(t, cl->user->data, cl->user->len);
+    ngx_http_oci_text_lit(t, "\",\"aud\":\"");
+
+    if (cl->refresh) {
+        ngx_http_oci_text_lit(t, "refresh:");
+    }
+
+    ngx_http_oci_text_json(t, cl->alcf->service.data, cl->alcf->service.len);
+    ngx_http_oci_text_lit(t, "\",\"exp\":");
+    ngx_http_oci_text_number(t, cl->now + (cl->refresh
+                                           ? cl->alcf->refresh_ttl
+                                           : cl->alcf->token_ttl));
+    ngx_http_oci_text_lit(t, ",\"nbf\":");
+    ngx_http_oci_text_number(t, cl->now);
+    ngx_http_oci_text_lit(t, ",\"iat\":");
+    ngx_http_oci_text_number(t, cl->now);
+    ngx_http_oci_text_lit(t, ",\"jti\":\"");
+    ngx_http_oci_text_add(t, hex, ngx_hex_dump(hex, cl->jti, sizeof(cl->jti))
+                                  - hex);
+    ngx_http_oci_text_lit(t, "\"");
+
+    if (!cl->refresh) {
+        ngx_http_oci_text_lit(t, ",\"access\":[");
+
+        first = 1;
+
+        for (i = 0; i < cl->tr->nscopes; i++) {
+            a = &cl->tr->scopes[i];
+
+            if (!first) {
+                ngx_http_oci_text_lit(t, ",");
+            }
+
+            first = 0;
+
+            ngx_http_oci_text_lit(t, "{\"type\":\"");
+            ngx_http_oci_text_json(t, a->type.data, a->type.len);
+            ngx_http_oci_text_lit(t, "\",\"name\":\"");
+            ngx_http_oci_text_json(t, a->name.data, a->name.len);
+            ngx_http_oci_text_lit(t, "\",\"actions\":[");
+            ngx_http_oci_text_actions(t, a->actions, 1);
+            ngx_http_oci_text_lit(t, "]}");
+        }
+
+        ngx_http_oci_text_lit(t, "]");
+    }
+
+    ngx_http_oci_text_lit(t, "}");
 }
 
 

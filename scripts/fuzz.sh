@@ -36,12 +36,15 @@ build() {
 
 build fuzz_route "$src/ngx_http_oci_route.c" t/fuzz/ngx_shim.c
 build fuzz_manifest "$src/ngx_http_oci_manifest_parse.c" \
-    "$src/ngx_http_oci_route.c" t/fuzz/ngx_shim.c
+    "$src/ngx_http_oci_route.c" "$src/ngx_http_oci_text.c" t/fuzz/ngx_shim.c
 build fuzz_jwt "$src/ngx_http_oci_jwt.c" "$src/ngx_http_oci_manifest_parse.c" \
-    "$src/ngx_http_oci_route.c" t/fuzz/ngx_shim.c
+    "$src/ngx_http_oci_route.c" "$src/ngx_http_oci_text.c" t/fuzz/ngx_shim.c
+build fuzz_errors "$src/ngx_http_oci_errors.c" "$src/ngx_http_oci_auth_text.c" \
+    "$src/ngx_http_oci_jwt.c" "$src/ngx_http_oci_manifest_parse.c" \
+    "$src/ngx_http_oci_route.c" "$src/ngx_http_oci_text.c" t/fuzz/ngx_shim.c
 
 total=0
-for name in fuzz_route fuzz_manifest fuzz_jwt; do
+for name in fuzz_route fuzz_manifest fuzz_jwt fuzz_errors; do
     work=$(mktemp -d)
     log="$out/$name.log"
     if ! "$out/$name" -max_total_time="$seconds" -timeout=10 \
@@ -59,4 +62,4 @@ for name in fuzz_route fuzz_manifest fuzz_jwt; do
 done
 
 echo "fuzz: $total executions in all, no crash"
-echo "fuzz: 3 passed, 0 failed"
+echo "fuzz: 4 passed, 0 failed"

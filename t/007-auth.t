@@ -234,3 +234,25 @@ allow anonymous public/* pull
 --- must_die
 --- error_log
 oci_registry_auth_token needs oci_registry_auth_signing_key, _policy, _service, _issuer and _user
+
+
+
+=== TEST 14: the OCI body of a push challenge for a 255-byte name is whole
+The error body lists the name once per action; it was sized once per
+scope, so a long name overran its buffer (before any login).
+--- request eval
+"POST /v2/" . ("a" x 255) . "/blobs/uploads/"
+--- error_code: 401
+--- response_headers eval
+"Content-Length: 689"
+--- response_body eval
+'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":[{"Type":"repository","Name":"' . ("a" x 255) . '","Action":"pull"},{"Type":"repository","Name":"' . ("a" x 255) . '","Action":"push"}]}]}'
+
+
+
+=== TEST 15: a mount from another long-named repository: four actions listed
+--- request eval
+"POST /v2/" . ("b" x 250) . "/blobs/uploads/?mount=sha256:" . ("0" x 64) . "&from=" . ("c" x 250)
+--- error_code: 401
+--- response_body eval
+'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":[{"Type":"repository","Name":"' . ("b" x 250) . '","Action":"pull"},{"Type":"repository","Name":"' . ("b" x 250) . '","Action":"push"},{"Type":"repository","Name":"' . ("c" x 250) . '","Action":"pull"}]}]}'

@@ -16,6 +16,7 @@
 #include <ngx_core.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <ctype.h>
 
 #include "ngx_shim.h"
 
@@ -322,4 +323,34 @@ ngx_decode_base64url(ngx_str_t *dst, ngx_str_t *src)
     dst->len = d - dst->data;
 
     return NGX_OK;
+}
+
+
+/* percent-decoding as nginx's type 0: %XX only, a bad escape is kept */
+
+void
+ngx_unescape_uri(u_char **dst, u_char **src, size_t size, ngx_uint_t type)
+{
+    u_char  *d, *s, c, h, l;
+
+    d = *dst;
+    s = *src;
+
+    while (size--) {
+        c = *s++;
+
+        if (c == '%' && size >= 2 && isxdigit(s[0]) && isxdigit(s[1])) {
+            h = (u_char) (isdigit(s[0]) ? s[0] - '0' : (s[0] | 0x20) - 'a' + 10);
+            l = (u_char) (isdigit(s[1]) ? s[1] - '0' : (s[1] | 0x20) - 'a' + 10);
+            *d++ = (u_char) (h << 4 | l);
+            s += 2;
+            size -= 2;
+            continue;
+        }
+
+        *d++ = c;
+    }
+
+    *dst = d;
+    *src = s;
 }
