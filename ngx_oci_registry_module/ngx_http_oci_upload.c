@@ -1346,7 +1346,7 @@ ngx_http_oci_upload_spare(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     ctx->file.log = r->connection->log;
 
     cln->handler = ngx_http_oci_upload_cleanup;
-    cln->data = r;
+    cln->data = ctx;
 
     return NGX_OK;
 }
@@ -1778,7 +1778,7 @@ ngx_http_oci_upload_file(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     ctx->file.log = r->connection->log;
 
     cln->handler = ngx_http_oci_upload_cleanup;
-    cln->data = r;
+    cln->data = ctx;
 
     if (flock(ctx->file.fd, LOCK_EX|LOCK_NB) == -1) {
         return NGX_HTTP_RANGE_NOT_SATISFIABLE;
@@ -1788,14 +1788,15 @@ ngx_http_oci_upload_file(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 }
 
 
+/*
+ * The upload's state is handed to the cleanup itself: an error_page
+ * redirect clears the request's module context before the pool goes.
+ */
+
 static void
 ngx_http_oci_upload_cleanup(void *data)
 {
-    ngx_http_request_t  *r = data;
-
-    ngx_http_oci_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+    ngx_http_oci_ctx_t  *ctx = data;
 
     if (ctx->file.fd != NGX_INVALID_FILE) {
         (void) ngx_close_file(ctx->file.fd);

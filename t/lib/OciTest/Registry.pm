@@ -8,9 +8,10 @@ use strict;
 use warnings;
 use Exporter 'import';
 use Digest::SHA qw(sha256_hex);
+use IO::Socket::INET ();
 
 our @EXPORT_OK = qw(registry_config sha256 push_blob start_upload
-                    put_manifest);
+                    put_manifest raw_request);
 
 sub sha256 { 'sha256:' . sha256_hex($_[0]) }
 
@@ -62,6 +63,26 @@ sub start_upload {
     my $r = $t->http->request('POST',
         $t->url("/v2/$repo/blobs/uploads/" . ($query // '')));
     return $r->{status} == 202 ? $r->{headers}{location} : undef;
+}
+
+# A request sent exactly as written (bad chunks, lying headers); reads to
+# EOF.  Returns (status, headers as one lowercased-key hash, body); status
+# 0 when the connection closed without an answer.
+sub raw_request {
+    my ($t, $req) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port,
+                                  Timeout => 10)
+        or die "connect: $!";
+    print $s $req;
+    local $/;
+    my $resp = <$s> // '';
+    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.\d (\d{3})};
+    my %h;
+    for (split /\r\n/, $head // '') {
+        $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
+    }
+    return ($status // 0, \%h, $body // '');
 }
 
 sub put_manifest {
