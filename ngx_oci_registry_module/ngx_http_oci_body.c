@@ -119,9 +119,14 @@ ngx_http_oci_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
                 ctx->body_status = ngx_http_oci_body_write(r, ctx, b->pos,
                                                            len);
             }
+
+            /* what was dropped after an error is not counted */
+
+            if (ctx->body_status == 0) {
+                ctx->received += len;
+            }
         }
 
-        ctx->received += len;
         b->pos = b->last;
 
         if (b->last_buf) {
@@ -167,6 +172,12 @@ ngx_http_oci_body_write(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
         && ctx->received + (off_t) len > ctx->range_end - ctx->range_start + 1)
     {
         return NGX_HTTP_RANGE_NOT_SATISFIABLE;
+    }
+
+    /* the upload's end must stay an off_t, whatever a chunked body sends */
+
+    if ((off_t) len > NGX_MAX_OFF_T_VALUE - ctx->offset - ctx->received) {
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
 
     ngx_http_oci_hash_update(ctx->hash, p, len);

@@ -465,7 +465,14 @@ ngx_http_oci_content_range_parse(u_char *p, size_t len, off_t *start,
     *start = ngx_atoof(p, dash - p);
     *end = ngx_atoof(dash + 1, last - dash - 1);
 
-    if (*start == NGX_ERROR || *end == NGX_ERROR || *end < *start) {
+    /*
+     * end + 1 (the length, the next offset) must fit an off_t: checked
+     * here, before anyone does the arithmetic
+     */
+
+    if (*start == NGX_ERROR || *end == NGX_ERROR || *end < *start
+        || *end == NGX_MAX_OFF_T_VALUE)
+    {
         return NGX_ERROR;
     }
 

@@ -169,3 +169,18 @@ Content-Type: application/json
 --- response_body_like eval
 [ qr/"code":"NAME_UNKNOWN","message":"[^"]+","detail":"routing-dots"/,
   qr/"code":"NAME_UNKNOWN","message":"[^"]+","detail":"routing-dots"/ ]
+
+
+
+=== TEST 10: a Content-Range whose length does not fit a signed 64-bit number
+Checked before any arithmetic: 0-9223372036854775807 is 2^63 bytes.
+--- request eval
+[ "PATCH /v2/range/app/blobs/uploads/00000000-0000-4000-8000-000000000000\r\n\r\nabcde",
+  "PATCH /v2/range/app/blobs/uploads/00000000-0000-4000-8000-000000000000\r\n\r\nabcde" ]
+--- more_headers eval
+[ "Content-Range: 0-9223372036854775807\r\nContent-Length: 5",
+  "Content-Range: 9223372036854775807-9223372036854775807\r\nContent-Length: 5" ]
+--- error_code eval
+[416, 416]
+--- response_body_like eval
+[ qr/"code":"RANGE_INVALID"/, qr/"code":"RANGE_INVALID"/ ]
