@@ -182,12 +182,13 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
 
     /*
      * UPLOAD_SAVE: ARGV upload id, token, new offset, hash state, ttl (s).
-     * Records a chunk and releases the lock, if we still hold it.
+     * Records a chunk and releases the lock, if we still hold it.  1, 0
+     * (the lock was lost) or -1 (the upload is gone: cancelled).
      */
     ngx_string(
         "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
-        "if redis.call('GET', k .. ':lock') ~= ARGV[2]\n"
-        "   or redis.call('EXISTS', k) == 0 then\n"
+        "if redis.call('EXISTS', k) == 0 then return -1 end\n"
+        "if redis.call('GET', k .. ':lock') ~= ARGV[2] then\n"
         "  return 0\n"
         "end\n"
         "redis.call('HSET', k, 'offset', ARGV[3], 'hash', ARGV[4])\n"
@@ -199,12 +200,14 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      * BLOB_LINK: ARGV digest, size, upload id ("" for none), token, "1"
      * for a signed id, how long it stays fresh (s).  Links a verified blob
      * to the repository and ends its upload; a signed id is marked gone,
-     * or it would look fresh again.
+     * or it would look fresh again.  1, 0 (the lock was lost) or -1 (the
+     * upload is gone: cancelled).
      */
     ngx_string(
         "local b = KEYS[1]\n"
         "if ARGV[3] ~= '' then\n"
         "  local k = b .. 'upload:' .. ARGV[3]\n"
+        "  if redis.call('EXISTS', k) == 0 then return -1 end\n"
         "  if redis.call('GET', k .. ':lock') ~= ARGV[4] then return 0 end\n"
         "  redis.call('DEL', k, k .. ':lock')\n"
         "  if ARGV[5] == '1' then\n"

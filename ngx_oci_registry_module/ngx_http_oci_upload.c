@@ -1166,9 +1166,9 @@ ngx_http_oci_upload_body_done(ngx_http_request_t *r)
 
 /*
  * The reply of a script that records a chunk or links the blob and
- * releases the lock: 1 if it did, 0 if the lock expired or the upload was
- * cancelled meanwhile (416).  Returns the ctx to go on with, or NULL when
- * the request has been answered.
+ * releases the lock: 1 if it did, 0 if the lock expired meanwhile (416),
+ * -1 if the upload was cancelled (404).  Returns the ctx to go on with,
+ * or NULL when the request has been answered.
  */
 
 static ngx_http_oci_ctx_t *
@@ -1184,6 +1184,13 @@ ngx_http_oci_upload_released(ngx_http_request_t *r, redisReply *reply)
     }
 
     ctx->locked = 0;
+
+    if (reply->integer == -1) {
+        ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
+                                    NGX_HTTP_OCI_ERR_BLOB_UPLOAD_UNKNOWN,
+                                    &ctx->upload_id);
+        return NULL;
+    }
 
     if (reply->integer != 1) {
         ngx_http_oci_finalize_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
@@ -1400,6 +1407,14 @@ ngx_http_oci_upload_committed(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     u_char      *p;
     size_t      *lens;
     const char **argv;
+
+    if (ctx->commit_err == NGX_ENOENT && !ctx->anonymous) {
+        /* the upload's file went while its bytes arrived: cancelled */
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_NOT_FOUND,
+                                 NGX_HTTP_OCI_ERR_BLOB_UPLOAD_UNKNOWN,
+                                 &ctx->upload_id);
+        return;
+    }
 
     if (ctx->commit_err) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, ctx->commit_err,
