@@ -208,7 +208,8 @@ ngx_http_oci_blob_send(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 #endif
 
     if (ngx_http_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)
-        != NGX_OK)
+        != NGX_OK
+        || ngx_http_oci_nosniff_header(r) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

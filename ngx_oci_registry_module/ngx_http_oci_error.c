@@ -12,6 +12,7 @@
 
 
 static ngx_str_t  ngx_http_oci_api_version = ngx_string("registry/2.0");
+static ngx_str_t  ngx_http_oci_nosniff = ngx_string("nosniff");
 
 
 ngx_int_t
@@ -34,6 +35,20 @@ ngx_http_oci_add_header(ngx_http_request_t *r, char *key, ngx_str_t *value)
 #endif
 
     return NGX_OK;
+}
+
+
+/*
+ * On every answer: pushed bytes (manifests, blobs) are served with the
+ * type they were pushed with, or as octet-stream; a browser must not
+ * guess a renderable type from them
+ */
+
+ngx_int_t
+ngx_http_oci_nosniff_header(ngx_http_request_t *r)
+{
+    return ngx_http_oci_add_header(r, "X-Content-Type-Options",
+                                   &ngx_http_oci_nosniff);
 }
 
 
@@ -64,7 +79,8 @@ ngx_http_oci_send_typed(ngx_http_request_t *r, ngx_uint_t status,
 
     if (ngx_http_oci_add_header(r, "Docker-Distribution-API-Version",
                                 &ngx_http_oci_api_version)
-        != NGX_OK)
+        != NGX_OK
+        || ngx_http_oci_nosniff_header(r) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

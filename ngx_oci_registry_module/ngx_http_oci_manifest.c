@@ -26,6 +26,7 @@ static ngx_int_t ngx_http_oci_manifest_get(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_manifest_found(ngx_http_request_t *r,
     redisReply *reply);
+static ngx_int_t ngx_http_oci_manifest_sandbox(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oci_manifest_acceptable(ngx_http_request_t *r,
     u_char *type, size_t len);
 static ngx_int_t ngx_http_oci_manifest_put(ngx_http_request_t *r,
@@ -155,6 +156,13 @@ ngx_http_oci_manifest_found(ngx_http_request_t *r, redisReply *reply)
 
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
+    if (ngx_http_oci_media_type_json(&r->headers_out.content_type) != NGX_OK
+        && ngx_http_oci_manifest_sandbox(r) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     if (r->method == NGX_HTTP_HEAD) {
         size = ngx_atoof((u_char *) v->str, v->len);
         body = NULL;
@@ -181,7 +189,8 @@ ngx_http_oci_manifest_found(ngx_http_request_t *r, redisReply *reply)
 
     if (ngx_http_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)
         != NGX_OK
-        || ngx_http_oci_add_header(r, "ETag", &etag) != NGX_OK)
+        || ngx_http_oci_add_header(r, "ETag", &etag) != NGX_OK
+        || ngx_http_oci_nosniff_header(r) != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -217,6 +226,29 @@ ngx_http_oci_manifest_found(ngx_http_request_t *r, redisReply *reply)
     out.next = NULL;
 
     ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+}
+
+
+/*
+ * A manifest stored before pushes were limited to JSON types may have a
+ * type a browser renders: it is served, but as an inert download
+ */
+
+static ngx_int_t
+ngx_http_oci_manifest_sandbox(ngx_http_request_t *r)
+{
+    static ngx_str_t  sandbox = ngx_string("sandbox");
+    static ngx_str_t  attachment = ngx_string("attachment");
+
+    if (ngx_http_oci_add_header(r, "Content-Security-Policy", &sandbox)
+        != NGX_OK
+        || ngx_http_oci_add_header(r, "Content-Disposition", &attachment)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

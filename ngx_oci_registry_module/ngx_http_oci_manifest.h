@@ -44,6 +44,7 @@ typedef struct {
 ngx_int_t ngx_http_oci_manifest_parse(ngx_pool_t *pool, u_char *body,
     size_t len, ngx_str_t *content_type, ngx_http_oci_manifest_t *m,
     char **err);
+ngx_int_t ngx_http_oci_media_type_json(ngx_str_t *mt);
 ngx_int_t ngx_http_oci_manifest_descriptor(ngx_pool_t *pool,
     ngx_http_oci_manifest_t *m, ngx_str_t *digest, size_t size,
     ngx_str_t *out);

@@ -181,6 +181,18 @@ ngx_http_oci_manifest_parse(ngx_pool_t *pool, u_char *body, size_t len,
         return NGX_DECLINED;
     }
 
+    /*
+     * A manifest is served back with its media type: one a browser
+     * renders (text/html, image/svg+xml) would make pushed bytes a page
+     * on the registry's origin
+     */
+
+    if (ngx_http_oci_media_type_json(&mt) != NGX_OK) {
+        *err = "a manifest's media type must be application/json or "
+               "application/*+json";
+        return NGX_DECLINED;
+    }
+
     m->media_type.data = ngx_pstrdup(pool, &mt);
     if (m->media_type.data == NULL) {
         return NGX_ERROR;
@@ -300,6 +312,31 @@ ngx_http_oci_manifest_parse(ngx_pool_t *pool, u_char *body, size_t len,
     }
 
     return ngx_http_oci_descriptors(pool, v, &m->blobs, 1, err);
+}
+
+
+/* "application/json" or "application/<subtype>+json", nothing else */
+
+ngx_int_t
+ngx_http_oci_media_type_json(ngx_str_t *mt)
+{
+    size_t  n;
+
+    n = sizeof("application/") - 1;
+
+    if (mt->len < n + 4
+        || ngx_strncasecmp(mt->data, (u_char *) "application/", n) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (mt->len == n + 4) {
+        return ngx_strncasecmp(mt->data + n, (u_char *) "json", 4) == 0
+               ? NGX_OK : NGX_DECLINED;
+    }
+
+    return ngx_strncasecmp(mt->data + mt->len - 5, (u_char *) "+json", 5)
+           == 0 ? NGX_OK : NGX_DECLINED;
 }
 
 

@@ -240,6 +240,7 @@ ngx_int_t ngx_http_oci_send_typed(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, u_char *body, size_t len);
 ngx_int_t ngx_http_oci_add_header(ngx_http_request_t *r, char *key,
     ngx_str_t *value);
+ngx_int_t ngx_http_oci_nosniff_header(ngx_http_request_t *r);
 
 /* ngx_http_oci_errors.c: pure */
 ngx_int_t ngx_http_oci_error_body(ngx_pool_t *pool, ngx_http_oci_err_e err,

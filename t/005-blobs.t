@@ -174,7 +174,17 @@ Docker-Upload-UUID: [0-9a-f-]{36}
 
 
 
-=== TEST 12: DELETE unlinks the blob from the repository: 202, then 404
+=== TEST 12: blob bytes are never sniffed into a type
+--- request eval
+"GET /v2/lib/app/blobs/$::dg"
+--- error_code: 200
+--- response_headers
+X-Content-Type-Options: nosniff
+Content-Type: application/octet-stream
+
+
+
+=== TEST 13: DELETE unlinks the blob from the repository: 202, then 404
 --- request eval
 [ "DELETE /v2/lib/app/blobs/$::dg",
   "GET /v2/lib/app/blobs/$::dg",
@@ -186,7 +196,7 @@ Docker-Upload-UUID: [0-9a-f-]{36}
 
 
 
-=== TEST 13: with oci_registry_delete off, DELETE is 405
+=== TEST 14: with oci_registry_delete off, DELETE is 405
 --- config
     location /v2/ {
         oci_registry;
@@ -199,3 +209,4 @@ Docker-Upload-UUID: [0-9a-f-]{36}
 --- error_code: 405
 --- response_body_like chomp
 "code":"UNSUPPORTED"
+

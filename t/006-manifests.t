@@ -337,3 +337,56 @@ qr/OCI-Subject: \Q$::m1_d\E\r\n.*OCI-Tag: sig-a\r\nOCI-Tag: sig-b\r\n/s
 [ qr/^$/, qr/MANIFEST_UNKNOWN/, qr/MANIFEST_UNKNOWN/,
   qr/^\{"name":"lib\/app","tags":\["docker","multi","v1"\]\}$/,
   qr/"manifests":\[\]/ ]
+
+
+
+=== TEST 19: manifest types a browser renders are refused, JSON types kept
+A manifest is served with its own media type, on the origin of the token
+endpoint: only JSON-shaped application types can be pushed.
+--- request eval
+[ "PUT /v2/lib/xss/manifests/html\n" . '{"mediaType":"text/html","x":"<script>alert(1)</script>"}',
+  "PUT /v2/lib/xss/manifests/html2\n" . '{"x":"<script>alert(1)</script>"}',
+  "PUT /v2/lib/xss/manifests/svg\n" . '{"mediaType":"image/svg+xml"}',
+  "PUT /v2/lib/xss/manifests/xhtml\n" . '{"mediaType":"application/xhtml+xml"}',
+  "PUT /v2/lib/xss/manifests/json\n" . '{"mediaType":"application/vnd.example.thing+json","x":"<b>"}' ]
+--- more_headers eval
+[ "Content-Type: text/html", "Content-Type: text/html", "", "", "" ]
+--- error_code eval
+[400, 400, 400, 400, 201]
+--- response_body_like eval
+[ qr/"code":"MANIFEST_INVALID".*"detail":"a manifest's media type must be application\/json or application\/\*\+json"/,
+  qr/"code":"MANIFEST_INVALID"/,
+  qr/"code":"MANIFEST_INVALID"/,
+  qr/"code":"MANIFEST_INVALID"/,
+  qr/^$/ ]
+
+
+
+=== TEST 20: every answer tells browsers not to sniff a type
+--- request eval
+[ "GET /v2/lib/xss/manifests/json", "GET /v2/lib/xss/manifests/html",
+  "GET /v2/", "HEAD /v2/lib/xss/manifests/json" ]
+--- error_code eval
+[200, 404, 200, 200]
+--- response_headers eval
+[ "X-Content-Type-Options: nosniff\nContent-Type: application/vnd.example.thing+json",
+  "X-Content-Type-Options: nosniff", "X-Content-Type-Options: nosniff",
+  "X-Content-Type-Options: nosniff" ]
+
+
+
+=== TEST 21: a renderable manifest stored before that rule is served sandboxed
+--- init
+my $p = $ENV{TEST_NGINX_REDIS_PORT};
+my $d = 'sha256:' . ('f' x 64);
+OciTest::Redis::command($p, 'HSET', "t006:{lib/old}:m:$d", 'type', 'text/html',
+                        'body', '<script>alert(1)</script>', 'size', 25);
+OciTest::Redis::command($p, 'HSET', 't006:{lib/old}:tagmap', 'page', $d);
+--- request
+GET /v2/lib/old/manifests/page
+--- error_code: 200
+--- response_headers
+Content-Type: text/html
+Content-Security-Policy: sandbox
+Content-Disposition: attachment
+X-Content-Type-Options: nosniff
