@@ -24,12 +24,21 @@
 
 
 #define NGX_HTTP_OCI_JSON_DEPTH_MAX   32
-#define NGX_HTTP_OCI_JSON_KEYS_MAX    1024
+#define NGX_HTTP_OCI_JSON_KEYS_MAX    1024      /* in one object */
+#define NGX_HTTP_OCI_JSON_KEYS_TOTAL  131072    /* in one manifest */
 #define NGX_HTTP_OCI_REFS_MAX         10000
 
 
 static ngx_int_t ngx_http_oci_json_depth_ok(u_char *p, size_t len);
-static ngx_int_t ngx_http_oci_json_unique_keys(yajl_val v, ngx_uint_t depth);
+typedef struct {
+    const char                **keys;        /* NGX_HTTP_OCI_JSON_KEYS_MAX */
+    ngx_uint_t                  total;
+} ngx_http_oci_keys_t;
+
+
+static ngx_int_t ngx_http_oci_json_unique_keys(ngx_http_oci_keys_t *ks,
+    yajl_val v, ngx_uint_t depth, char **err);
+static int ngx_libc_cdecl ngx_http_oci_key_cmp(const void *a, const void *b);
 static void ngx_http_oci_json_cleanup(void *data);
 static ngx_int_t ngx_http_oci_descriptor(yajl_val v, ngx_str_t *digest,
     ngx_str_t *media_type, char **err);
@@ -51,12 +60,13 @@ ngx_int_t
 ngx_http_oci_manifest_parse(ngx_pool_t *pool, u_char *body, size_t len,
     ngx_str_t *content_type, ngx_http_oci_manifest_t *m, char **err)
 {
-    u_char      *text, *semi;
-    size_t       n;
-    yajl_val     root, v, cfg;
-    ngx_int_t    rc;
-    ngx_str_t    ct, mt;
-    ngx_uint_t   i;
+    u_char               *text, *semi;
+    size_t                n;
+    yajl_val              root, v, cfg;
+    ngx_int_t             rc;
+    ngx_str_t             ct, mt;
+    ngx_uint_t            i;
+    ngx_http_oci_keys_t   ks;
 
     ngx_memzero(m, sizeof(ngx_http_oci_manifest_t));
 
@@ -118,8 +128,13 @@ ngx_http_oci_manifest_parse(ngx_pool_t *pool, u_char *body, size_t len,
 
     /* two keys of one name would let us and a client read different data */
 
-    if (ngx_http_oci_json_unique_keys(root, 0) != NGX_OK) {
-        *err = "manifest has duplicate or too many keys";
+    ks.total = 0;
+    ks.keys = ngx_palloc(pool, NGX_HTTP_OCI_JSON_KEYS_MAX * sizeof(char *));
+    if (ks.keys == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oci_json_unique_keys(&ks, root, 0, err) != NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -499,18 +514,28 @@ ngx_http_oci_json_depth_ok(u_char *p, size_t len)
 }
 
 
+/*
+ * No object has two keys of one name, none more than 1024 keys and the
+ * manifest not more than 131072: each object's keys are sorted (one
+ * scratch array, reused) and neighbours compared, O(k log k), where every
+ * pair was compared before (459 objects of 1024 keys took 0.87 s).
+ */
+
 static ngx_int_t
-ngx_http_oci_json_unique_keys(yajl_val v, ngx_uint_t depth)
+ngx_http_oci_json_unique_keys(ngx_http_oci_keys_t *ks, yajl_val v,
+    ngx_uint_t depth, char **err)
 {
-    size_t  i, j;
+    size_t  i, n;
 
     if (depth > NGX_HTTP_OCI_JSON_DEPTH_MAX) {
+        *err = "manifest is nested too deeply";
         return NGX_DECLINED;
     }
 
     if (YAJL_IS_ARRAY(v)) {
         for (i = 0; i < v->u.array.len; i++) {
-            if (ngx_http_oci_json_unique_keys(v->u.array.values[i], depth + 1)
+            if (ngx_http_oci_json_unique_keys(ks, v->u.array.values[i],
+                                              depth + 1, err)
                 != NGX_OK)
             {
                 return NGX_DECLINED;
@@ -524,18 +549,31 @@ ngx_http_oci_json_unique_keys(yajl_val v, ngx_uint_t depth)
         return NGX_OK;
     }
 
-    if (v->u.object.len > NGX_HTTP_OCI_JSON_KEYS_MAX) {
+    n = v->u.object.len;
+    ks->total += n;
+
+    if (n > NGX_HTTP_OCI_JSON_KEYS_MAX
+        || ks->total > NGX_HTTP_OCI_JSON_KEYS_TOTAL)
+    {
+        *err = "manifest has too many keys";
         return NGX_DECLINED;
     }
 
-    for (i = 0; i < v->u.object.len; i++) {
-        for (j = i + 1; j < v->u.object.len; j++) {
-            if (ngx_strcmp(v->u.object.keys[i], v->u.object.keys[j]) == 0) {
+    if (n > 1) {
+        ngx_memcpy(ks->keys, v->u.object.keys, n * sizeof(char *));
+        ngx_qsort(ks->keys, n, sizeof(char *), ngx_http_oci_key_cmp);
+
+        for (i = 1; i < n; i++) {
+            if (ngx_strcmp(ks->keys[i - 1], ks->keys[i]) == 0) {
+                *err = "manifest has duplicate keys";
                 return NGX_DECLINED;
             }
         }
+    }
 
-        if (ngx_http_oci_json_unique_keys(v->u.object.values[i], depth + 1)
+    for (i = 0; i < n; i++) {
+        if (ngx_http_oci_json_unique_keys(ks, v->u.object.values[i],
+                                          depth + 1, err)
             != NGX_OK)
         {
             return NGX_DECLINED;
@@ -543,6 +581,13 @@ ngx_http_oci_json_unique_keys(yajl_val v, ngx_uint_t depth)
     }
 
     return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_oci_key_cmp(const void *a, const void *b)
+{
+    return ngx_strcmp(*(const char **) a, *(const char **) b);
 }
 
 

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <ctype.h>
+#include <strings.h>
 
 #include "ngx_shim.h"
 
@@ -353,4 +354,11 @@ ngx_unescape_uri(u_char **dst, u_char **src, size_t size, ngx_uint_t type)
 
     *dst = d;
     *src = s;
+}
+
+
+ngx_int_t
+ngx_strncasecmp(u_char *s1, u_char *s2, size_t n)
+{
+    return strncasecmp((char *) s1, (char *) s2, n);
 }
