@@ -137,6 +137,7 @@ typedef struct {
     ngx_array_t                 storages;    /* ngx_http_oci_storage_t */
     ngx_event_t                 sweeper;
     ngx_log_t                  *log;
+    ngx_str_t                   identity;    /* of this process: locks */
 } ngx_http_oci_main_conf_t;
 
 
@@ -162,6 +163,29 @@ typedef struct {
 
 
 typedef struct ngx_http_oci_hash_s  ngx_http_oci_hash_t;
+
+
+/*
+ * Making a verified upload the blob (ngx_http_oci_blob_commit()): what it
+ * needs, copied, since it may run in a thread pool task, and what came
+ * of it.
+ */
+typedef struct {
+    ngx_fd_t                    fd;
+    u_char                     *upload;      /* the upload's file name */
+    u_char                     *blob;
+    ngx_uint_t                  alg;
+    u_char                     *hex;         /* the expected digest */
+    off_t                       size;        /* the bytes received */
+    unsigned                    durable:1;
+    unsigned                    anonymous:1; /* the bytes are only in fd */
+    unsigned                    leftover:1;  /* remove "upload" first */
+
+    ngx_err_t                   err;
+    char                       *failed;      /* the step that failed */
+    unsigned                    replaced:1;  /* a bad blob file was */
+    unsigned                    corrupt:1;   /* our file != our bytes */
+} ngx_http_oci_commit_t;
 
 
 typedef struct {
@@ -199,8 +223,7 @@ typedef struct {
     ngx_str_t                   final;       /* computed "<alg>:<hex>" */
     ngx_str_t                   blob_path;
     ngx_msec_t                  lock_refreshed;
-    ngx_err_t                   commit_err;
-    char                       *commit_failed;
+    ngx_http_oci_commit_t       commit;
 
     /* manifests */
     ngx_str_t                   tags[NGX_HTTP_OCI_TAGS_MAX];
@@ -285,12 +308,15 @@ ngx_int_t ngx_http_oci_upload_id_fresh(ngx_http_oci_idkey_t *k,
     ngx_str_t *base, ngx_str_t *id, time_t window);
 void ngx_http_oci_idkey_load(ngx_log_t *log, ngx_str_t *root,
     ngx_http_oci_idkey_t *k);
+ngx_int_t ngx_http_oci_process_identity(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_str_t *id);
 ngx_fd_t ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path,
     off_t offset);
 void ngx_http_oci_sweep_uploads(ngx_log_t *log, ngx_str_t *root,
     time_t ttl);
-ngx_err_t ngx_http_oci_blob_commit(ngx_fd_t fd, u_char *upload, u_char *blob,
-    ngx_flag_t durable, ngx_flag_t anonymous, char **failed);
+void ngx_http_oci_blob_commit(ngx_http_oci_commit_t *c);
+ngx_int_t ngx_http_oci_blob_verify(u_char *path, ngx_uint_t alg, u_char *hex,
+    off_t size);
 ngx_http_oci_spares_t *ngx_http_oci_spares_create(ngx_pool_t *pool,
     ngx_str_t *root);
 ngx_err_t ngx_http_oci_spare_link(ngx_fd_t fd, u_char *name);

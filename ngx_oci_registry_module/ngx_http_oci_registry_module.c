@@ -458,6 +458,13 @@ ngx_http_oci_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    if (ngx_http_oci_process_identity(cycle->pool, cycle->log,
+                                      &omcf->identity)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     rcf = omcf->redis.elts;
 
     for (i = 0; i < omcf->redis.nelts; i++) {

@@ -13,7 +13,14 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <sys/file.h>
+
 #include "ngx_http_oci_registry.h"
+#include "ngx_http_oci_digest.h"
+
+
+/* reads of a blob file being verified, in a thread */
+#define NGX_HTTP_OCI_VERIFY_BUF  (256 * 1024)
 
 
 /*
@@ -334,12 +341,99 @@ ngx_http_oci_idkey_load(ngx_log_t *log, ngx_str_t *root,
 
 
 /*
- * Opens the file of an upload for writing at "offset"; whatever lies
- * beyond it is the remains of an interrupted chunk and is cut off.  The
+ * Who this process is, for the upload locks it takes: "<boot id>.<pid
+ * namespace>", then the lock token adds the pid.  Two lock holders with
+ * the same identity see the same process table, so one can tell with
+ * kill(pid, 0) that the other died and take its lock over at once.  A
+ * host name cannot tell that: two containers with host networking share
+ * it but not their pids, and a pid that does not exist in one namespace
+ * may be a live writer in the other.  Without /proc the identity is
+ * random: no holder is ever judged dead, locks only expire.
+ */
+
+ngx_int_t
+ngx_http_oci_process_identity(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_str_t *id)
+{
+    u_char      *p, *q, boot[64], ns[64], rnd[16];
+    ssize_t      n, k;
+    ngx_fd_t     fd;
+
+    id->data = ngx_pnalloc(pool, sizeof(boot) + sizeof(ns) + 1);
+    if (id->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = -1;
+    k = -1;
+
+    fd = ngx_open_file("/proc/sys/kernel/random/boot_id", NGX_FILE_RDONLY,
+                       NGX_FILE_OPEN, 0);
+
+    if (fd != NGX_INVALID_FILE) {
+        n = read(fd, boot, sizeof(boot) - 1);
+        (void) ngx_close_file(fd);
+    }
+
+    /* "pid:[4026531836]" */
+    k = readlink("/proc/self/ns/pid", (char *) ns, sizeof(ns) - 1);
+
+    while (n > 0 && (boot[n - 1] == '\n' || boot[n - 1] == ' ')) {
+        n--;
+    }
+
+    if (n > 0 && k > 6 && ngx_strncmp(ns, "pid:[", 5) == 0
+        && ns[k - 1] == ']')
+    {
+        p = ngx_cpymem(id->data, boot, n);
+        *p++ = '.';
+
+        for (q = ns + 5; q < ns + k - 1; q++) {
+            if (*q < '0' || *q > '9') {
+                goto random;
+            }
+
+            *p++ = *q;
+        }
+
+        for (q = id->data; q < id->data + n; q++) {
+            if (*q == ':') {
+                goto random;
+            }
+        }
+
+        id->len = p - id->data;
+
+        return NGX_OK;
+    }
+
+random:
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "oci registry: no boot id or pid namespace in /proc: "
+                  "locks of dead upload writers expire instead of being "
+                  "taken over");
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(id->data, "random.", 7);
+    id->len = ngx_hex_dump(p, rnd, sizeof(rnd)) - id->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Opens the file of an upload for writing at "offset" and locks it
+ * (flock); whatever lies beyond the offset is the remains of an
+ * interrupted chunk and is cut off.  The
  * first chunk creates the file.  Later chunks must find it with at least
  * "offset" bytes: a file that vanished (expired, storage wiped) must not
  * be silently recreated with a hole where acknowledged bytes were.
- * Returns NGX_INVALID_FILE with errno set; ENOENT means the upload is lost.
+ * Returns NGX_INVALID_FILE with errno set; ENOENT means the upload is lost,
+ * EAGAIN that another writer holds the file.
  */
 
 ngx_fd_t
@@ -352,15 +446,34 @@ ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path, off_t offset)
     if (offset > 0) {
         fd = ngx_open_file(path->data, NGX_FILE_WRONLY, NGX_FILE_OPEN, 0);
 
-        if (fd == NGX_INVALID_FILE) {
-            err = ngx_errno;
-            ngx_log_error(NGX_LOG_ERR, log, err,
-                          "oci registry: open upload \"%s\" failed",
-                          path->data);
-            ngx_set_errno(err);
-            return NGX_INVALID_FILE;
-        }
+    } else {
+        fd = ngx_open_file(path->data, NGX_FILE_WRONLY,
+                           NGX_FILE_CREATE_OR_OPEN, NGX_FILE_DEFAULT_ACCESS);
+    }
 
+    if (fd == NGX_INVALID_FILE) {
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_ERR, log, err,
+                      "oci registry: %s upload \"%s\" failed",
+                      offset > 0 ? "open" : "create", path->data);
+        ngx_set_errno((offset == 0 && err == NGX_ENOENT) ? NGX_EACCES : err);
+        return NGX_INVALID_FILE;
+    }
+
+    /*
+     * Nothing is done to the file before its lock is ours: a writer that
+     * still holds it (whose Redis lock was taken over, rightly or not)
+     * keeps its bytes, and this request gets EAGAIN (416)
+     */
+
+    if (flock(fd, LOCK_EX|LOCK_NB) == -1) {
+        err = ngx_errno;
+        (void) ngx_close_file(fd);
+        ngx_set_errno(err == EWOULDBLOCK ? NGX_EAGAIN : err);
+        return NGX_INVALID_FILE;
+    }
+
+    if (offset > 0) {
         if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
             || ngx_file_size(&fi) < offset)
         {
@@ -369,19 +482,6 @@ ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path, off_t offset)
                           "recorded offset %O", path->data, offset);
             (void) ngx_close_file(fd);
             ngx_set_errno(NGX_ENOENT);
-            return NGX_INVALID_FILE;
-        }
-
-    } else {
-        fd = ngx_open_file(path->data, NGX_FILE_WRONLY,
-                           NGX_FILE_CREATE_OR_OPEN, NGX_FILE_DEFAULT_ACCESS);
-
-        if (fd == NGX_INVALID_FILE) {
-            err = ngx_errno;
-            ngx_log_error(NGX_LOG_ERR, log, err,
-                          "oci registry: create upload \"%s\" failed",
-                          path->data);
-            ngx_set_errno(err == NGX_ENOENT ? NGX_EACCES : err);
             return NGX_INVALID_FILE;
         }
     }
@@ -480,57 +580,102 @@ ngx_http_oci_sweep_uploads(ngx_log_t *log, ngx_str_t *root, time_t ttl)
  * Makes a verified upload the blob: fsync the bytes, rename into the
  * content-addressed tree, fsync the directory, so that once we answer 201
  * the blob survives a crash, and before the rename nobody can see it.
- * If the blob exists already (pushed before, to any repository), the
- * upload is simply dropped: same digest, same bytes.
  *
- * An anonymous upload (a spare, O_TMPFILE) is linked instead of renamed;
- * "upload" is then a name the upload may also have from an interrupted
- * earlier chunk, removed as the upload is over.
+ * The bytes were hashed as they arrived; the file must also hold exactly
+ * them: its size is the count received and it has no hole (a writer that
+ * truncated it under us would leave one).  Otherwise the upload is not
+ * committed (c->corrupt).
  *
- * System calls only, no nginx API and no logging: it also runs in a
- * thread pool task.  Returns 0, or the errno with *failed naming the step.
+ * A blob file that exists already (pushed before, to any repository) is
+ * kept only if it hashes to its name: a file damaged by a crash without
+ * fsync (oci_registry_durable off) or by an older version's bugs is
+ * replaced by ours, atomically (c->replaced), instead of being served
+ * for good.
+ *
+ * An anonymous upload (a spare, O_TMPFILE) is linked instead of renamed,
+ * or, to replace a bad blob file, linked under a temporary name in
+ * _uploads and renamed from there.  With c->leftover, "upload" is a name
+ * an interrupted earlier chunk may have left; it goes first.
+ *
+ * System calls and libcrypto only, no nginx API and no logging: it also
+ * runs in a thread pool task.  c->err is 0, or the errno of the step
+ * named by c->failed.
  */
 
-ngx_err_t
-ngx_http_oci_blob_commit(ngx_fd_t fd, u_char *upload, u_char *blob,
-    ngx_flag_t durable, ngx_flag_t anonymous, char **failed)
+void
+ngx_http_oci_blob_commit(ngx_http_oci_commit_t *c)
 {
-    u_char           *slash, *p;
+    u_char           *slash, *p, tmp[NGX_MAX_PATH];
+    size_t            len;
+    off_t             hole;
     ngx_fd_t          dir;
     ngx_err_t         err;
     ngx_file_info_t   fi;
 
-    if (anonymous && upload != NULL) {
-        (void) ngx_delete_file(upload);
+    c->err = 0;
+    c->replaced = 0;
+    c->corrupt = 0;
+
+    if (c->anonymous && c->leftover) {
+        (void) ngx_delete_file(c->upload);
     }
 
-    if (ngx_file_info(blob, &fi) == 0) {
-        if (!anonymous) {
-            (void) ngx_delete_file(upload);
+    if (ngx_fd_info(c->fd, &fi) == NGX_FILE_ERROR) {
+        c->failed = "fstat() of the upload";
+        c->err = ngx_errno;
+        return;
+    }
+
+    hole = lseek(c->fd, 0, SEEK_HOLE);
+
+    if (ngx_file_size(&fi) != c->size || (hole != -1 && hole < c->size)) {
+        c->corrupt = 1;
+        c->failed = "the size or a hole of the upload";
+        c->err = EIO;
+
+        if (!c->anonymous) {
+            (void) ngx_delete_file(c->upload);
         }
 
-        return 0;
+        return;
     }
 
-    if (durable && fd != NGX_INVALID_FILE && fsync(fd) == -1) {
-        *failed = "fsync() of the upload";
-        return ngx_errno;
+    if (ngx_file_info(c->blob, &fi) == 0) {
+        if (ngx_http_oci_blob_verify(c->blob, c->alg, c->hex, c->size)
+            == NGX_OK)
+        {
+            /* the same bytes, verified: ours are not needed */
+
+            if (!c->anonymous) {
+                (void) ngx_delete_file(c->upload);
+            }
+
+            return;
+        }
+
+        c->replaced = 1;
+    }
+
+    if (c->durable && fsync(c->fd) == -1) {
+        c->failed = "fsync() of the upload";
+        c->err = ngx_errno;
+        return;
     }
 
     /* create the missing directories of blobs/<alg>/<xx>/ */
 
-    slash = (u_char *) strrchr((char *) blob, '/');
+    slash = (u_char *) strrchr((char *) c->blob, '/');
     *slash = '\0';
 
     err = 0;
 
-    if (ngx_create_dir(blob, 0755) == NGX_FILE_ERROR
+    if (ngx_create_dir(c->blob, 0755) == NGX_FILE_ERROR
         && ngx_errno != NGX_EEXIST)
     {
-        p = (u_char *) strrchr((char *) blob, '/');
+        p = (u_char *) strrchr((char *) c->blob, '/');
         *p = '\0';
 
-        if (ngx_create_dir(blob, 0755) == NGX_FILE_ERROR
+        if (ngx_create_dir(c->blob, 0755) == NGX_FILE_ERROR
             && ngx_errno != NGX_EEXIST)
         {
             err = ngx_errno;
@@ -538,7 +683,7 @@ ngx_http_oci_blob_commit(ngx_fd_t fd, u_char *upload, u_char *blob,
 
         *p = '/';
 
-        if (err == 0 && ngx_create_dir(blob, 0755) == NGX_FILE_ERROR
+        if (err == 0 && ngx_create_dir(c->blob, 0755) == NGX_FILE_ERROR
             && ngx_errno != NGX_EEXIST)
         {
             err = ngx_errno;
@@ -548,51 +693,172 @@ ngx_http_oci_blob_commit(ngx_fd_t fd, u_char *upload, u_char *blob,
     *slash = '/';
 
     if (err) {
-        *failed = "mkdir() of the blob directory";
-        return err;
+        c->failed = "mkdir() of the blob directory";
+        c->err = err;
+        return;
     }
 
-    if (anonymous) {
-        err = ngx_http_oci_spare_link(fd, blob);
+    if (c->anonymous && !c->replaced) {
+        err = ngx_http_oci_spare_link(c->fd, c->blob);
 
         if (err == NGX_EEXIST) {
-            /* the same bytes were committed meanwhile */
-            return 0;
-        }
+            /* committed meanwhile by someone else: good bytes, or ours */
 
-        if (err) {
-            *failed = "linkat() of the upload";
-            return err;
-        }
+            if (ngx_http_oci_blob_verify(c->blob, c->alg, c->hex, c->size)
+                == NGX_OK)
+            {
+                return;
+            }
 
-    } else if (ngx_rename_file(upload, blob) == NGX_FILE_ERROR) {
-        *failed = "rename() of the upload";
-        return ngx_errno;
+            c->replaced = 1;
+            err = 0;
+
+        } else if (err) {
+            c->failed = "linkat() of the upload";
+            c->err = err;
+            return;
+        }
     }
 
-    if (!durable) {
-        return 0;
+    if (c->anonymous && c->replaced) {
+
+        /*
+         * a name of its own, of an upload id's length (so the sweeper
+         * removes it after a crash), no issued id's (no version 4 digit)
+         */
+
+        len = ngx_strlen(c->upload);
+        if (len + 1 > sizeof(tmp) || len < NGX_HTTP_OCI_UPLOAD_ID_LEN) {
+            c->failed = "naming the replacement of the blob";
+            c->err = ENAMETOOLONG;
+            return;
+        }
+
+        ngx_memcpy(tmp, c->upload, len + 1);
+        tmp[len - NGX_HTTP_OCI_UPLOAD_ID_LEN + 14] = 'x';
+
+        (void) ngx_delete_file(tmp);
+
+        err = ngx_http_oci_spare_link(c->fd, tmp);
+        if (err) {
+            c->failed = "linkat() of the upload";
+            c->err = err;
+            return;
+        }
+
+        if (ngx_rename_file(tmp, c->blob) == NGX_FILE_ERROR) {
+            c->failed = "rename() of the upload";
+            c->err = ngx_errno;
+            (void) ngx_delete_file(tmp);
+            return;
+        }
+
+    } else if (!c->anonymous
+               && ngx_rename_file(c->upload, c->blob) == NGX_FILE_ERROR)
+    {
+        c->failed = "rename() of the upload";
+        c->err = ngx_errno;
+        return;
+    }
+
+    if (!c->durable) {
+        return;
     }
 
     *slash = '\0';
-    dir = ngx_open_file(blob, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    dir = ngx_open_file(c->blob, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     *slash = '/';
 
     if (dir == NGX_INVALID_FILE) {
-        *failed = "open() of the blob directory";
-        return ngx_errno;
+        c->failed = "open() of the blob directory";
+        c->err = ngx_errno;
+        return;
     }
 
     if (fsync(dir) == -1) {
-        err = ngx_errno;
-        (void) ngx_close_file(dir);
-        *failed = "fsync() of the blob directory";
-        return err;
+        c->failed = "fsync() of the blob directory";
+        c->err = ngx_errno;
     }
 
     (void) ngx_close_file(dir);
+}
 
-    return 0;
+
+/*
+ * Does the blob file hold "size" bytes that hash to "hex"?  Read whole,
+ * so only where it exists already when another upload of it commits.
+ * System calls and libcrypto only (thread pool).
+ */
+
+ngx_int_t
+ngx_http_oci_blob_verify(u_char *path, ngx_uint_t alg, u_char *hex,
+    off_t size)
+{
+    u_char           *buf, md[EVP_MAX_MD_SIZE], text[EVP_MAX_MD_SIZE * 2];
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_int_t         rc;
+    EVP_MD_CTX       *md_ctx;
+    unsigned int      mdlen;
+    ngx_file_info_t   fi;
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return NGX_DECLINED;
+    }
+
+    rc = NGX_DECLINED;
+    buf = NULL;
+    md_ctx = NULL;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) != size)
+    {
+        goto done;
+    }
+
+    buf = malloc(NGX_HTTP_OCI_VERIFY_BUF);
+    md_ctx = EVP_MD_CTX_new();
+
+    if (buf == NULL || md_ctx == NULL
+        || EVP_DigestInit_ex(md_ctx, alg == NGX_HTTP_OCI_SHA512
+                                     ? EVP_sha512() : EVP_sha256(), NULL)
+           != 1)
+    {
+        goto done;
+    }
+
+    for ( ;; ) {
+        n = read(fd, buf, NGX_HTTP_OCI_VERIFY_BUF);
+
+        if (n == -1 && ngx_errno == NGX_EINTR) {
+            continue;
+        }
+
+        if (n <= 0) {
+            break;
+        }
+
+        if (EVP_DigestUpdate(md_ctx, buf, n) != 1) {
+            goto done;
+        }
+    }
+
+    if (n == 0 && EVP_DigestFinal_ex(md_ctx, md, &mdlen) == 1) {
+        ngx_hex_dump(text, md, mdlen);
+
+        if (ngx_strncmp(text, hex, 2 * mdlen) == 0) {
+            rc = NGX_OK;
+        }
+    }
+
+done:
+
+    EVP_MD_CTX_free(md_ctx);
+    free(buf);
+    (void) ngx_close_file(fd);
+
+    return rc;
 }
 
 

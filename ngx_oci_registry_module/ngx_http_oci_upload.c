@@ -8,8 +8,6 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <sys/file.h>
-
 #include "ngx_http_oci_registry.h"
 #include "ngx_http_oci_redis.h"
 #include "ngx_http_oci_digest.h"
@@ -34,22 +32,6 @@
 
 /* a closing PUT up to this size is read whole before the upload is looked up */
 #define NGX_HTTP_OCI_EAGER_MAX     65536
-
-
-#if (NGX_THREADS)
-
-/* what the commit task needs: copies, the request is not touched there */
-typedef struct {
-    ngx_fd_t                    fd;
-    u_char                     *upload;
-    u_char                     *blob;
-    ngx_flag_t                  durable;
-    ngx_flag_t                  anonymous;
-    ngx_err_t                   err;
-    char                       *failed;
-} ngx_http_oci_commit_ctx_t;
-
-#endif
 
 
 static ngx_int_t ngx_http_oci_upload_start(ngx_http_request_t *r,
@@ -87,7 +69,8 @@ static ngx_int_t ngx_http_oci_upload_close(ngx_http_request_t *r,
 #endif
 static ngx_int_t ngx_http_oci_upload_lock(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
-static ngx_int_t ngx_http_oci_holder_dead(ngx_str_t *holder);
+static ngx_int_t ngx_http_oci_holder_dead(ngx_str_t *identity,
+    ngx_str_t *holder);
 static ngx_int_t ngx_http_oci_upload_held(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx, redisReply *reply,
     ngx_int_t (*again)(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx));
@@ -100,7 +83,6 @@ static void ngx_http_oci_upload_saved(ngx_http_request_t *r,
     redisReply *reply);
 static void ngx_http_oci_upload_finish(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
-static u_char *ngx_http_oci_commit_name(ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_upload_committed(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_upload_linked(ngx_http_request_t *r,
@@ -587,7 +569,8 @@ ngx_http_oci_upload_chunk(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 static ngx_int_t
 ngx_http_oci_upload_token(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    u_char  *p;
+    u_char                    *p;
+    ngx_http_oci_main_conf_t  *omcf;
 
     p = ngx_pnalloc(r->pool, NGX_HTTP_OCI_TOKEN_LEN);
     if (p == NULL) {
@@ -596,13 +579,16 @@ ngx_http_oci_upload_token(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     /*
      * The lock token only has to be unique (the upload id is the secret);
-     * "<host>:<pid>:..." also lets a later request on this host see that
-     * the holder died (kill -9) and take the lock over
+     * "<identity>:<pid>:..." also lets a later request of a process that
+     * sees the same process table (see ngx_http_oci_process_identity())
+     * tell that the holder died (kill -9) and take the lock over
      */
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oci_registry_module);
 
     ctx->token.data = p;
     ctx->token.len = ngx_snprintf(p, NGX_HTTP_OCI_TOKEN_LEN, "%V:%P:%M:%ui",
-                                  &ngx_cycle->hostname, ngx_pid,
+                                  &omcf->identity, ngx_pid,
                                   ngx_current_msec, r->connection->number)
                      - p;
 
@@ -857,28 +843,29 @@ ngx_http_oci_upload_lock(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
 
 /*
- * Is the lock holder a process of this host that no longer exists (its
- * worker was killed mid-chunk)?  Then its lock may be taken over at once
- * instead of after the lock's TTL.
+ * Is the lock holder a process of our process table (same boot, same pid
+ * namespace) that no longer exists (its worker was killed mid-chunk)?
+ * Then its lock may be taken over at once instead of after the lock's
+ * TTL.  A holder of another host or namespace is never judged.
  */
 
 static ngx_int_t
-ngx_http_oci_holder_dead(ngx_str_t *holder)
+ngx_http_oci_holder_dead(ngx_str_t *identity, ngx_str_t *holder)
 {
     u_char     *p, *colon, *last;
     ngx_int_t   pid;
 
     last = holder->data + holder->len;
 
-    if (holder->len <= ngx_cycle->hostname.len + 1
-        || ngx_strncmp(holder->data, ngx_cycle->hostname.data,
-                       ngx_cycle->hostname.len) != 0
-        || holder->data[ngx_cycle->hostname.len] != ':')
+    if (identity->len == 0
+        || holder->len <= identity->len + 1
+        || ngx_strncmp(holder->data, identity->data, identity->len) != 0
+        || holder->data[identity->len] != ':')
     {
         return NGX_DECLINED;
     }
 
-    p = holder->data + ngx_cycle->hostname.len + 1;
+    p = holder->data + identity->len + 1;
     colon = ngx_strlchr(p, last, ':');
     if (colon == NULL) {
         return NGX_DECLINED;
@@ -912,7 +899,8 @@ ngx_http_oci_upload_held(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     redisReply *reply,
     ngx_int_t (*again)(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx))
 {
-    ngx_str_t  holder;
+    ngx_str_t                  holder;
+    ngx_http_oci_main_conf_t  *omcf;
 
     if (reply->type == REDIS_REPLY_NIL) {
         ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
@@ -930,7 +918,11 @@ ngx_http_oci_upload_held(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     holder.data = (u_char *) reply->element[1]->str;
     holder.len = reply->element[1]->len;
 
-    if (ctx->stale.len == 0 && ngx_http_oci_holder_dead(&holder) == NGX_OK) {
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oci_registry_module);
+
+    if (ctx->stale.len == 0
+        && ngx_http_oci_holder_dead(&omcf->identity, &holder) == NGX_OK)
+    {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "oci registry: upload \"%V\" was locked by a dead "
                       "process (%V), taking over", &ctx->upload_id, &holder);
@@ -1230,10 +1222,10 @@ static void
 ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
 #if (NGX_THREADS)
-    ngx_thread_pool_t          *tp;
-    ngx_thread_task_t          *task;
-    ngx_http_oci_commit_ctx_t  *cc;
+    ngx_thread_pool_t       *tp;
+    ngx_thread_task_t       *task;
 #endif
+    ngx_http_oci_commit_t   *c;
 
     if (ngx_http_oci_blob_path(r->pool, &ctx->conf->storage, &ctx->parsed,
                                &ctx->blob_path)
@@ -1244,28 +1236,39 @@ ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return;
     }
 
+    c = &ctx->commit;
+
+    c->fd = ctx->file.fd;
+    c->upload = ctx->upload_path.data;
+    c->blob = ctx->blob_path.data;
+    c->alg = ctx->alg;
+    c->hex = ctx->parsed.hex.data;
+    c->size = ctx->offset + ctx->received;
+    c->durable = ctx->conf->durable ? 1 : 0;
+    c->anonymous = ctx->anonymous;
+
+    /*
+     * a spare may have a name an interrupted earlier chunk left (not a
+     * monolithic POST's, and an eager PUT removes it only once the upload
+     * is ended: it may be a live writer's)
+     */
+    c->leftover = ctx->anonymous && !ctx->monolithic && !ctx->eager;
+
 #if (NGX_THREADS)
 
     tp = ngx_http_oci_thread_pool(r);
 
     if (tp != NULL) {
-        task = ngx_thread_task_alloc(r->pool,
-                                     sizeof(ngx_http_oci_commit_ctx_t));
+        task = ngx_thread_task_alloc(r->pool, 0);
         if (task == NULL) {
             ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                      NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
             return;
         }
 
-        cc = task->ctx;
-        cc->fd = ctx->file.fd;
-        cc->upload = ngx_http_oci_commit_name(ctx);
-        cc->blob = ctx->blob_path.data;
-        cc->durable = ctx->conf->durable;
-        cc->anonymous = ctx->anonymous;
-        cc->err = 0;
-        cc->failed = NULL;
+        /* the task touches only ctx->commit, no request or pool */
 
+        task->ctx = c;
         task->handler = ngx_http_oci_commit_thread;
         task->event.handler = ngx_http_oci_commit_done;
         task->event.data = r;
@@ -1282,30 +1285,8 @@ ngx_http_oci_upload_finish(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
 #endif
 
-    ctx->commit_err = ngx_http_oci_blob_commit(ctx->file.fd,
-                                               ngx_http_oci_commit_name(ctx),
-                                               ctx->blob_path.data,
-                                               ctx->conf->durable,
-                                               ctx->anonymous,
-                                               &ctx->commit_failed);
+    ngx_http_oci_blob_commit(c);
     ngx_http_oci_upload_committed(r, ctx);
-}
-
-
-/*
- * The upload's name for the commit: the file to rename, or for a spare
- * the name an interrupted earlier chunk may have left (a monolithic POST
- * has none, and an eager PUT removes it only once the upload is ended)
- */
-
-static u_char *
-ngx_http_oci_commit_name(ngx_http_oci_ctx_t *ctx)
-{
-    if (ctx->anonymous && (ctx->monolithic || ctx->eager)) {
-        return NULL;
-    }
-
-    return ctx->upload_path.data;
 }
 
 
@@ -1362,11 +1343,7 @@ ngx_http_oci_upload_spare(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
 static void
 ngx_http_oci_commit_thread(void *data, ngx_log_t *log)
 {
-    ngx_http_oci_commit_ctx_t  *cc = data;
-
-    cc->err = ngx_http_oci_blob_commit(cc->fd, cc->upload, cc->blob,
-                                       cc->durable, cc->anonymous,
-                                       &cc->failed);
+    ngx_http_oci_blob_commit(data);
 }
 
 
@@ -1375,23 +1352,15 @@ ngx_http_oci_commit_done(ngx_event_t *ev)
 {
     ngx_http_request_t  *r = ev->data;
 
-    ngx_connection_t           *c;
-    ngx_thread_task_t          *task;
-    ngx_http_oci_ctx_t         *ctx;
-    ngx_http_oci_commit_ctx_t  *cc;
+    ngx_connection_t    *c;
+    ngx_http_oci_ctx_t  *ctx;
 
     c = r->connection;
     r->main->blocked--;
 
     ngx_http_set_log_request(c->log, r);
 
-    task = (ngx_thread_task_t *) ((u_char *) ev
-                                  - offsetof(ngx_thread_task_t, event));
-    cc = task->ctx;
-
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
-    ctx->commit_err = cc->err;
-    ctx->commit_failed = cc->failed;
 
     ngx_http_oci_upload_committed(r, ctx);
 
@@ -1404,11 +1373,35 @@ ngx_http_oci_commit_done(ngx_event_t *ev)
 static void
 ngx_http_oci_upload_committed(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    u_char      *p;
-    size_t      *lens;
-    const char **argv;
+    u_char                 *p;
+    size_t                 *lens;
+    const char            **argv;
+    ngx_http_oci_commit_t  *c;
 
-    if (ctx->commit_err == NGX_ENOENT && !ctx->anonymous) {
+    c = &ctx->commit;
+
+    if (c->replaced) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oci registry: blob \"%s\" did not hash to its name, "
+                      "%s", c->blob, c->err ? "replacing it failed"
+                                             : "replaced by this upload");
+    }
+
+    if (c->corrupt) {
+        /* another writer touched the file under us: nothing of it stays */
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                      "oci registry: upload \"%V\" does not hold the %O "
+                      "bytes it received, dropped", &ctx->upload_path,
+                      c->size);
+
+        ngx_http_oci_upload_drop(r, ctx);
+        ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID,
+                                 &ctx->upload_id);
+        return;
+    }
+
+    if (c->err == NGX_ENOENT && !c->anonymous) {
         /* the upload's file went while its bytes arrived: cancelled */
         ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_NOT_FOUND,
                                  NGX_HTTP_OCI_ERR_BLOB_UPLOAD_UNKNOWN,
@@ -1416,13 +1409,13 @@ ngx_http_oci_upload_committed(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return;
     }
 
-    if (ctx->commit_err) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, ctx->commit_err,
+    if (c->err) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, c->err,
                       "oci registry: committing \"%V\" as \"%V\": %s failed",
-                      &ctx->upload_path, &ctx->blob_path, ctx->commit_failed);
+                      &ctx->upload_path, &ctx->blob_path, c->failed);
 
         ngx_http_oci_upload_fail(r, ctx,
-                                 ctx->commit_err == NGX_ENOSPC
+                                 c->err == NGX_ENOSPC
                                  ? NGX_HTTP_INSUFFICIENT_STORAGE
                                  : NGX_HTTP_INTERNAL_SERVER_ERROR,
                                  NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
@@ -1782,6 +1775,9 @@ ngx_http_oci_upload_file(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         case NGX_ENOENT:
             /* its bytes are gone (expired): the client must start over */
             return NGX_HTTP_NOT_FOUND;
+        case NGX_EAGAIN:
+            /* a writer of this node still holds the file */
+            return NGX_HTTP_RANGE_NOT_SATISFIABLE;
         case NGX_ENOSPC:
             return NGX_HTTP_INSUFFICIENT_STORAGE;
         default:
@@ -1794,10 +1790,6 @@ ngx_http_oci_upload_file(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     cln->handler = ngx_http_oci_upload_cleanup;
     cln->data = ctx;
-
-    if (flock(ctx->file.fd, LOCK_EX|LOCK_NB) == -1) {
-        return NGX_HTTP_RANGE_NOT_SATISFIABLE;
-    }
 
     return NGX_OK;
 }

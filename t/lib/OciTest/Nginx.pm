@@ -19,7 +19,9 @@ package OciTest::Nginx;
 #
 # API:
 #   new(%opt)            temp dir with logs/ and *_temp/; opt: binary, port,
-#                        modules (arrayref of .so), keep
+#                        modules (arrayref of .so), keep, wrapper (a command
+#                        nginx runs under, e.g. [qw(unshare --pid --fork)];
+#                        stop then signals its whole process group)
 #   port dir pid url($path) http(%tiny_opts) error_log worker_pids
 #   set(NAME => value)   extra %%NAME%% placeholders
 #   write_config($tpl)   -> <dir>/nginx.conf; placeholders: %%PORT%% %%TESTDIR%%
@@ -80,6 +82,7 @@ sub new {
         port    => $opt{port} || free_port(),
         modules => $opt{modules} // [split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // ''],
         keep    => $opt{keep} // $ENV{OCI_TEST_KEEP},
+        wrapper => $opt{wrapper} || [],
         vars    => {},
         allow   => [],
         owner   => $$,
@@ -196,7 +199,8 @@ sub start {
     die "nginx is already running (pid $self->{pid})\n" if $self->{pid};
     my $dir = $self->{dir};
     die "no nginx.conf: call write_config first\n" unless -f "$dir/nginx.conf";
-    my @cmd = ($self->{binary}, '-p', "$dir/", '-c', "$dir/nginx.conf", '-e', "$dir/logs/error.log");
+    my @cmd = (@{ $self->{wrapper} }, $self->{binary}, '-p', "$dir/",
+               '-c', "$dir/nginx.conf", '-e', "$dir/logs/error.log");
     unlink "$dir/nginx.pid";
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
@@ -234,7 +238,8 @@ sub stop {
         push @{ $self->{crashes} }, "nginx $pid exited unexpectedly (status $?)";
         return $self;
     }
-    kill 'QUIT', $pid;
+    # under a wrapper the master is not our child: signal the group
+    kill 'QUIT', @{ $self->{wrapper} } ? -$pid : $pid;
     my $deadline = time + 5;
     while (time < $deadline) {
         return $self if waitpid($pid, WNOHANG) == $pid;
