@@ -306,8 +306,8 @@ ngx_int_t ngx_http_oci_upload_id_signed(ngx_pool_t *pool,
     ngx_http_oci_idkey_t *k, ngx_str_t *base, ngx_str_t *id);
 ngx_int_t ngx_http_oci_upload_id_fresh(ngx_http_oci_idkey_t *k,
     ngx_str_t *base, ngx_str_t *id, time_t window);
-void ngx_http_oci_idkey_load(ngx_log_t *log, ngx_str_t *root,
-    ngx_http_oci_idkey_t *k);
+ngx_int_t ngx_http_oci_storage_init(ngx_cycle_t *cycle,
+    ngx_http_oci_storage_t *st);
 ngx_int_t ngx_http_oci_process_identity(ngx_pool_t *pool, ngx_log_t *log,
     ngx_str_t *id);
 ngx_fd_t ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path,

@@ -21,10 +21,7 @@ static char *ngx_http_oci_registry(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_oci_key_prefix(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_http_oci_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_oci_add_path(ngx_conf_t *cf, ngx_str_t *root,
-    char *sub);
 static ngx_int_t ngx_http_oci_postconfiguration(ngx_conf_t *cf);
-static ngx_int_t ngx_http_oci_init_module(ngx_cycle_t *cycle);
 static void ngx_http_oci_sweeper(ngx_event_t *ev);
 static ngx_msec_t ngx_http_oci_sweep_interval(ngx_http_oci_main_conf_t *omcf);
 static ngx_int_t ngx_http_oci_init_process(ngx_cycle_t *cycle);
@@ -132,7 +129,7 @@ ngx_module_t  ngx_http_oci_registry_module = {
     ngx_http_oci_registry_commands,        /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    ngx_http_oci_init_module,              /* init module */
+    NULL,                                  /* init module */
     ngx_http_oci_init_process,             /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -269,13 +266,6 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_oci_add_path(cf, &conf->storage, "") != NGX_OK
-        || ngx_http_oci_add_path(cf, &conf->storage, "/_uploads") != NGX_OK
-        || ngx_http_oci_add_path(cf, &conf->storage, "/blobs") != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
     /* one sweep per storage root, with the longest TTL that uses it */
 
     omcf = ngx_http_conf_get_module_main_conf(cf,
@@ -312,40 +302,6 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     conf->idkey = st->idkey;
 
     return NGX_CONF_OK;
-}
-
-
-/*
- * The storage directories are registered like nginx's temp paths: the
- * master creates them at start and, when it runs as root, hands them to
- * the worker user, who then creates everything below.
- */
-
-static ngx_int_t
-ngx_http_oci_add_path(ngx_conf_t *cf, ngx_str_t *root, char *sub)
-{
-    size_t       len;
-    ngx_path_t  *path;
-
-    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
-    if (path == NULL) {
-        return NGX_ERROR;
-    }
-
-    len = ngx_strlen(sub);
-
-    path->name.len = root->len + len;
-    path->name.data = ngx_pnalloc(cf->pool, path->name.len + 1);
-    if (path->name.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(path->name.data, "%V%*s%Z", root, len, sub);
-
-    path->conf_file = cf->conf_file->file.name.data;
-    path->line = cf->conf_file->line;
-
-    return ngx_add_path(cf, &path);
 }
 
 
@@ -432,9 +388,31 @@ ngx_http_oci_key_prefix(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/*
+ * At configuration time (in the master, at start and at every reload, so
+ * before any worker): the storage roots, see ngx_http_oci_storage_init().
+ * Not nginx's path registry: it would chown the directories following
+ * links the worker user can plant.  A failure here fails the reload and
+ * keeps the running configuration (init_module's would end the master).
+ */
+
 static ngx_int_t
 ngx_http_oci_postconfiguration(ngx_conf_t *cf)
 {
+    ngx_uint_t                 i;
+    ngx_http_oci_storage_t    *st;
+    ngx_http_oci_main_conf_t  *omcf;
+
+    omcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_oci_registry_module);
+    st = omcf->storages.elts;
+
+    for (i = 0; i < omcf->storages.nelts; i++) {
+        if (ngx_http_oci_storage_init(cf->cycle, &st[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     return ngx_http_oci_body_init(cf);
 }
 
@@ -483,31 +461,6 @@ ngx_http_oci_init_process(ngx_cycle_t *cycle)
         omcf->sweeper.cancelable = 1;
 
         ngx_add_timer(&omcf->sweeper, ngx_http_oci_sweep_interval(omcf));
-    }
-
-    return NGX_OK;
-}
-
-
-/* in the master, after the storage directories exist: the id keys */
-
-static ngx_int_t
-ngx_http_oci_init_module(ngx_cycle_t *cycle)
-{
-    ngx_uint_t                 i;
-    ngx_http_oci_storage_t    *st;
-    ngx_http_oci_main_conf_t  *omcf;
-
-    omcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_oci_registry_module);
-    if (omcf == NULL) {
-        return NGX_OK;
-    }
-
-    st = omcf->storages.elts;
-
-    for (i = 0; i < omcf->storages.nelts; i++) {
-        ngx_http_oci_idkey_load(cycle->log, &st[i].root, st[i].idkey);
     }
 
     return NGX_OK;
