@@ -15,6 +15,13 @@
 
 
 /*
+ * A referrers page holds at most this many bytes of descriptors (but at
+ * least one descriptor): the rest follows through Link
+ */
+#define NGX_HTTP_OCI_REFERRERS_PAGE_BYTES  "1048576"
+
+
+/*
  * Manifests and referrers.  A manifest lives in Redis: its exact bytes,
  * media type and what it references, written by one Lua script together
  * with its tags and reverse indexes.  GET by tag or digest is one round
@@ -457,7 +464,7 @@ ngx_http_oci_manifest_body_done(ngx_http_request_t *r)
 
     ctx->subject = m.subject;
 
-    argc = 2 + 8 + 3 + ctx->ntags + m.blobs.nelts + m.manifests.nelts;
+    argc = 2 + 9 + 3 + ctx->ntags + m.blobs.nelts + m.manifests.nelts;
 
     argv = ngx_palloc(r->pool, argc * sizeof(char *));
     lens = ngx_palloc(r->pool, argc * sizeof(size_t));
@@ -485,8 +492,10 @@ ngx_http_oci_manifest_body_done(ngx_http_request_t *r)
     ngx_http_oci_arg(7, m.subject.data, m.subject.len);
     ngx_http_oci_arg(8, desc.data, desc.len);
     ngx_http_oci_arg(9, m.artifact_type.data, m.artifact_type.len);
+    ngx_http_oci_arg(10, ctx->conf->referrers_max_text.data,
+                     ctx->conf->referrers_max_text.len);
 
-    i = 10;
+    i = 11;
 
     ngx_http_oci_arg(i, p, ngx_sprintf(p, "%ui", ctx->ntags) - p);
     p += lens[i++];
@@ -533,15 +542,42 @@ ngx_http_oci_manifest_body_done(ngx_http_request_t *r)
 static void
 ngx_http_oci_manifest_stored(ngx_http_request_t *r, redisReply *reply)
 {
-    ngx_str_t            missing;
+    ngx_str_t            missing, detail;
     ngx_uint_t           i;
     ngx_http_oci_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+        && reply->element[0]->type == REDIS_REPLY_STRING
         && reply->element[1]->type == REDIS_REPLY_STRING)
     {
+        if (reply->element[0]->len == sizeof("REFERRERS") - 1
+            && ngx_strncmp(reply->element[0]->str, "REFERRERS",
+                           sizeof("REFERRERS") - 1) == 0)
+        {
+            /* a quota: the subject has as many referrers as it may */
+
+            detail.len = sizeof("the subject  has the most referrers a "
+                                "subject may have ()") - 1
+                         + ctx->subject.len + NGX_INT_T_LEN;
+            detail.data = ngx_pnalloc(r->pool, detail.len);
+            if (detail.data == NULL) {
+                ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            detail.len = ngx_sprintf(detail.data, "the subject %V has the "
+                                     "most referrers a subject may have "
+                                     "(%i)", &ctx->subject,
+                                     ctx->conf->referrers_max)
+                         - detail.data;
+
+            ngx_http_oci_finalize_error(r, NGX_HTTP_FORBIDDEN,
+                                        NGX_HTTP_OCI_ERR_DENIED, &detail);
+            return;
+        }
+
         if (ngx_http_oci_set_str(r, &missing,
                                  (u_char *) reply->element[1]->str,
                                  reply->element[1]->len)
@@ -665,7 +701,7 @@ ngx_http_oci_referrers(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv = ngx_http_oci_argv(r, 5, &lens);
+    argv = ngx_http_oci_argv(r, 6, &lens);
     p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
     if (argv == NULL || p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -722,10 +758,12 @@ ngx_http_oci_referrers(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     lens[3] = ctx->digest.len;
     argv[4] = (char *) p;
     lens[4] = ngx_sprintf(p, "%i", ctx->page_n) - p;
+    argv[5] = NGX_HTTP_OCI_REFERRERS_PAGE_BYTES;
+    lens[5] = sizeof(NGX_HTTP_OCI_REFERRERS_PAGE_BYTES) - 1;
 
     rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
                                    ngx_http_oci_referrers_found,
-                                   NGX_HTTP_OCI_SCRIPT_REFERRERS, 1, 5,
+                                   NGX_HTTP_OCI_SCRIPT_REFERRERS, 1, 6,
                                    argv, lens);
 
     return ngx_http_oci_suspend(r, rc);
@@ -823,7 +861,7 @@ ngx_http_oci_referrers_found(ngx_http_request_t *r, redisReply *reply)
             q = ngx_cpymem(q, "&artifactType=", 14);
             q = (u_char *) ngx_escape_uri(q, ctx->subject.data,
                                           ctx->subject.len,
-                                          NGX_ESCAPE_ARGS);
+                                          NGX_ESCAPE_URI_COMPONENT);
         }
 
         q = ngx_cpymem(q, ">; rel=\"next\"", 13);

@@ -29,6 +29,7 @@
 #define NGX_HTTP_OCI_REFS_MAX         10000
 
 
+static ngx_int_t ngx_http_oci_media_type_valid(ngx_str_t *mt, char **err);
 static ngx_int_t ngx_http_oci_json_depth_ok(u_char *p, size_t len);
 typedef struct {
     const char                **keys;        /* NGX_HTTP_OCI_JSON_KEYS_MAX */
@@ -180,19 +181,7 @@ ngx_http_oci_manifest_parse(ngx_pool_t *pool, u_char *body, size_t len,
         return NGX_DECLINED;
     }
 
-    /* media types are tokens: nothing a header or JSON would choke on */
-
-    for (n = 0; n < mt.len; n++) {
-        if (mt.data[n] <= ' ' || mt.data[n] >= 0x7f || mt.data[n] == '"'
-            || mt.data[n] == '\\' || mt.data[n] == ',')
-        {
-            *err = "invalid media type";
-            return NGX_DECLINED;
-        }
-    }
-
-    if (mt.len > 255) {
-        *err = "media type too long";
+    if (ngx_http_oci_media_type_valid(&mt, err) != NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -257,6 +246,13 @@ ngx_http_oci_manifest_parse(ngx_pool_t *pool, u_char *body, size_t len,
         m->artifact_type.len = ngx_strlen(v->u.string);
     }
 
+    if (m->artifact_type.len
+        && ngx_http_oci_media_type_valid(&m->artifact_type, err) != NGX_OK)
+    {
+        *err = "artifactType is not a valid media type";
+        return NGX_DECLINED;
+    }
+
     v = ngx_http_oci_json_get(root, "subject");
 
     if (v != NULL) {
@@ -315,6 +311,16 @@ ngx_http_oci_manifest_parse(ngx_pool_t *pool, u_char *body, size_t len,
         m->artifact_type = mt;
     }
 
+    /* an index key and a filter of the referrers API: a media type */
+
+    if (m->artifact_type.len
+        && ngx_http_oci_media_type_valid(&m->artifact_type, err) != NGX_OK)
+    {
+        *err = "artifactType (or the config's mediaType) is not a valid "
+               "media type";
+        return NGX_DECLINED;
+    }
+
     v = ngx_http_oci_json_get(root, "layers");
 
     if (v == NULL || !YAJL_IS_ARRAY(v)) {
@@ -327,6 +333,31 @@ ngx_http_oci_manifest_parse(ngx_pool_t *pool, u_char *body, size_t len,
     }
 
     return ngx_http_oci_descriptors(pool, v, &m->blobs, 1, err);
+}
+
+
+/* media types are tokens: nothing a header, key or JSON would choke on */
+
+static ngx_int_t
+ngx_http_oci_media_type_valid(ngx_str_t *mt, char **err)
+{
+    size_t  n;
+
+    for (n = 0; n < mt->len; n++) {
+        if (mt->data[n] <= ' ' || mt->data[n] >= 0x7f || mt->data[n] == '"'
+            || mt->data[n] == '\\' || mt->data[n] == ',')
+        {
+            *err = "invalid media type";
+            return NGX_DECLINED;
+        }
+    }
+
+    if (mt->len > 255) {
+        *err = "media type too long";
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -36,16 +36,19 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
 
     /*
      * MANIFEST_PUT: KEYS[2] the catalog; ARGV name, digest, type, body,
-     * size, subject, descriptor, artifactType, then three counted lists:
-     * tags, blobs, child manifests.  Returns "OK" or {kind, digest} for
-     * the first reference that is not in the repository.  An index entry
-     * may also be a blob: BuildKit's registry cache is an index whose
-     * entries are layers and its cache config.
+     * size, subject, descriptor, artifactType, the most referrers a
+     * subject may have, then three counted lists: tags, blobs, child
+     * manifests.  Returns "OK", {kind, digest} for the first reference
+     * that is not in the repository, or {"REFERRERS", subject} when the
+     * subject has as many referrers as it may.  An index entry may also
+     * be a blob: BuildKit's registry cache is an index whose entries are
+     * layers and its cache config.  A referrer is listed for its subject
+     * and, for the artifactType filter, for its subject and type.
      */
     ngx_string(
         "local b = KEYS[1]\n"
         "local dg = ARGV[2]\n"
-        "local i = 9\n"
+        "local i = 10\n"
         "local function list()\n"
         "  local n = tonumber(ARGV[i]); local t = {}\n"
         "  for j = 1, n do t[j] = ARGV[i + j] end\n"
@@ -67,6 +70,11 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  end\n"
         "end\n"
         "local mk = b .. 'm:' .. dg\n"
+        "local rk = b .. 'referrers:' .. ARGV[6]\n"
+        "if ARGV[6] ~= '' and redis.call('EXISTS', mk) == 0\n"
+        "   and redis.call('ZCARD', rk) >= tonumber(ARGV[9]) then\n"
+        "  return {'REFERRERS', ARGV[6]}\n"
+        "end\n"
         "if redis.call('EXISTS', mk) == 0 then\n"
         "  local now = redis.call('TIME')[1]\n"
         "  redis.call('HSET', mk, 'type', ARGV[3], 'body', ARGV[4],\n"
@@ -80,7 +88,10 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "    redis.call('SADD', b .. 'mrefs:' .. d, dg)\n"
         "  end\n"
         "  if ARGV[6] ~= '' then\n"
-        "    redis.call('ZADD', b .. 'referrers:' .. ARGV[6], 0, dg)\n"
+        "    redis.call('ZADD', rk, 0, dg)\n"
+        "    if ARGV[8] ~= '' then\n"
+        "      redis.call('ZADD', rk .. ':type:' .. ARGV[8], 0, dg)\n"
+        "    end\n"
         "  end\n"
         "end\n"
         "for _, t in ipairs(tags) do\n"
@@ -112,7 +123,8 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "end\n"
         "local dg = ARGV[1]\n"
         "local mk = b .. 'm:' .. dg\n"
-        "local m = redis.call('HMGET', mk, 'subject', 'blobs', 'manifests')\n"
+        "local m = redis.call('HMGET', mk, 'subject', 'blobs', 'manifests',\n"
+        "                     'at')\n"
         "if not m[1] then return 0 end\n"
         "for _, t in ipairs(redis.call('SMEMBERS',\n"
         "                               b .. 'digesttags:' .. dg)) do\n"
@@ -128,31 +140,46 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "end\n"
         "if m[1] ~= '' then\n"
         "  redis.call('ZREM', b .. 'referrers:' .. m[1], dg)\n"
+        "  if m[4] and m[4] ~= '' then\n"
+        "    redis.call('ZREM', b .. 'referrers:' .. m[1] .. ':type:' .. m[4],\n"
+        "               dg)\n"
+        "  end\n"
         "end\n"
         "redis.call('DEL', mk)\n"
         "return 1\n"),
 
     /*
      * REFERRERS: ARGV subject digest, artifactType filter ("" for none),
-     * last digest of the previous page ("" for the first), page size.
-     * Returns {next, descriptor...}: "next" is the digest to continue
-     * after, "" when this is the last page.
+     * last digest of the previous page ("" for the first), page size, the
+     * most descriptor bytes a page may hold.  Returns {next, descriptor
+     * ...}: "next" is the digest to continue after, "" when this is the
+     * last page.  A page costs O(log N + n): the filter has an index of
+     * its own, and only the page's entries are read (a page holds at
+     * least one descriptor, whatever its size).
      */
     ngx_string(
         "local b = KEYS[1]\n"
+        "local key = b .. 'referrers:' .. ARGV[1]\n"
+        "if ARGV[2] ~= '' then key = key .. ':type:' .. ARGV[2] end\n"
         "local n = tonumber(ARGV[4])\n"
+        "local cap = tonumber(ARGV[5])\n"
         "local start = '-'\n"
         "if ARGV[3] ~= '' then start = '(' .. ARGV[3] end\n"
         "local out = {''}\n"
         "local last = ''\n"
-        "for _, d in ipairs(redis.call('ZRANGEBYLEX',\n"
-        "                   b .. 'referrers:' .. ARGV[1], start, '+')) do\n"
-        "  local v = redis.call('HMGET', b .. 'm:' .. d, 'desc', 'at')\n"
-        "  if v[1] and (ARGV[2] == '' or v[2] == ARGV[2]) then\n"
-        "    if #out > n then out[1] = last; break end\n"
-        "    out[#out + 1] = v[1]\n"
-        "    last = d\n"
+        "local bytes = 0\n"
+        "local ds = redis.call('ZRANGEBYLEX', key, start, '+', 'LIMIT', 0,\n"
+        "                      n + 1)\n"
+        "for i, d in ipairs(ds) do\n"
+        "  if i > n then out[1] = last; break end\n"
+        "  local mk = b .. 'm:' .. d\n"
+        "  local len = redis.call('HSTRLEN', mk, 'desc')\n"
+        "  if len > 0 then\n"
+        "    if #out > 1 and bytes + len > cap then out[1] = last; break end\n"
+        "    out[#out + 1] = redis.call('HGET', mk, 'desc')\n"
+        "    bytes = bytes + len\n"
         "  end\n"
+        "  last = d\n"
         "end\n"
         "return out\n"),
 
