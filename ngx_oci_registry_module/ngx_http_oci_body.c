@@ -247,18 +247,27 @@ ngx_http_oci_body_replay(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 static void
 ngx_http_oci_body_renew_lock(ngx_http_oci_ctx_t *ctx)
 {
-    const char  *argv[3];
-    size_t       lens[3];
+    const char  *argv[6];
+    size_t       lens[6];
     u_char       key[NGX_HTTP_OCI_KEY_MAX];
 
-    argv[0] = "PEXPIRE";
-    lens[0] = 7;
-    argv[1] = (char *) key;
-    lens[1] = ngx_http_oci_upload_lock_key(ctx, key);
-    argv[2] = "300000";
-    lens[2] = 6;
+    /* only while it is still ours: a lock taken over is not extended */
 
-    ngx_http_oci_redis_fire(ctx->conf->redis, 3, argv, lens);
+    argv[0] = "EVAL";
+    lens[0] = 4;
+    argv[1] = (char *)
+              ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_UPLOAD_RENEW].data;
+    lens[1] = ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_UPLOAD_RENEW].len;
+    argv[2] = "1";
+    lens[2] = 1;
+    argv[3] = (char *) key;
+    lens[3] = ngx_http_oci_upload_lock_key(ctx, key);
+    argv[4] = (char *) ctx->token.data;
+    lens[4] = ctx->token.len;
+    argv[5] = "300000";
+    lens[5] = 6;
+
+    ngx_http_oci_redis_fire(ctx->conf->redis, 6, argv, lens);
 
     ctx->lock_refreshed = ngx_current_msec;
 }

@@ -24,6 +24,23 @@
 #define NGX_HTTP_OCI_REDIS_BACKOFF_MIN  100
 #define NGX_HTTP_OCI_REDIS_BACKOFF_MAX  1000
 
+/* best-effort commands kept across an outage, per worker and server */
+#define NGX_HTTP_OCI_REDIS_DEFERRED_MAX 1024
+
+
+/*
+ * A command formatted by hiredis (RESP text from redisFormatCommandArgv,
+ * malloc()ed), to be sent once the connection is up, and sent again
+ * after a reconnect if its reply was lost: cleanups that must not be
+ * forgotten while Redis is away (a lock to release), and the undo of a
+ * command whose reply was lost (a lock that may have been taken).
+ */
+typedef struct {
+    ngx_http_oci_redis_t       *redis;
+    char                       *cmd;
+    size_t                      len;
+} ngx_http_oci_redis_deferred_t;
+
 
 struct ngx_http_oci_redis_s {
     ngx_http_oci_redis_conf_t  *conf;
@@ -34,6 +51,9 @@ struct ngx_http_oci_redis_s {
     ngx_event_t                 connect_timer;
     ngx_event_t                 flush;       /* posted: write the commands */
     ngx_msec_t                  backoff;
+    ngx_http_oci_redis_deferred_t  **deferred;
+    ngx_uint_t                  ndeferred;
+    ngx_uint_t                  dropped;     /* deferred ones lost, full */
     unsigned                    ready:1;
     unsigned                    exiting:1;
     unsigned                    flushing:1;
@@ -59,6 +79,9 @@ typedef struct {
     int                             argc;
     const char                    **argv;
     size_t                         *argvlen;
+
+    /* run after a reconnect if this command's reply is lost */
+    ngx_http_oci_redis_deferred_t  *undo;
 } ngx_http_oci_redis_pending_t;
 
 
@@ -85,7 +108,14 @@ static void ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep,
     void *data);
 static ngx_int_t ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
-    ngx_uint_t script, int argc, const char **argv, size_t *argvlen);
+    ngx_uint_t script, int argc, const char **argv, size_t *argvlen,
+    ngx_http_oci_redis_cmd_t *undo);
+static ngx_http_oci_redis_deferred_t *ngx_http_oci_redis_format(
+    ngx_http_oci_redis_t *redis, ngx_http_oci_redis_cmd_t *cmd);
+static void ngx_http_oci_redis_defer(ngx_http_oci_redis_deferred_t *d);
+static void ngx_http_oci_redis_send_deferred(ngx_http_oci_redis_t *redis);
+static void ngx_http_oci_redis_deferred_reply(redisAsyncContext *ac,
+    void *rep, void *data);
 static void ngx_http_oci_redis_request_cleanup(void *data);
 static void ngx_http_oci_redis_timeout(ngx_event_t *ev);
 
@@ -260,6 +290,13 @@ ngx_http_oci_redis_init_process(ngx_cycle_t *cycle,
     redis->log = cycle->log;
     redis->backoff = NGX_HTTP_OCI_REDIS_BACKOFF_MIN;
 
+    redis->deferred = ngx_palloc(cycle->pool,
+                                 NGX_HTTP_OCI_REDIS_DEFERRED_MAX
+                                 * sizeof(ngx_http_oci_redis_deferred_t *));
+    if (redis->deferred == NULL) {
+        return NGX_ERROR;
+    }
+
     for (i = 0; i < NGX_HTTP_OCI_SCRIPT_N; i++) {
         if (EVP_Digest(ngx_http_oci_scripts[i].data,
                        ngx_http_oci_scripts[i].len, md, &mdlen, EVP_sha1(),
@@ -312,6 +349,16 @@ ngx_http_oci_redis_exit_process(ngx_http_oci_redis_conf_t *rcf)
     }
 
     ngx_http_oci_redis_drop(redis);
+
+    /* still not sent: the locks they would release expire instead */
+
+    while (redis->ndeferred) {
+        ngx_http_oci_redis_deferred_t  *d;
+
+        d = redis->deferred[--redis->ndeferred];
+        redisFreeCommand(d->cmd);
+        ngx_free(d);
+    }
 }
 
 
@@ -419,6 +466,15 @@ ngx_http_oci_redis_connect(ngx_http_oci_redis_t *redis)
         redisAsyncFree(ac);
         return NGX_ERROR;
     }
+
+    /*
+     * Kept commands go right behind SELECT, before any request's: a lock
+     * whose reply was lost is released before a retry asks for it.  The
+     * old connection's commands, still in Redis's buffers, run first: the
+     * new connection is accepted only after them.
+     */
+
+    ngx_http_oci_redis_send_deferred(redis);
 
     ngx_add_timer(&redis->connect_timer, rcf->connect_timeout);
 
@@ -741,7 +797,7 @@ ngx_http_oci_redis_command(ngx_http_request_t *r,
     int argc, const char **argv, const size_t *argvlen)
 {
     return ngx_http_oci_redis_send(r, rcf, handler, NGX_HTTP_OCI_SCRIPT_N,
-                                   argc, argv, (size_t *) argvlen);
+                                   argc, argv, (size_t *) argvlen, NULL);
 }
 
 
@@ -750,6 +806,17 @@ ngx_http_oci_redis_script(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_script_e script, int nkeys, int argc, const char **argv,
     const size_t *argvlen)
+{
+    return ngx_http_oci_redis_script_undo(r, rcf, handler, script, nkeys,
+                                          argc, argv, argvlen, NULL);
+}
+
+
+ngx_int_t
+ngx_http_oci_redis_script_undo(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_script_e script, int nkeys, int argc, const char **argv,
+    const size_t *argvlen, ngx_http_oci_redis_cmd_t *undo)
 {
     int             n;
     u_char         *p;
@@ -781,14 +848,15 @@ ngx_http_oci_redis_script(ngx_http_request_t *r,
     }
 
     return ngx_http_oci_redis_send(r, rcf, handler, script, argc + 3, args,
-                                   lens);
+                                   lens, undo);
 }
 
 
 static ngx_int_t
 ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
-    ngx_uint_t script, int argc, const char **argv, size_t *argvlen)
+    ngx_uint_t script, int argc, const char **argv, size_t *argvlen,
+    ngx_http_oci_redis_cmd_t *undo)
 {
     ngx_pool_cleanup_t            *cln;
     ngx_http_oci_redis_t          *redis;
@@ -836,10 +904,23 @@ ngx_http_oci_redis_send(ngx_http_request_t *r,
     pending->argv = argv;
     pending->argvlen = argvlen;
 
+    if (undo != NULL) {
+        pending->undo = ngx_http_oci_redis_format(redis, undo);
+        if (pending->undo == NULL) {
+            ngx_free(pending);
+            return NGX_ERROR;
+        }
+    }
+
     if (redisAsyncCommandArgv(redis->ac, ngx_http_oci_redis_reply, pending,
                               argc, argv, argvlen)
         != REDIS_OK)
     {
+        if (pending->undo) {
+            redisFreeCommand(pending->undo->cmd);
+            ngx_free(pending->undo);
+        }
+
         ngx_free(pending);
         return NGX_ERROR;
     }
@@ -853,21 +934,137 @@ ngx_http_oci_redis_send(ngx_http_request_t *r,
 }
 
 
+/*
+ * Not connected now, or the connection drops before the reply: the
+ * command is kept and sent after the reconnect (see ..._deferred_t).
+ */
+
 void
 ngx_http_oci_redis_fire(ngx_http_oci_redis_conf_t *rcf, int argc,
     const char **argv, const size_t *argvlen)
 {
-    ngx_http_oci_redis_t  *redis;
+    ngx_http_oci_redis_t           *redis;
+    ngx_http_oci_redis_cmd_t        cmd;
+    ngx_http_oci_redis_deferred_t  *d;
 
     redis = rcf->conn;
 
-    if (redis == NULL || !redis->ready || redis->ac == NULL) {
+    if (redis == NULL || redis->exiting) {
         return;
     }
 
-    /* hiredis formats the command into its buffer at once */
+    cmd.argc = argc;
+    cmd.argv = argv;
+    cmd.argvlen = argvlen;
 
-    (void) redisAsyncCommandArgv(redis->ac, NULL, NULL, argc, argv, argvlen);
+    d = ngx_http_oci_redis_format(redis, &cmd);
+    if (d == NULL) {
+        return;
+    }
+
+    if (redis->ac == NULL
+        || redisAsyncFormattedCommand(redis->ac,
+                                      ngx_http_oci_redis_deferred_reply, d,
+                                      d->cmd, d->len)
+           != REDIS_OK)
+    {
+        ngx_http_oci_redis_defer(d);
+    }
+}
+
+
+static ngx_http_oci_redis_deferred_t *
+ngx_http_oci_redis_format(ngx_http_oci_redis_t *redis,
+    ngx_http_oci_redis_cmd_t *cmd)
+{
+    int                             len;
+    ngx_http_oci_redis_deferred_t  *d;
+
+    d = ngx_alloc(sizeof(ngx_http_oci_redis_deferred_t), redis->log);
+    if (d == NULL) {
+        return NULL;
+    }
+
+    len = redisFormatCommandArgv(&d->cmd, cmd->argc, cmd->argv,
+                                 cmd->argvlen);
+    if (len <= 0) {
+        ngx_free(d);
+        return NULL;
+    }
+
+    d->redis = redis;
+    d->len = len;
+
+    return d;
+}
+
+
+/* keeps a command for the next connection; bounded, the oldest stay */
+
+static void
+ngx_http_oci_redis_defer(ngx_http_oci_redis_deferred_t *d)
+{
+    ngx_http_oci_redis_t  *redis;
+
+    redis = d->redis;
+
+    if (redis->exiting || redis->ndeferred == NGX_HTTP_OCI_REDIS_DEFERRED_MAX)
+    {
+        if (!redis->exiting && redis->dropped++ == 0) {
+            ngx_log_error(NGX_LOG_WARN, redis->log, 0,
+                          "oci registry: redis \"%V\": too many commands "
+                          "kept for the reconnect, the locks they would "
+                          "release expire instead", &redis->conf->addr);
+        }
+
+        redisFreeCommand(d->cmd);
+        ngx_free(d);
+        return;
+    }
+
+    redis->deferred[redis->ndeferred++] = d;
+}
+
+
+static void
+ngx_http_oci_redis_send_deferred(ngx_http_oci_redis_t *redis)
+{
+    ngx_uint_t                      i, n;
+    ngx_http_oci_redis_deferred_t  *d;
+
+    n = redis->ndeferred;
+    redis->ndeferred = 0;
+    redis->dropped = 0;
+
+    for (i = 0; i < n; i++) {
+        d = redis->deferred[i];
+
+        if (redisAsyncFormattedCommand(redis->ac,
+                                       ngx_http_oci_redis_deferred_reply, d,
+                                       d->cmd, d->len)
+            != REDIS_OK)
+        {
+            ngx_http_oci_redis_defer(d);
+        }
+    }
+}
+
+
+/* any reply: done; none (the connection went): kept for the next one */
+
+static void
+ngx_http_oci_redis_deferred_reply(redisAsyncContext *ac, void *rep,
+    void *data)
+{
+    ngx_http_oci_redis_deferred_t  *d = data;
+
+    if (rep == NULL) {
+        ngx_http_oci_redis_defer(d);
+        return;
+    }
+
+    redisFreeCommand(d->cmd);
+    ngx_free(d);
 }
 
 
@@ -958,6 +1155,17 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
 
     if (pending->cleanup) {
         pending->cleanup->handler = NULL;
+    }
+
+    if (pending->undo) {
+        if (reply == NULL) {
+            /* it may have run: undone after the reconnect */
+            ngx_http_oci_redis_defer(pending->undo);
+
+        } else {
+            redisFreeCommand(pending->undo->cmd);
+            ngx_free(pending->undo);
+        }
     }
 
     ngx_free(pending);

@@ -21,6 +21,13 @@
 typedef struct ngx_http_oci_redis_s  ngx_http_oci_redis_t;
 
 
+typedef struct {
+    int                         argc;
+    const char                **argv;
+    const size_t               *argvlen;
+} ngx_http_oci_redis_cmd_t;
+
+
 typedef enum {
     NGX_HTTP_OCI_SCRIPT_MANIFEST_GET = 0,
     NGX_HTTP_OCI_SCRIPT_MANIFEST_PUT,
@@ -33,6 +40,8 @@ typedef enum {
     NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE,
     NGX_HTTP_OCI_SCRIPT_UPLOAD_STATUS,
     NGX_HTTP_OCI_SCRIPT_UPLOAD_CANCEL,
+    NGX_HTTP_OCI_SCRIPT_UPLOAD_UNLOCK,
+    NGX_HTTP_OCI_SCRIPT_UPLOAD_RENEW,
     NGX_HTTP_OCI_SCRIPT_N
 } ngx_http_oci_script_e;
 
@@ -82,8 +91,10 @@ ngx_int_t ngx_http_oci_redis_command(ngx_http_request_t *r,
     int argc, const char **argv, const size_t *argvlen);
 
 /*
- * Sends a command whose reply nobody waits for (best-effort cleanups from
- * places where no request can wait, such as a pool cleanup).
+ * Sends a command whose reply nobody waits for (cleanups from places
+ * where no request can wait, such as a pool cleanup).  While Redis is
+ * away it is kept (a bounded number of them) and sent after the
+ * reconnect.
  */
 void ngx_http_oci_redis_fire(ngx_http_oci_redis_conf_t *rcf, int argc,
     const char **argv, const size_t *argvlen);
@@ -97,6 +108,16 @@ ngx_int_t ngx_http_oci_redis_script(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_script_e script, int nkeys, int argc, const char **argv,
     const size_t *argvlen);
+
+/*
+ * The same, with a command that undoes it if its reply is lost (a timeout
+ * or a dropped connection: it may or may not have run).  The undo is
+ * formatted at once and sent after the reconnect.
+ */
+ngx_int_t ngx_http_oci_redis_script_undo(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_script_e script, int nkeys, int argc, const char **argv,
+    const size_t *argvlen, ngx_http_oci_redis_cmd_t *undo);
 
 
 /* ngx_http_oci_handler.c */

@@ -311,5 +311,22 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  return 0\n"
         "end\n"
         "redis.call('SET', k .. ':gone', 1, 'EX', ARGV[3])\n"
-        "return 1\n")
+        "return 1\n"),
+
+    /*
+     * UPLOAD_UNLOCK: KEYS[1] a lock; ARGV token.  Releases the lock if it
+     * is still that token's (it may have expired and been taken since).
+     */
+    ngx_string(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+        "  return redis.call('DEL', KEYS[1])\n"
+        "end\n"
+        "return 0\n"),
+
+    /* UPLOAD_RENEW: KEYS[1] a lock; ARGV token, ttl (ms) */
+    ngx_string(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+        "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+        "end\n"
+        "return 0\n")
 };

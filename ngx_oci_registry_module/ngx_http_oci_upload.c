@@ -113,6 +113,9 @@ static ngx_int_t ngx_http_oci_upload_file(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_upload_cleanup(void *data);
 static void ngx_http_oci_upload_release(ngx_http_oci_ctx_t *ctx);
+static void ngx_http_oci_upload_unlock_cmd(ngx_http_oci_ctx_t *ctx,
+    ngx_http_oci_redis_cmd_t *cmd, const char **argv, size_t *lens,
+    u_char *key);
 static ngx_int_t ngx_http_oci_content_range(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static ngx_int_t ngx_http_oci_upload_key(ngx_http_request_t *r,
@@ -811,8 +814,10 @@ ngx_http_oci_upload_closed(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_oci_upload_lock(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    size_t      *lens;
-    const char **argv;
+    size_t                    *lens, ulens[5];
+    const char               **argv, *uargv[5];
+    ngx_http_oci_redis_cmd_t   undo;
+    u_char                     key[NGX_HTTP_OCI_KEY_MAX];
 
     argv = ngx_http_oci_argv(r, 7, &lens);
 
@@ -835,10 +840,14 @@ ngx_http_oci_upload_lock(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     argv[6] = (char *) ctx->conf->upload_ttl_text.data;
     lens[6] = ctx->conf->upload_ttl_text.len;
 
-    return ngx_http_oci_redis_script(r, ctx->conf->redis,
-                                     ngx_http_oci_upload_locked,
-                                     NGX_HTTP_OCI_SCRIPT_UPLOAD_LOCK, 1, 7,
-                                     argv, lens);
+    /* a lost reply may hide a lock taken: released after the reconnect */
+
+    ngx_http_oci_upload_unlock_cmd(ctx, &undo, uargv, ulens, key);
+
+    return ngx_http_oci_redis_script_undo(r, ctx->conf->redis,
+                                          ngx_http_oci_upload_locked,
+                                          NGX_HTTP_OCI_SCRIPT_UPLOAD_LOCK, 1,
+                                          7, argv, lens, &undo);
 }
 
 
@@ -1057,11 +1066,13 @@ ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply)
 static void
 ngx_http_oci_upload_body_done(ngx_http_request_t *r)
 {
-    u_char              *p, *state;
-    size_t              *lens;
-    const char         **argv;
-    ngx_http_oci_ctx_t  *ctx;
-    u_char               digest[NGX_HTTP_OCI_DIGEST_MAX];
+    u_char                    *p, *state;
+    size_t                    *lens, ulens[5];
+    const char               **argv, *uargv[5];
+    ngx_http_oci_ctx_t        *ctx;
+    ngx_http_oci_redis_cmd_t   undo;
+    u_char                     digest[NGX_HTTP_OCI_DIGEST_MAX];
+    u_char                     key[NGX_HTTP_OCI_KEY_MAX];
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
@@ -1141,10 +1152,12 @@ ngx_http_oci_upload_body_done(ngx_http_request_t *r)
     argv[5] = (char *) ctx->conf->upload_ttl_text.data;
     lens[5] = ctx->conf->upload_ttl_text.len;
 
-    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
-                                  ngx_http_oci_upload_saved,
-                                  NGX_HTTP_OCI_SCRIPT_UPLOAD_SAVE, 1, 6,
-                                  argv, lens)
+    ngx_http_oci_upload_unlock_cmd(ctx, &undo, uargv, ulens, key);
+
+    if (ngx_http_oci_redis_script_undo(r, ctx->conf->redis,
+                                       ngx_http_oci_upload_saved,
+                                       NGX_HTTP_OCI_SCRIPT_UPLOAD_SAVE, 1, 6,
+                                       argv, lens, &undo)
         != NGX_OK)
     {
         ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -1373,10 +1386,12 @@ ngx_http_oci_commit_done(ngx_event_t *ev)
 static void
 ngx_http_oci_upload_committed(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    u_char                 *p;
-    size_t                 *lens;
-    const char            **argv;
-    ngx_http_oci_commit_t  *c;
+    u_char                    *p;
+    size_t                    *lens, ulens[5];
+    const char               **argv, *uargv[5];
+    ngx_http_oci_commit_t     *c;
+    ngx_http_oci_redis_cmd_t   undo;
+    u_char                     key[NGX_HTTP_OCI_KEY_MAX];
 
     c = &ctx->commit;
 
@@ -1470,10 +1485,15 @@ ngx_http_oci_upload_committed(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     argv[6] = (char *) ctx->conf->fresh_text.data;
     lens[6] = ctx->conf->fresh_text.len;
 
-    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
-                                  ngx_http_oci_upload_linked,
-                                  NGX_HTTP_OCI_SCRIPT_BLOB_LINK, 1, 7, argv,
-                                  lens)
+    if (ctx->closing) {
+        ngx_http_oci_upload_unlock_cmd(ctx, &undo, uargv, ulens, key);
+    }
+
+    if (ngx_http_oci_redis_script_undo(r, ctx->conf->redis,
+                                       ngx_http_oci_upload_linked,
+                                       NGX_HTTP_OCI_SCRIPT_BLOB_LINK, 1, 7,
+                                       argv, lens,
+                                       ctx->closing ? &undo : NULL)
         != NGX_OK)
     {
         ngx_http_oci_upload_fail(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -1835,25 +1855,57 @@ ngx_http_oci_upload_lock_key(ngx_http_oci_ctx_t *ctx, u_char *buf)
 }
 
 
-/* drops the upload lock if we hold it, without waiting for the reply */
+/*
+ * The command that releases our upload lock if it is still ours: the
+ * release itself, and the undo of a lock script whose reply was lost
+ * (it may have taken the lock).  argv[5], lens[5] and key (NGX_HTTP_OCI_
+ * KEY_MAX bytes) are the caller's; the command is formatted before they
+ * go.
+ */
+
+static void
+ngx_http_oci_upload_unlock_cmd(ngx_http_oci_ctx_t *ctx,
+    ngx_http_oci_redis_cmd_t *cmd, const char **argv, size_t *lens,
+    u_char *key)
+{
+    argv[0] = "EVAL";
+    lens[0] = 4;
+    argv[1] = (char *)
+              ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_UPLOAD_UNLOCK].data;
+    lens[1] = ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_UPLOAD_UNLOCK].len;
+    argv[2] = "1";
+    lens[2] = 1;
+    argv[3] = (char *) key;
+    lens[3] = ngx_http_oci_upload_lock_key(ctx, key);
+    argv[4] = (char *) ctx->token.data;
+    lens[4] = ctx->token.len;
+
+    cmd->argc = 5;
+    cmd->argv = argv;
+    cmd->argvlen = lens;
+}
+
+
+/*
+ * Releases the upload lock if we hold it, without waiting for the reply;
+ * while Redis is away the release is kept for the reconnect.
+ */
 
 static void
 ngx_http_oci_upload_release(ngx_http_oci_ctx_t *ctx)
 {
-    const char  *argv[2];
-    size_t       lens[2];
-    u_char       key[NGX_HTTP_OCI_KEY_MAX];
+    const char                *argv[5];
+    size_t                     lens[5];
+    ngx_http_oci_redis_cmd_t   cmd;
+    u_char                     key[NGX_HTTP_OCI_KEY_MAX];
 
     if (!ctx->locked) {
         return;
     }
 
-    argv[0] = "DEL";
-    lens[0] = 3;
-    argv[1] = (char *) key;
-    lens[1] = ngx_http_oci_upload_lock_key(ctx, key);
-
-    ngx_http_oci_redis_fire(ctx->conf->redis, 2, argv, lens);
+    ngx_http_oci_upload_unlock_cmd(ctx, &cmd, argv, lens, key);
+    ngx_http_oci_redis_fire(ctx->conf->redis, cmd.argc, cmd.argv,
+                            cmd.argvlen);
     ctx->locked = 0;
 }
 

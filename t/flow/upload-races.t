@@ -1,6 +1,9 @@
 # Uploads racing each other and Redis: a DELETE of an upload while its
 # closing PUT is still arriving (the PUT gets 404 BLOB_UPLOAD_UNKNOWN, not
-# a 500 from the rename that no longer finds the file).
+# a 500 from the rename that no longer finds the file); a chunk whose
+# lock was taken in Redis while its reply was lost to a timeout (the lock
+# is released once Redis is back, so the client's retry is not 416 for
+# the lock's five minutes).
 
 use strict;
 use warnings;
@@ -78,5 +81,39 @@ is($st, 404, 'that PUT then: 404');
 is(code_of($body), 'BLOB_UPLOAD_UNKNOWN', '  BLOB_UPLOAD_UNKNOWN');
 is($http->get($t->url('/v2/race/app/blobs/' . sha256($blob)))->{status}, 404,
    'the blob is not in the repository');
+
+# --- a lock set by a script whose reply was lost in a Redis timeout
+
+{
+    my $t2 = OciTest::Nginx->new();
+    $t2->set(STORAGE => $storage, REDIS => $redis->port);
+    $t2->write_config(registry_config(redis_args => 'timeout=500ms'));
+    $t2->start;
+    $t2->allow_log(qr/redis .* timed out/);
+    my $h2 = $t2->http;
+
+    my $loc = start_upload($t2, 'race/lost');
+    my $id = (split m{/}, $loc)[-1];
+    kill 'STOP', $redis->pid;
+    my $r = $h2->request('PATCH', $t2->url($loc),
+        { content => 'abcdefghij', headers => { 'Content-Range' => '0-9' } });
+    is($r->{status}, 503, 'a chunk while Redis hangs: 503 after the timeout');
+    kill 'CONT', $redis->pid;
+
+    # the lock script was in Redis's buffer: it ran when Redis woke up
+    my $st = 503;
+    for (1 .. 50) {
+        $st = $h2->get($t2->url('/v2/race/lost/tags/list'))->{status};
+        last if $st != 503;
+        sleep 0.1;
+    }
+    is($st, 404, 'Redis is back (tags/list answers again)');
+    sleep 0.2;
+    is($redis->cmd('EXISTS', "oci:{race/lost}:upload:$id:lock"), 0,
+       'the lock the lost reply took has been released');
+    $r = $h2->request('PATCH', $t2->url($loc),
+        { content => 'abcdefghij', headers => { 'Content-Range' => '0-9' } });
+    is($r->{status}, 202, 'the client\'s retry of the chunk: 202');
+}
 
 done_testing;

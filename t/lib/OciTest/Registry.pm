@@ -21,6 +21,8 @@ sub registry_config {
     my (%o) = @_;
     my $workers = $o{workers} // 1;
     my $extra = $o{extra} // '';
+    # parameters of oci_registry_redis after the address (timeout=...)
+    my $redis_args = $o{redis_args} // '';
     # the commit's thread pool: our directive, or (aio => 1) "aio threads",
     # or (threads => 0) none
     my $threads = $o{aio} ? "aio threads;" : "oci_registry_thread_pool default;";
@@ -39,7 +41,7 @@ http {
         location /v2/ {
             oci_registry;
             oci_registry_storage %%STORAGE%%;
-            oci_registry_redis 127.0.0.1:%%REDIS%%;
+            oci_registry_redis 127.0.0.1:%%REDIS%% $redis_args;
             $threads
             $extra
         }
