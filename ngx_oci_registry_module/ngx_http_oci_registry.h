@@ -124,11 +124,28 @@ typedef struct {
 } ngx_http_oci_idkey_t;
 
 
+/* a sweep of a root's _uploads (ngx_http_oci_sweep_run()) */
+typedef struct {
+    u_char                     *dir;         /* <root>/_uploads */
+    time_t                      ttl;
+    time_t                      now;
+    ngx_uint_t                  removed;
+    ngx_err_t                   err;
+    char                       *failed;
+} ngx_http_oci_sweep_t;
+
+
 typedef struct {
     ngx_str_t                   root;
     time_t                      ttl;
     ngx_http_oci_spares_t      *spares;
     ngx_http_oci_idkey_t       *idkey;
+    ngx_http_oci_sweep_t        sweep;
+#if (NGX_THREADS)
+    ngx_thread_pool_t          *thread_pool; /* for the sweep, or NULL */
+    ngx_thread_task_t          *task;
+#endif
+    unsigned                    sweeping:1;
 } ngx_http_oci_storage_t;
 
 
@@ -314,8 +331,7 @@ ngx_int_t ngx_http_oci_process_identity(ngx_pool_t *pool, ngx_log_t *log,
     ngx_str_t *id);
 ngx_fd_t ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path,
     off_t offset);
-void ngx_http_oci_sweep_uploads(ngx_log_t *log, ngx_str_t *root,
-    time_t ttl);
+void ngx_http_oci_sweep_run(ngx_http_oci_sweep_t *sw);
 void ngx_http_oci_blob_commit(ngx_http_oci_commit_t *c);
 ngx_int_t ngx_http_oci_blob_verify(u_char *path, ngx_uint_t alg, u_char *hex,
     off_t size);

@@ -22,6 +22,16 @@ static char *ngx_http_oci_key_prefix(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_http_oci_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_oci_postconfiguration(ngx_conf_t *cf);
+#if (NGX_THREADS)
+static ngx_thread_pool_t *ngx_http_oci_conf_thread_pool(ngx_conf_t *cf,
+    ngx_http_oci_loc_conf_t *conf);
+static void ngx_http_oci_sweep_thread(void *data, ngx_log_t *log);
+static void ngx_http_oci_sweep_done(ngx_event_t *ev);
+#endif
+static void ngx_http_oci_sweep_start(ngx_http_oci_storage_t *st,
+    ngx_log_t *log);
+static void ngx_http_oci_sweep_report(ngx_http_oci_storage_t *st,
+    ngx_log_t *log);
 static void ngx_http_oci_sweeper(ngx_event_t *ev);
 static ngx_msec_t ngx_http_oci_sweep_interval(ngx_http_oci_main_conf_t *omcf);
 static ngx_int_t ngx_http_oci_init_process(ngx_cycle_t *cycle);
@@ -298,6 +308,11 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            conf->storage.len) == 0)
         {
             st[i].ttl = ngx_max(st[i].ttl, conf->upload_ttl);
+#if (NGX_THREADS)
+            if (st[i].thread_pool == NULL) {
+                st[i].thread_pool = ngx_http_oci_conf_thread_pool(cf, conf);
+            }
+#endif
             conf->spares = st[i].spares;
             conf->idkey = st[i].idkey;
             return NGX_CONF_OK;
@@ -309,10 +324,16 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    ngx_memzero(st, sizeof(ngx_http_oci_storage_t));
+
     st->root = conf->storage;
     st->ttl = conf->upload_ttl;
     st->spares = ngx_http_oci_spares_create(cf->pool, &conf->storage);
     st->idkey = ngx_pcalloc(cf->pool, sizeof(ngx_http_oci_idkey_t));
+    st->sweep.dir = st->spares ? st->spares->dir : NULL;
+#if (NGX_THREADS)
+    st->thread_pool = ngx_http_oci_conf_thread_pool(cf, conf);
+#endif
 
     if (st->spares == NULL || st->idkey == NULL) {
         return NGX_CONF_ERROR;
@@ -323,6 +344,27 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     return NGX_CONF_OK;
 }
+
+
+#if (NGX_THREADS)
+
+/* a location's pool for background work: ours, else that of aio threads */
+
+static ngx_thread_pool_t *
+ngx_http_oci_conf_thread_pool(ngx_conf_t *cf, ngx_http_oci_loc_conf_t *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (conf->thread_pool) {
+        return conf->thread_pool;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    return clcf->thread_pool;
+}
+
+#endif
 
 
 static char *
@@ -502,10 +544,98 @@ ngx_http_oci_sweeper(ngx_event_t *ev)
     st = omcf->storages.elts;
 
     for (i = 0; i < omcf->storages.nelts; i++) {
-        ngx_http_oci_sweep_uploads(omcf->log, &st[i].root, st[i].ttl);
+        ngx_http_oci_sweep_start(&st[i], omcf->log);
     }
 
     ngx_add_timer(ev, ngx_http_oci_sweep_interval(omcf));
+}
+
+
+/*
+ * A sweep of one root's _uploads: in the thread pool when the root has
+ * one (a directory of millions of files would stall this worker's
+ * clients), else here.  One at a time per root.
+ */
+
+static void
+ngx_http_oci_sweep_start(ngx_http_oci_storage_t *st, ngx_log_t *log)
+{
+    if (st->sweeping) {
+        return;
+    }
+
+    st->sweep.ttl = st->ttl;
+    st->sweep.now = ngx_time();
+
+#if (NGX_THREADS)
+
+    if (st->thread_pool) {
+        if (st->task == NULL) {
+            st->task = ngx_thread_task_alloc(ngx_cycle->pool, 0);
+            if (st->task == NULL) {
+                return;
+            }
+
+            st->task->ctx = &st->sweep;
+            st->task->handler = ngx_http_oci_sweep_thread;
+            st->task->event.handler = ngx_http_oci_sweep_done;
+            st->task->event.data = st;
+        }
+
+        st->task->event.log = log;
+
+        if (ngx_thread_task_post(st->thread_pool, st->task) == NGX_OK) {
+            st->sweeping = 1;
+            return;
+        }
+
+        /* the queue is full: next time */
+        return;
+    }
+
+#endif
+
+    ngx_http_oci_sweep_run(&st->sweep);
+    ngx_http_oci_sweep_report(st, log);
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_oci_sweep_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_oci_sweep_run(data);
+}
+
+
+static void
+ngx_http_oci_sweep_done(ngx_event_t *ev)
+{
+    ngx_http_oci_storage_t  *st = ev->data;
+
+    st->sweeping = 0;
+
+    ngx_http_oci_sweep_report(st, ev->log);
+}
+
+#endif
+
+
+static void
+ngx_http_oci_sweep_report(ngx_http_oci_storage_t *st, ngx_log_t *log)
+{
+    if (st->sweep.err) {
+        ngx_log_error(NGX_LOG_ERR, log, st->sweep.err,
+                      "oci registry: sweeping \"%s\": %s failed",
+                      st->sweep.dir, st->sweep.failed);
+    }
+
+    if (st->sweep.removed) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "oci registry: removed %ui abandoned upload(s) in "
+                      "\"%s\"", st->sweep.removed, st->sweep.dir);
+    }
 }
 
 

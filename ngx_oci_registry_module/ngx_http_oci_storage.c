@@ -627,78 +627,65 @@ ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path, off_t offset)
 
 /*
  * Removes upload files nobody wrote to for longer than the upload TTL:
- * their Redis state has expired by then (each chunk renews both).  Runs
- * from a timer in one worker; the directory holds only uploads in
- * progress, so the scan is short.
+ * their Redis state has expired by then (each chunk renews both).  Only
+ * names of an upload id's length, not followed if they are links.  System
+ * calls only, no nginx API and no logging: it runs in a thread pool task
+ * where there is one (a directory of millions of files must not stall a
+ * worker's clients), and sw->now is the caller's clock.
  */
 
 void
-ngx_http_oci_sweep_uploads(ngx_log_t *log, ngx_str_t *root, time_t ttl)
+ngx_http_oci_sweep_run(ngx_http_oci_sweep_t *sw)
 {
-    u_char     *p, path[NGX_MAX_PATH];
-    size_t      len;
-    ngx_str_t   name;
-    ngx_dir_t   dir;
-    ngx_uint_t  removed;
+    DIR            *dir;
+    struct stat     st;
+    struct dirent  *de;
 
-    p = ngx_snprintf(path, NGX_MAX_PATH - 1, "%V/_uploads", root);
-    *p = '\0';
+    sw->removed = 0;
+    sw->err = 0;
+    sw->failed = NULL;
 
-    name.data = path;
-    name.len = p - path;
-
-    if (ngx_open_dir(&name, &dir) == NGX_ERROR) {
-        if (ngx_errno != NGX_ENOENT) {
-            ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                          "oci registry: opendir \"%s\" failed", path);
+    dir = opendir((char *) sw->dir);
+    if (dir == NULL) {
+        if (errno != ENOENT) {
+            sw->err = errno;
+            sw->failed = "opendir()";
         }
 
         return;
     }
 
-    removed = 0;
-
     for ( ;; ) {
-        ngx_set_errno(0);
+        errno = 0;
 
-        if (ngx_read_dir(&dir) == NGX_ERROR) {
+        de = readdir(dir);
+        if (de == NULL) {
             break;
         }
 
-        len = ngx_de_namelen(&dir);
-
-        if (len != NGX_HTTP_OCI_UPLOAD_ID_LEN) {
+        if (ngx_strlen(de->d_name) != NGX_HTTP_OCI_UPLOAD_ID_LEN) {
             continue;
         }
 
-        p = ngx_snprintf(path, NGX_MAX_PATH - 1, "%V/_uploads/%*s", root,
-                         len, ngx_de_name(&dir));
-        *p = '\0';
-
-        if (ngx_de_info(path, &dir) == NGX_FILE_ERROR) {
+        if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1
+            || sw->now - st.st_mtime <= sw->ttl)
+        {
             continue;
         }
 
-        if (ngx_time() - ngx_de_mtime(&dir) <= ttl) {
+        if (unlinkat(dirfd(dir), de->d_name, 0) == -1) {
+            if (sw->err == 0) {
+                sw->err = errno;
+                sw->failed = "unlink()";
+            }
+
             continue;
         }
 
-        if (ngx_delete_file(path) == NGX_FILE_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                          "oci registry: unlink \"%s\" failed", path);
-            continue;
-        }
-
-        removed++;
+        sw->removed++;
     }
 
-    (void) ngx_close_dir(&dir);
-
-    if (removed) {
-        ngx_log_error(NGX_LOG_INFO, log, 0,
-                      "oci registry: removed %ui abandoned upload(s) in "
-                      "\"%V\"", removed, root);
-    }
+    (void) closedir(dir);
 }
 
 

@@ -590,7 +590,8 @@ static ngx_int_t
 ngx_http_oci_token_passwd(ngx_http_request_t *r,
     ngx_http_oci_auth_loc_conf_t *alcf, ngx_str_t *user, ngx_str_t *pass)
 {
-    u_char     *buf, *p, *last, *eol, *colon, *hash, *key, *crypted;
+    u_char     *buf, *p, *last, *eol, *end, *colon, *hash, *key, *crypted;
+    u_char     *other;
     size_t      n;
     ngx_int_t   rc;
 
@@ -606,7 +607,18 @@ ngx_http_oci_token_passwd(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /* NUL-terminated copies for ngx_crypt() */
+
+    key = ngx_pnalloc(r->pool, pass->len + 1);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(key, pass->data, pass->len);
+    key[pass->len] = '\0';
+
     last = buf + n;
+    other = NULL;
 
     for (p = buf; p < last; p = eol + 1) {
         eol = ngx_strlchr(p, last, '\n');
@@ -615,28 +627,28 @@ ngx_http_oci_token_passwd(ngx_http_request_t *r,
         }
 
         colon = ngx_strlchr(p, eol, ':');
-
-        if (colon == NULL || (size_t) (colon - p) != user->len
-            || ngx_strncmp(p, user->data, user->len) != 0)
-        {
+        if (colon == NULL) {
             continue;
         }
 
         hash = colon + 1;
-        while (eol > hash && (eol[-1] == '\r' || eol[-1] == ' ')) {
-            eol--;
+        end = eol;
+        while (end > hash && (end[-1] == '\r' || end[-1] == ' ')) {
+            end--;
         }
 
-        /* NUL-terminated copies for ngx_crypt() */
-        *eol = '\0';
+        if ((size_t) (colon - p) != user->len
+            || ngx_strncmp(p, user->data, user->len) != 0)
+        {
+            if (other == NULL && end > hash) {
+                other = hash;
+                *end = '\0';
+            }
 
-        key = ngx_pnalloc(r->pool, pass->len + 1);
-        if (key == NULL) {
-            return NGX_ERROR;
+            continue;
         }
 
-        ngx_memcpy(key, pass->data, pass->len);
-        key[pass->len] = '\0';
+        *end = '\0';
 
         rc = ngx_crypt(r->pool, key, hash, &crypted);
         if (rc != NGX_OK) {
@@ -644,6 +656,15 @@ ngx_http_oci_token_passwd(ngx_http_request_t *r,
         }
 
         return ngx_strcmp(crypted, hash) == 0 ? NGX_OK : NGX_DECLINED;
+    }
+
+    /*
+     * An unknown user costs what a wrong password costs (a hash of the
+     * file's own kind), or user names could be told apart by timing
+     */
+
+    if (other != NULL) {
+        (void) ngx_crypt(r->pool, key, other, &crypted);
     }
 
     return NGX_DECLINED;

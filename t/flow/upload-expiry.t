@@ -35,9 +35,20 @@ my $r = $http->request('PATCH', $t->url($loc),
 is($r->{status}, 202, 'a chunk of an upload that is then abandoned');
 is(scalar(files()), 1, 'its file exists');
 
+# a link of an upload id's length planted in _uploads: the sweep removes
+# the link, never what it names
+my $outside = "$storage/outside";
+open my $o, '>', $outside or die;
+print $o "not an upload\n";
+close $o;
+my $link = "$storage/_uploads/" . ('0' x 8) . '-0000-4000-8000-' . ('0' x 12);
+symlink $outside, $link or die "symlink: $!";
+system('touch', '-h', '-d', '1 hour ago', $link);
+
 sleep 4.5;
 is($http->get($t->url($loc))->{status}, 404, 'its state expired');
-is(scalar(files()), 0, 'the sweeper removed its file');
+is(scalar(files()), 0, 'the sweeper removed its file (in the thread pool)');
+ok(-f $outside, '  and removed a planted link, not the file it names');
 
 # the file of a live upload vanishes: no silent hole
 $loc = start_upload($t, 'exp/app');
@@ -63,4 +74,18 @@ is($r->{status}, 202, 'auto mount of an unknown blob: a session');
 
 $t->stop;
 $t->check_logs;
+
+# without a thread pool the sweep runs in the worker itself
+my $t2 = OciTest::Nginx->new();
+$t2->set(STORAGE => $storage, REDIS => $redis->port);
+$t2->write_config(registry_config(threads => 0,
+                                  extra => "oci_registry_upload_ttl 2s;"));
+$t2->start;
+$loc = start_upload($t2, 'exp/app');
+$r = $t2->http->request('PATCH', $t2->url($loc),
+                        { content => 'abandoned', headers => { 'Content-Range' => '0-8' } });
+is($r->{status}, 202, 'no thread pool: a chunk of an upload then abandoned');
+sleep 4.5;
+is(scalar(files()), 0, '  its file is swept as well');
+
 done_testing();
