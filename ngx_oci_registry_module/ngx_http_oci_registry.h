@@ -173,6 +173,8 @@ typedef struct {
     ngx_flag_t                  auto_mount;
     ngx_int_t                   referrers_max;
     ngx_str_t                   referrers_max_text;
+    ngx_int_t                   uploads_max;
+    ngx_str_t                   uploads_max_text;
     ngx_http_oci_spares_t      *spares;
     ngx_http_oci_idkey_t       *idkey;
 #if (NGX_THREADS)

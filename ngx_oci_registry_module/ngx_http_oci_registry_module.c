@@ -114,6 +114,13 @@ static ngx_command_t  ngx_http_oci_registry_commands[] = {
       offsetof(ngx_http_oci_loc_conf_t, referrers_max),
       NULL },
 
+    { ngx_string("oci_registry_uploads_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, uploads_max),
+      NULL },
+
     { ngx_string("oci_registry_auto_mount"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -205,6 +212,7 @@ ngx_http_oci_create_loc_conf(ngx_conf_t *cf)
     conf->delete = NGX_CONF_UNSET;
     conf->auto_mount = NGX_CONF_UNSET;
     conf->referrers_max = NGX_CONF_UNSET;
+    conf->uploads_max = NGX_CONF_UNSET;
 #if (NGX_THREADS)
     conf->thread_pool = NGX_CONF_UNSET_PTR;
 #endif
@@ -235,6 +243,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->delete, prev->delete, 1);
     ngx_conf_merge_value(conf->auto_mount, prev->auto_mount, 0);
     ngx_conf_merge_value(conf->referrers_max, prev->referrers_max, 10000);
+    ngx_conf_merge_value(conf->uploads_max, prev->uploads_max, 1000);
 #if (NGX_THREADS)
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
 #endif
@@ -257,14 +266,15 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     conf->fresh = ngx_min(conf->upload_ttl, NGX_HTTP_OCI_FRESH);
 
-    if (conf->referrers_max <= 0) {
+    if (conf->referrers_max <= 0 || conf->uploads_max <= 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"oci_registry_referrers_max\" must be greater "
+                           "\"oci_registry_referrers_max\" and "
+                           "\"oci_registry_uploads_max\" must be greater "
                            "than zero");
         return NGX_CONF_ERROR;
     }
 
-    p = ngx_pnalloc(cf->pool, 2 * NGX_TIME_T_LEN + NGX_INT_T_LEN);
+    p = ngx_pnalloc(cf->pool, 2 * NGX_TIME_T_LEN + 2 * NGX_INT_T_LEN);
     if (p == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -280,6 +290,10 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     conf->referrers_max_text.data = p;
     p = ngx_sprintf(p, "%i", conf->referrers_max);
     conf->referrers_max_text.len = p - conf->referrers_max_text.data;
+
+    conf->uploads_max_text.data = p;
+    p = ngx_sprintf(p, "%i", conf->uploads_max);
+    conf->uploads_max_text.len = p - conf->uploads_max_text.data;
 
     if (!conf->enable) {
         return NGX_CONF_OK;

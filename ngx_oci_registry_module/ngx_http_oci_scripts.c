@@ -186,9 +186,11 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
     /*
      * UPLOAD_LOCK: ARGV upload id, lock token, lock ttl (ms), the token of
      * a holder known to be dead ("" if none), "1" for a fresh signed id
-     * (its state is made here, unless it ended), upload ttl (s).  One
-     * writer per upload at a time.  Returns {offset, algorithm, hash
-     * state}, nil for an unknown upload, or {"LOCKED", holder's token}.
+     * (its state is made here, unless it ended), upload ttl (s), the most
+     * uploads a repository may have in progress.  One writer per upload
+     * at a time.  Returns {offset, algorithm, hash state}, nil for an
+     * unknown upload, {"LOCKED", holder's token}, or "FULL" when the
+     * upload would be one too many.
      */
     ngx_string(
         "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
@@ -197,8 +199,15 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  if ARGV[5] ~= '1' or redis.call('EXISTS', k .. ':gone') == 1 then\n"
         "    return nil\n"
         "  end\n"
+        "  local u = KEYS[1] .. 'uploads'\n"
+        "  local now = tonumber(redis.call('TIME')[1])\n"
+        "  redis.call('ZREMRANGEBYSCORE', u, '-inf', now)\n"
+        "  if redis.call('ZCARD', u) >= tonumber(ARGV[7]) then\n"
+        "    return 'FULL'\n"
+        "  end\n"
+        "  redis.call('ZADD', u, now + tonumber(ARGV[6]), ARGV[1])\n"
         "  redis.call('HSET', k, 'offset', 0, 'alg', 'sha256', 'hash', '',\n"
-        "             'started', redis.call('TIME')[1])\n"
+        "             'started', now)\n"
         "  redis.call('EXPIRE', k, ARGV[6])\n"
         "  h = {'0', 'sha256', ''}\n"
         "end\n"
@@ -220,6 +229,9 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "end\n"
         "redis.call('HSET', k, 'offset', ARGV[3], 'hash', ARGV[4])\n"
         "redis.call('EXPIRE', k, ARGV[5])\n"
+        "redis.call('ZADD', KEYS[1] .. 'uploads', 'XX',\n"
+        "           tonumber(redis.call('TIME')[1]) + tonumber(ARGV[5]),\n"
+        "           ARGV[1])\n"
         "redis.call('DEL', k .. ':lock')\n"
         "return 1\n"),
 
@@ -237,6 +249,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  if redis.call('EXISTS', k) == 0 then return -1 end\n"
         "  if redis.call('GET', k .. ':lock') ~= ARGV[4] then return 0 end\n"
         "  redis.call('DEL', k, k .. ':lock')\n"
+        "  redis.call('ZREM', b .. 'uploads', ARGV[3])\n"
         "  if ARGV[5] == '1' then\n"
         "    redis.call('SET', k .. ':gone', 1, 'EX', ARGV[6])\n"
         "  end\n"
@@ -244,11 +257,21 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "redis.call('HSET', b .. 'blobs', ARGV[1], ARGV[2])\n"
         "return 1\n"),
 
-    /* UPLOAD_CREATE: ARGV upload id, algorithm, ttl (s) */
+    /*
+     * UPLOAD_CREATE: ARGV upload id, algorithm, ttl (s), the most uploads
+     * a repository may have in progress.  1, or "FULL".
+     */
     ngx_string(
         "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
+        "local u = KEYS[1] .. 'uploads'\n"
+        "local now = tonumber(redis.call('TIME')[1])\n"
+        "redis.call('ZREMRANGEBYSCORE', u, '-inf', now)\n"
+        "if redis.call('ZCARD', u) >= tonumber(ARGV[4]) then\n"
+        "  return 'FULL'\n"
+        "end\n"
+        "redis.call('ZADD', u, now + tonumber(ARGV[3]), ARGV[1])\n"
         "redis.call('HSET', k, 'offset', 0, 'alg', ARGV[2], 'hash', '',\n"
-        "           'started', redis.call('TIME')[1])\n"
+        "           'started', now)\n"
         "redis.call('EXPIRE', k, ARGV[3])\n"
         "return 1\n"),
 
@@ -279,6 +302,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "if cur and cur ~= ARGV[4] then return {'LOCKED', cur} end\n"
         "if h[2] ~= ARGV[5] then return 3 end\n"
         "redis.call('DEL', k, k .. ':lock')\n"
+        "redis.call('ZREM', b .. 'uploads', ARGV[3])\n"
         "if ARGV[6] == '1' then\n"
         "  redis.call('SET', k .. ':gone', 1, 'EX', ARGV[7])\n"
         "end\n"
@@ -305,6 +329,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      */
     ngx_string(
         "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
+        "redis.call('ZREM', KEYS[1] .. 'uploads', ARGV[1])\n"
         "local n = redis.call('DEL', k, k .. ':lock')\n"
         "if ARGV[2] ~= '1' then return n end\n"
         "if n == 0 and redis.call('EXISTS', k .. ':gone') == 1 then\n"

@@ -52,6 +52,8 @@ static ngx_int_t ngx_http_oci_upload_create(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_upload_created(ngx_http_request_t *r,
     redisReply *reply);
+static ngx_int_t ngx_http_oci_upload_full(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, redisReply *reply);
 static ngx_int_t ngx_http_oci_upload_monolithic(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static ngx_int_t ngx_http_oci_upload_chunk(ngx_http_request_t *r,
@@ -118,8 +120,6 @@ static void ngx_http_oci_upload_unlock_cmd(ngx_http_oci_ctx_t *ctx,
     u_char *key);
 static ngx_int_t ngx_http_oci_content_range(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
-static ngx_int_t ngx_http_oci_upload_key(ngx_http_request_t *r,
-    ngx_http_oci_ctx_t *ctx, char *suffix, ngx_str_t *key);
 
 
 ngx_int_t
@@ -471,7 +471,7 @@ ngx_http_oci_upload_create(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv = ngx_http_oci_argv(r, 4, &lens);
+    argv = ngx_http_oci_argv(r, 5, &lens);
 
     if (argv == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -485,10 +485,12 @@ ngx_http_oci_upload_create(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     lens[2] = 6;
     argv[3] = (char *) ctx->conf->upload_ttl_text.data;
     lens[3] = ctx->conf->upload_ttl_text.len;
+    argv[4] = (char *) ctx->conf->uploads_max_text.data;
+    lens[4] = ctx->conf->uploads_max_text.len;
 
     rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
                                    ngx_http_oci_upload_created,
-                                   NGX_HTTP_OCI_SCRIPT_UPLOAD_CREATE, 1, 4,
+                                   NGX_HTTP_OCI_SCRIPT_UPLOAD_CREATE, 1, 5,
                                    argv, lens);
 
     return ngx_http_oci_suspend(r, rc);
@@ -502,6 +504,10 @@ ngx_http_oci_upload_created(ngx_http_request_t *r, redisReply *reply)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
+    if (ngx_http_oci_upload_full(r, ctx, reply) == NGX_DONE) {
+        return;
+    }
+
     if (reply->type != REDIS_REPLY_INTEGER) {
         ngx_http_oci_unavailable(r);
         return;
@@ -510,6 +516,40 @@ ngx_http_oci_upload_created(ngx_http_request_t *r, redisReply *reply)
     ngx_http_finalize_request(r,
                               ngx_http_oci_upload_accepted(r, ctx,
                                                         NGX_HTTP_ACCEPTED, 0));
+}
+
+
+/*
+ * "FULL": the repository has oci_registry_uploads_max uploads in progress
+ * already (the bound on what clients with push rights can make Redis
+ * hold); 429, and the client may retry when some finish or expire.
+ */
+
+static ngx_int_t
+ngx_http_oci_upload_full(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
+    redisReply *reply)
+{
+    ngx_str_t  detail;
+
+    static ngx_str_t  retry = ngx_string("10");
+
+    if (reply->type != REDIS_REPLY_STRING || reply->len != 4
+        || ngx_strncmp(reply->str, "FULL", 4) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_str_set(&detail, "too many uploads in progress in this repository "
+                         "(oci_registry_uploads_max)");
+
+    if (ngx_http_oci_add_header(r, "Retry-After", &retry) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
+    ngx_http_oci_finalize_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                NGX_HTTP_OCI_ERR_TOOMANYREQUESTS, &detail);
+    return NGX_DONE;
 }
 
 
@@ -819,7 +859,7 @@ ngx_http_oci_upload_lock(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     ngx_http_oci_redis_cmd_t   undo;
     u_char                     key[NGX_HTTP_OCI_KEY_MAX];
 
-    argv = ngx_http_oci_argv(r, 7, &lens);
+    argv = ngx_http_oci_argv(r, 8, &lens);
 
     if (argv == NULL) {
         return NGX_ERROR;
@@ -831,6 +871,8 @@ ngx_http_oci_upload_lock(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     lens[1] = ctx->upload_id.len;
     argv[2] = (char *) ctx->token.data;
     lens[2] = ctx->token.len;
+    argv[7] = (char *) ctx->conf->uploads_max_text.data;
+    lens[7] = ctx->conf->uploads_max_text.len;
     argv[3] = NGX_HTTP_OCI_LOCK_TTL;
     lens[3] = sizeof(NGX_HTTP_OCI_LOCK_TTL) - 1;
     argv[4] = ctx->stale.len ? (char *) ctx->stale.data : "";
@@ -847,7 +889,7 @@ ngx_http_oci_upload_lock(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     return ngx_http_oci_redis_script_undo(r, ctx->conf->redis,
                                           ngx_http_oci_upload_locked,
                                           NGX_HTTP_OCI_SCRIPT_UPLOAD_LOCK, 1,
-                                          7, argv, lens, &undo);
+                                          8, argv, lens, &undo);
 }
 
 
@@ -964,8 +1006,9 @@ ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
-    if (ngx_http_oci_upload_held(r, ctx, reply, ngx_http_oci_upload_lock)
-        == NGX_DONE)
+    if (ngx_http_oci_upload_full(r, ctx, reply) == NGX_DONE
+        || ngx_http_oci_upload_held(r, ctx, reply, ngx_http_oci_upload_lock)
+           == NGX_DONE)
     {
         return;
     }
@@ -1705,9 +1748,8 @@ ngx_http_oci_upload_fail(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
 static void
 ngx_http_oci_upload_drop(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    ngx_str_t   key, lock;
-    const char *argv[3], *gone[5];
-    size_t      lens[3], glens[5];
+    const char  *argv[7];
+    size_t       lens[7];
 
     if (ngx_delete_file(ctx->upload_path.data) == NGX_FILE_ERROR
         && ngx_errno != NGX_ENOENT)
@@ -1719,43 +1761,30 @@ ngx_http_oci_upload_drop(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     ctx->monolithic = 0;
 
-    if (!ctx->closing
-        || ngx_http_oci_upload_key(r, ctx, "", &key) != NGX_OK
-        || ngx_http_oci_upload_key(r, ctx, ":lock", &lock) != NGX_OK)
-    {
+    if (!ctx->closing) {
         return;
     }
 
-    argv[0] = "DEL";
-    lens[0] = 3;
-    argv[1] = (char *) key.data;
-    lens[1] = key.len;
-    argv[2] = (char *) lock.data;
-    lens[2] = lock.len;
+    /* the state, the lock, its place among the uploads in progress */
 
-    ngx_http_oci_redis_fire(ctx->conf->redis, 3, argv, lens);
+    argv[0] = "EVAL";
+    lens[0] = 4;
+    argv[1] = (char *)
+              ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_UPLOAD_CANCEL].data;
+    lens[1] = ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_UPLOAD_CANCEL].len;
+    argv[2] = "1";
+    lens[2] = 1;
+    argv[3] = (char *) ctx->base.data;
+    lens[3] = ctx->base.len;
+    argv[4] = (char *) ctx->upload_id.data;
+    lens[4] = ctx->upload_id.len;
+    argv[5] = ctx->lazy ? "1" : "";
+    lens[5] = ctx->lazy;
+    argv[6] = (char *) ctx->conf->fresh_text.data;
+    lens[6] = ctx->conf->fresh_text.len;
+
+    ngx_http_oci_redis_fire(ctx->conf->redis, 7, argv, lens);
     ctx->locked = 0;
-
-    if (!ctx->lazy
-        || ngx_http_oci_upload_key(r, ctx, ":gone", &key) != NGX_OK)
-    {
-        return;
-    }
-
-    /* a signed id must not look fresh again */
-
-    gone[0] = "SET";
-    glens[0] = 3;
-    gone[1] = (char *) key.data;
-    glens[1] = key.len;
-    gone[2] = "1";
-    glens[2] = 1;
-    gone[3] = "EX";
-    glens[3] = 2;
-    gone[4] = (char *) ctx->conf->fresh_text.data;
-    glens[4] = ctx->conf->fresh_text.len;
-
-    ngx_http_oci_redis_fire(ctx->conf->redis, 5, gone, glens);
 }
 
 
@@ -1957,28 +1986,6 @@ ngx_http_oci_content_range(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         ctx->range_end = -1;
         return NGX_ERROR;
     }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_oci_upload_key(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
-    char *suffix, ngx_str_t *key)
-{
-    size_t  len;
-
-    len = ngx_strlen(suffix);
-
-    key->len = ctx->base.len + sizeof("upload:") - 1 + ctx->upload_id.len
-               + len;
-    key->data = ngx_pnalloc(r->pool, key->len);
-    if (key->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(key->data, "%Vupload:%V%*s", &ctx->base, &ctx->upload_id,
-                len, suffix);
 
     return NGX_OK;
 }

@@ -1,6 +1,8 @@
 # Resource limits are nginx's own: concurrent uploads per repository with
 # limit_conn keyed by the repository name, answered with the OCI error
-# body through error_page, exactly as docs/reliability.md shows.
+# body through error_page, exactly as docs/reliability.md shows.  And
+# ours: the uploads a repository may have in progress in Redis
+# (oci_registry_uploads_max), however slowly their clients go.
 
 use strict;
 use warnings;
@@ -13,7 +15,7 @@ use Time::HiRes qw(sleep);
 use JSON::PP;
 use OciTest::Nginx;
 use OciTest::Redis;
-use OciTest::Registry qw(start_upload);
+use OciTest::Registry qw(start_upload registry_config);
 
 my $tmp = tempdir(CLEANUP => 1);
 mkdir "$tmp/storage";
@@ -91,4 +93,34 @@ is($r->{status}, 202, 'once they are done, the third goes through');
 
 $t->stop;
 $t->check_logs;
+
+# --- uploads in progress per repository, in Redis
+
+my $t2 = OciTest::Nginx->new();
+$t2->set(STORAGE => "$tmp/storage", REDIS => $redis->port);
+$t2->write_config(registry_config(extra => 'oci_registry_uploads_max 3;'));
+$t2->start;
+my $h = $t2->http;
+
+sub chunk { $h->request('PATCH', $t2->url($_[0]),
+                        { content => 'x', headers => { 'Content-Range' => '0-0' } }) }
+
+my @up = map { start_upload($t2, 'lim/state') } 1 .. 4;
+is(scalar(grep { chunk($_)->{status} == 202 } @up[0 .. 2]), 3,
+   'three uploads of a repository in progress: 202 each');
+$r = chunk($up[3]);
+is($r->{status}, 429, 'a fourth one\'s first chunk: 429');
+is(eval { decode_json($r->{content})->{errors}[0]{code} }, 'TOOMANYREQUESTS',
+   '  TOOMANYREQUESTS');
+ok($r->{headers}{'retry-after'}, '  with Retry-After');
+$r = $h->request('POST', $t2->url('/v2/lim/state/blobs/uploads/?digest-algorithm=sha512'));
+is($r->{status}, 429, 'a sha512 POST (state in Redis at once): 429 too');
+is(chunk(start_upload($t2, 'lim/else'))->{status}, 202,
+   'another repository is not affected');
+is($h->request('DELETE', $t2->url($up[0]))->{status}, 204, 'one upload cancelled');
+is(chunk($up[3])->{status}, 202, 'then the fourth goes through');
+is($h->request('PUT', $t2->url("$up[1]?digest=sha256:" . ('0' x 64)))->{status}, 400,
+   'one closed with a wrong digest (dropped)');
+is(chunk(start_upload($t2, 'lim/state'))->{status}, 202, 'and another has room');
+
 done_testing();
