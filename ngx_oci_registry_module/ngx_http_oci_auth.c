@@ -558,7 +558,10 @@ ngx_http_oci_auth_anonymous(ngx_http_oci_auth_loc_conf_t *alcf,
     glob = alcf->anonymous->elts;
 
     for (i = 0; i < ctx->nneeds; i++) {
-        if (ctx->needs[i].type.data != ngx_http_oci_repository.data
+        if (ctx->needs[i].type.len != ngx_http_oci_repository.len
+            || ngx_strncmp(ctx->needs[i].type.data,
+                           ngx_http_oci_repository.data,
+                           ngx_http_oci_repository.len) != 0
             || ctx->needs[i].actions != NGX_HTTP_OCI_ACT_PULL)
         {
             return NGX_DECLINED;
