@@ -24,9 +24,10 @@ mkdir -p "$out"
 
 incs=(-I"$tree/src/core" -I"$tree/src/event" -I"$tree/src/event/modules"
       -I"$tree/src/os/unix" -I"$tree/src/http" -I"$tree/src/http/modules"
-      -I"$tree/src/http/v2" -I"$tree/objs" -I"$src" -It/fuzz)
+      -I"$tree/src/http/v2" -I"$tree/objs" -I"$src" -I"$src/common"
+      -I"$src/api" -I"$src/auth" -I"$src/store" -I"$src/redis" -It/fuzz)
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-       -Wno-unused-command-line-argument)
+       -Wno-unused-command-line-argument -Werror=implicit-function-declaration)
 
 build() {
     local name=$1; shift
@@ -34,14 +35,19 @@ build() {
         -lyajl -lcrypto
 }
 
-build fuzz_route "$src/ngx_http_oci_route.c" t/fuzz/ngx_shim.c
-build fuzz_manifest "$src/ngx_http_oci_manifest_parse.c" \
-    "$src/ngx_http_oci_route.c" "$src/ngx_http_oci_text.c" t/fuzz/ngx_shim.c
-build fuzz_jwt "$src/ngx_http_oci_jwt.c" "$src/ngx_http_oci_manifest_parse.c" \
-    "$src/ngx_http_oci_route.c" "$src/ngx_http_oci_text.c" t/fuzz/ngx_shim.c
-build fuzz_errors "$src/ngx_http_oci_errors.c" "$src/ngx_http_oci_auth_text.c" \
-    "$src/ngx_http_oci_jwt.c" "$src/ngx_http_oci_manifest_parse.c" \
-    "$src/ngx_http_oci_route.c" "$src/ngx_http_oci_text.c" t/fuzz/ngx_shim.c
+common="$src/common/ngx_http_oci_grammar.c $src/common/ngx_http_oci_json.c"
+
+# shellcheck disable=SC2086
+build fuzz_route $common t/fuzz/ngx_shim.c
+# shellcheck disable=SC2086
+build fuzz_manifest "$src/api/ngx_http_oci_manifest_parse.c" $common \
+    t/fuzz/ngx_shim.c
+# shellcheck disable=SC2086
+build fuzz_jwt "$src/auth/ngx_http_oci_jwt.c" $common t/fuzz/ngx_shim.c
+# shellcheck disable=SC2086
+build fuzz_errors "$src/common/ngx_http_oci_errors.c" \
+    "$src/auth/ngx_http_oci_auth_text.c" "$src/auth/ngx_http_oci_jwt.c" \
+    $common t/fuzz/ngx_shim.c
 
 total=0
 for name in fuzz_route fuzz_manifest fuzz_jwt fuzz_errors; do

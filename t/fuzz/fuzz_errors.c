@@ -19,7 +19,7 @@
 
 #include <yajl/yajl_tree.h>
 
-#include "ngx_http_oci_registry.h"
+#include "ngx_http_oci_errors.h"
 #include "ngx_http_oci_auth.h"
 #include "ngx_shim.h"
 

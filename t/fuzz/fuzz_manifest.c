@@ -15,8 +15,8 @@
 
 #include <yajl/yajl_tree.h>
 
-#include "ngx_http_oci_registry.h"
-#include "ngx_http_oci_manifest.h"
+#include "ngx_http_oci_grammar.h"
+#include "ngx_http_oci_manifest_parse.h"
 #include "ngx_shim.h"
 
 

@@ -15,7 +15,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_oci_registry.h"
+#include "ngx_http_oci_grammar.h"
 
 
 int

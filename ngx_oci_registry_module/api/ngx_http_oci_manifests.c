@@ -1,0 +1,717 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oci_manifests.h"
+#include "ngx_http_oci_manifest_parse.h"
+#include "ngx_http_oci_body.h"
+#include "ngx_http_oci_grammar.h"
+#include "ngx_http_oci_reply.h"
+#include "ngx_http_oci_digest.h"
+#include "ngx_http_oci_redis.h"
+#include "ngx_http_oci_redis_keys.h"
+
+
+/*
+ * Manifests (end-3, end-7, end-9).  A manifest lives in Redis: its exact
+ * bytes, media type and what it references, written by one Lua script
+ * together with its tags and reverse indexes.  GET by tag or digest is
+ * one round trip (script MANIFEST_GET) and answers the stored bytes.
+ */
+
+
+#define NGX_HTTP_OCI_TAGS_MAX        32
+
+
+/* a push: its tags (the reference's and ?tag= ones), its subject */
+typedef struct {
+    ngx_str_t                   tags[NGX_HTTP_OCI_TAGS_MAX];
+    ngx_uint_t                  ntags;
+    ngx_str_t                   subject;
+} ngx_http_oci_manifest_put_t;
+
+
+static ngx_int_t ngx_http_oci_manifest_ref(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, ngx_http_oci_args_t *a, ngx_uint_t n);
+static ngx_int_t ngx_http_oci_manifest_get(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static void ngx_http_oci_manifest_found(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_oci_manifest_sandbox(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oci_manifest_acceptable(ngx_http_request_t *r,
+    u_char *type, size_t len);
+static ngx_int_t ngx_http_oci_manifest_put(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static void ngx_http_oci_manifest_body_done(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oci_manifest_digest(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static ngx_int_t ngx_http_oci_manifest_store(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, ngx_http_oci_manifest_t *m, ngx_str_t *desc);
+static void ngx_http_oci_manifest_stored(ngx_http_request_t *r,
+    redisReply *reply);
+static void ngx_http_oci_manifest_refused(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, redisReply *reply);
+static ngx_int_t ngx_http_oci_manifest_delete(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+static void ngx_http_oci_manifest_deleted(ngx_http_request_t *r,
+    redisReply *reply);
+
+
+ngx_int_t
+ngx_http_oci_manifests(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    if (ctx->route.by_digest) {
+        ctx->digest = ctx->route.digest.text;
+    }
+
+    switch (r->method) {
+
+    case NGX_HTTP_PUT:
+        return ngx_http_oci_manifest_put(r, ctx);
+
+    case NGX_HTTP_DELETE:
+        return ngx_http_oci_manifest_delete(r, ctx);
+
+    default:
+        return ngx_http_oci_manifest_get(r, ctx);
+    }
+}
+
+
+/*
+ * What GET, HEAD and DELETE send first: the repository, the reference
+ * and whether it is a tag ("t") or a digest ("d")
+ */
+
+static ngx_int_t
+ngx_http_oci_manifest_ref(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
+    ngx_http_oci_args_t *a, ngx_uint_t n)
+{
+    if (ngx_http_discard_request_body(r) != NGX_OK
+        || ngx_http_oci_args_init(a, r->pool, n) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_oci_args_str(a, &ctx->base);
+    ngx_http_oci_args_str(a, &ctx->route.reference);
+
+    if (ctx->route.by_digest) {
+        ngx_http_oci_args_lit(a, "d");
+
+    } else {
+        ngx_http_oci_args_lit(a, "t");
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    ngx_int_t            rc;
+    ngx_http_oci_args_t  a;
+
+    if (ngx_http_oci_manifest_ref(r, ctx, &a, 4) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* HEAD needs the size, not the bytes */
+
+    if (r->method == NGX_HTTP_HEAD) {
+        ngx_http_oci_args_lit(&a, "head");
+
+    } else {
+        ngx_http_oci_args_lit(&a, "get");
+    }
+
+    rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                   ngx_http_oci_manifest_found,
+                                   NGX_HTTP_OCI_SCRIPT_MANIFEST_GET, 1, &a);
+
+    return ngx_http_oci_suspend(r, rc);
+}
+
+
+static void
+ngx_http_oci_manifest_found(ngx_http_request_t *r, redisReply *reply)
+{
+    off_t                size;
+    u_char              *body;
+    ngx_str_t            type;
+    redisReply          *d, *t, *v;
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    if (reply->type == REDIS_REPLY_NIL) {
+        ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
+                                    NGX_HTTP_OCI_ERR_MANIFEST_UNKNOWN,
+                                    &ctx->route.reference);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_STRING
+        || reply->element[2]->type != REDIS_REPLY_STRING)
+    {
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+
+    d = reply->element[0];
+    t = reply->element[1];
+    v = reply->element[2];
+
+    if (ngx_http_oci_manifest_acceptable(r, (u_char *) t->str, t->len)
+        != NGX_OK)
+    {
+        ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
+                                    NGX_HTTP_OCI_ERR_MANIFEST_UNKNOWN,
+                                    &ctx->route.reference);
+        return;
+    }
+
+    /* the reply is freed when we return: copy what the response needs */
+
+    if (ngx_http_oci_set_str(r, &ctx->digest, (u_char *) d->str, d->len)
+        != NGX_OK
+        || ngx_http_oci_set_str(r, &type, (u_char *) t->str, t->len)
+           != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ngx_http_oci_media_type_json(&type) != NGX_OK
+        && ngx_http_oci_manifest_sandbox(r) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (r->method == NGX_HTTP_HEAD) {
+        size = ngx_atoof((u_char *) v->str, v->len);
+        body = NULL;
+
+        if (size == NGX_ERROR) {
+            ngx_http_oci_unavailable(r);
+            return;
+        }
+
+    } else {
+        size = v->len;
+        body = ngx_pnalloc(r->pool, v->len);
+        if (body == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_memcpy(body, v->str, v->len);
+    }
+
+    /* If-None-Match: nginx's not-modified filter answers 304 from it */
+
+    if (ngx_http_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)
+        != NGX_OK
+        || ngx_http_oci_etag(r, &ctx->digest) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* HEAD: the stored size, no body */
+
+    ngx_http_finalize_request(r, ngx_http_oci_send_typed(r, NGX_HTTP_OK,
+                                                         &type, body,
+                                                         (size_t) size));
+}
+
+
+/*
+ * A manifest stored before pushes were limited to JSON types may have a
+ * type a browser renders: it is served, but as an inert download
+ */
+
+static ngx_int_t
+ngx_http_oci_manifest_sandbox(ngx_http_request_t *r)
+{
+    static ngx_str_t  sandbox = ngx_string("sandbox");
+    static ngx_str_t  attachment = ngx_string("attachment");
+
+    if (ngx_http_oci_add_header(r, "Content-Security-Policy", &sandbox)
+        != NGX_OK
+        || ngx_http_oci_add_header(r, "Content-Disposition", &attachment)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Content negotiation: without Accept, or with a wildcard, anything goes;
+ * otherwise the stored media type must be listed.  Parameters such as
+ * ";q=0.5" are ignored.
+ */
+
+static ngx_int_t
+ngx_http_oci_manifest_acceptable(ngx_http_request_t *r, u_char *type,
+    size_t len)
+{
+    u_char           *p, *last, *end;
+    ngx_uint_t        i, seen;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    seen = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("Accept") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
+                               sizeof("Accept") - 1) != 0)
+        {
+            continue;
+        }
+
+        seen = 1;
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+
+        while (p < last) {
+            while (p < last && (*p == ' ' || *p == ',')) {
+                p++;
+            }
+
+            end = p;
+            while (end < last && *end != ',' && *end != ';' && *end != ' ') {
+                end++;
+            }
+
+            if ((size_t) (end - p) == len && ngx_strncmp(p, type, len) == 0)
+            {
+                return NGX_OK;
+            }
+
+            if (end - p == 3 && ngx_strncmp(p, "*/*", 3) == 0) {
+                return NGX_OK;
+            }
+
+            while (end < last && *end != ',') {
+                end++;
+            }
+
+            p = end;
+        }
+    }
+
+    return seen ? NGX_DECLINED : NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oci_manifest_put(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    u_char                       *pos, *mem;
+    size_t                        max;
+    ngx_str_t                     tag;
+    ngx_http_oci_manifest_put_t  *mp;
+
+    if (r->headers_in.content_length_n > (off_t) ctx->conf->manifest_max_size)
+    {
+        return ngx_http_oci_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                       NGX_HTTP_OCI_ERR_MANIFEST_INVALID,
+                                       NULL);
+    }
+
+    mp = ngx_pcalloc(r->pool, sizeof(ngx_http_oci_manifest_put_t));
+    if (mp == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->data = mp;
+
+    if (!ctx->route.by_digest) {
+        mp->tags[mp->ntags++] = ctx->route.reference;
+    }
+
+    /* PUT .../manifests/<digest>?tag=a&tag=b tags it in the same step */
+
+    pos = NULL;
+
+    while (ngx_http_oci_arg_next(&r->args, &pos, "tag", &tag) == NGX_OK) {
+        if (ngx_http_oci_unescape(r->pool, &tag) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ngx_http_oci_tag_valid(tag.data, tag.len) != NGX_OK) {
+            return ngx_http_oci_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           NGX_HTTP_OCI_ERR_TAG_INVALID,
+                                           &tag);
+        }
+
+        if (mp->ntags == NGX_HTTP_OCI_TAGS_MAX) {
+            return ngx_http_oci_send_error(r, NGX_HTTP_REQUEST_URI_TOO_LARGE,
+                                           NGX_HTTP_OCI_ERR_TAG_INVALID,
+                                           &tag);
+        }
+
+        mp->tags[mp->ntags++] = tag;
+    }
+
+    max = (r->headers_in.content_length_n >= 0)
+          ? (size_t) r->headers_in.content_length_n
+          : ctx->conf->manifest_max_size;
+
+    mem = ngx_pnalloc(r->pool, max ? max : 1);
+    if (mem == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_oci_body_to_memory(ctx, mem, max);
+
+    return ngx_http_oci_body_read(r, ngx_http_oci_manifest_body_done);
+}
+
+
+static void
+ngx_http_oci_manifest_body_done(ngx_http_request_t *r)
+{
+    char                     *err;
+    ngx_int_t                 rc;
+    ngx_str_t                 desc, detail, *ct;
+    ngx_http_oci_ctx_t       *ctx;
+    ngx_http_oci_manifest_t   m;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    ctx->body.mode = NGX_HTTP_OCI_BODY_NONE;
+
+    if (ctx->body.status) {
+        ngx_http_oci_finalize_error(r, ctx->body.status,
+                                    NGX_HTTP_OCI_ERR_MANIFEST_INVALID, NULL);
+        return;
+    }
+
+    if (ngx_http_oci_manifest_digest(r, ctx) != NGX_OK) {
+        return;
+    }
+
+    ct = r->headers_in.content_type ? &r->headers_in.content_type->value
+                                    : NULL;
+
+    rc = ngx_http_oci_manifest_parse(r->pool, ctx->body.mem,
+                                     ctx->body.mem_len, ct, &m, &err);
+
+    if (rc == NGX_DECLINED) {
+        detail.data = (u_char *) err;
+        detail.len = ngx_strlen(err);
+
+        ngx_http_oci_finalize_error(r, NGX_HTTP_BAD_REQUEST,
+                                    NGX_HTTP_OCI_ERR_MANIFEST_INVALID,
+                                    &detail);
+        return;
+    }
+
+    if (rc != NGX_OK
+        || ngx_http_oci_manifest_descriptor(r->pool, &m, &ctx->digest,
+                                            ctx->body.mem_len, &desc)
+           != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ngx_http_oci_manifest_store(r, ctx, &m, &desc) != NGX_OK) {
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+
+    /* continues in manifest_stored; the body reading's reference is ours */
+}
+
+
+/*
+ * The digest of the bytes pushed: by digest, they must have it; by tag,
+ * they get it (sha256).  NGX_OK, or the request has been answered.
+ */
+
+static ngx_int_t
+ngx_http_oci_manifest_digest(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    size_t      n;
+    ngx_uint_t  alg;
+    u_char      digest[NGX_HTTP_OCI_DIGEST_MAX];
+
+    alg = ctx->route.by_digest
+          ? ngx_http_oci_hash_alg(&ctx->route.digest.algorithm)
+          : NGX_HTTP_OCI_SHA256;
+
+    n = ngx_http_oci_digest_buf(alg, ctx->body.mem, ctx->body.mem_len,
+                                digest);
+    if (n == 0) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    if (ctx->route.by_digest) {
+        if (n != ctx->digest.len
+            || ngx_strncmp(digest, ctx->digest.data, n) != 0)
+        {
+            ngx_http_oci_finalize_error(r, NGX_HTTP_BAD_REQUEST,
+                                        NGX_HTTP_OCI_ERR_DIGEST_INVALID,
+                                        &ctx->digest);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_oci_set_str(r, &ctx->digest, digest, n) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * MANIFEST_PUT: the manifest, its tags, what it references, in one
+ * script; KEYS[2] is the catalog
+ */
+
+static ngx_int_t
+ngx_http_oci_manifest_store(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
+    ngx_http_oci_manifest_t *m, ngx_str_t *desc)
+{
+    ngx_str_t                    *s, catalog;
+    ngx_uint_t                    i;
+    ngx_http_oci_args_t           a;
+    ngx_http_oci_manifest_put_t  *mp;
+
+    mp = ctx->data;
+    mp->subject = m->subject;
+
+    if (ngx_http_oci_key_catalog(r->pool, &ctx->conf->key_prefix, &catalog)
+        != NGX_OK
+        || ngx_http_oci_args_init(&a, r->pool,
+                                  2 + 9 + 3 + mp->ntags + m->blobs.nelts
+                                  + m->manifests.nelts)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_oci_args_str(&a, &ctx->base);
+    ngx_http_oci_args_str(&a, &catalog);
+    ngx_http_oci_args_str(&a, &ctx->route.name);
+    ngx_http_oci_args_str(&a, &ctx->digest);
+    ngx_http_oci_args_str(&a, &m->media_type);
+    ngx_http_oci_args_add(&a, ctx->body.mem, ctx->body.mem_len);
+    ngx_http_oci_args_number(&a, ctx->body.mem_len);
+    ngx_http_oci_args_str(&a, &m->subject);
+    ngx_http_oci_args_str(&a, desc);
+    ngx_http_oci_args_str(&a, &m->artifact_type);
+    ngx_http_oci_args_str(&a, &ctx->conf->referrers_max_text);
+
+    ngx_http_oci_args_number(&a, mp->ntags);
+
+    for (i = 0; i < mp->ntags; i++) {
+        ngx_http_oci_args_str(&a, &mp->tags[i]);
+    }
+
+    ngx_http_oci_args_number(&a, m->blobs.nelts);
+
+    s = m->blobs.elts;
+    for (i = 0; i < m->blobs.nelts; i++) {
+        ngx_http_oci_args_str(&a, &s[i]);
+    }
+
+    ngx_http_oci_args_number(&a, m->manifests.nelts);
+
+    s = m->manifests.elts;
+    for (i = 0; i < m->manifests.nelts; i++) {
+        ngx_http_oci_args_str(&a, &s[i]);
+    }
+
+    return ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                     ngx_http_oci_manifest_stored,
+                                     NGX_HTTP_OCI_SCRIPT_MANIFEST_PUT, 2, &a);
+}
+
+
+static void
+ngx_http_oci_manifest_stored(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_uint_t                    i;
+    ngx_http_oci_ctx_t           *ctx;
+    ngx_http_oci_manifest_put_t  *mp;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+    mp = ctx->data;
+
+    if (ngx_http_oci_script_reply(reply) != NGX_HTTP_OCI_R_OK) {
+        ngx_http_oci_manifest_refused(r, ctx, reply);
+        return;
+    }
+
+    if (ngx_http_oci_created(r, "manifests", &ctx->digest) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (mp->subject.len
+        && ngx_http_oci_add_header(r, "OCI-Subject", &mp->subject) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    for (i = ctx->route.by_digest ? 0 : 1; i < mp->ntags; i++) {
+        if (ngx_http_oci_add_header(r, "OCI-Tag", &mp->tags[i]) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    ngx_http_finalize_request(r, ngx_http_oci_send_json(r, NGX_HTTP_CREATED,
+                                                        NULL, 0));
+}
+
+
+/*
+ * Why the script did not store it: {"BLOB"|"MANIFEST", digest} for a
+ * reference not in the repository (400), {"REFERRERS", subject} for a
+ * subject with as many referrers as it may have (403: a quota), or a
+ * failure (503)
+ */
+
+static void
+ngx_http_oci_manifest_refused(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
+    redisReply *reply)
+{
+    ngx_str_t                     missing, detail;
+    ngx_http_oci_reply_e          code;
+    ngx_http_oci_manifest_put_t  *mp;
+
+    mp = ctx->data;
+    code = ngx_http_oci_script_reply(reply);
+
+    if (code == NGX_HTTP_OCI_R_REFERRERS) {
+        detail.len = sizeof("the subject  has the most referrers a "
+                            "subject may have ()") - 1
+                     + mp->subject.len + NGX_INT_T_LEN;
+        detail.data = ngx_pnalloc(r->pool, detail.len);
+        if (detail.data == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        detail.len = ngx_sprintf(detail.data, "the subject %V has the most "
+                                 "referrers a subject may have (%i)",
+                                 &mp->subject, ctx->conf->referrers_max)
+                     - detail.data;
+
+        ngx_http_oci_finalize_error(r, NGX_HTTP_FORBIDDEN,
+                                    NGX_HTTP_OCI_ERR_DENIED, &detail);
+        return;
+    }
+
+    if ((code == NGX_HTTP_OCI_R_BLOB || code == NGX_HTTP_OCI_R_MANIFEST)
+        && reply->elements == 2
+        && reply->element[1]->type == REDIS_REPLY_STRING)
+    {
+        if (ngx_http_oci_set_str(r, &missing,
+                                 (u_char *) reply->element[1]->str,
+                                 reply->element[1]->len)
+            != NGX_OK)
+        {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_http_oci_finalize_error(r, NGX_HTTP_BAD_REQUEST,
+                                    NGX_HTTP_OCI_ERR_MANIFEST_BLOB_UNKNOWN,
+                                    &missing);
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oci registry: manifest script failed: %*s",
+                      (size_t) reply->len, reply->str);
+    }
+
+    ngx_http_oci_unavailable(r);
+}
+
+
+static ngx_int_t
+ngx_http_oci_manifest_delete(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
+{
+    ngx_int_t            rc;
+    ngx_http_oci_args_t  a;
+
+    if (ngx_http_oci_manifest_ref(r, ctx, &a, 3) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
+                                   ngx_http_oci_manifest_deleted,
+                                   NGX_HTTP_OCI_SCRIPT_MANIFEST_DELETE, 1,
+                                   &a);
+
+    return ngx_http_oci_suspend(r, rc);
+}
+
+
+static void
+ngx_http_oci_manifest_deleted(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    switch (ngx_http_oci_script_reply(reply)) {
+
+    case NGX_HTTP_OCI_R_DELETED:
+        ngx_http_finalize_request(r,
+                                  ngx_http_oci_send_json(r, NGX_HTTP_ACCEPTED,
+                                                         NULL, 0));
+        return;
+
+    case NGX_HTTP_OCI_R_UNKNOWN:
+        ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
+                                    NGX_HTTP_OCI_ERR_MANIFEST_UNKNOWN,
+                                    &ctx->route.reference);
+        return;
+
+    default:
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+}

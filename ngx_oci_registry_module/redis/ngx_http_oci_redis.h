@@ -1,0 +1,104 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#ifndef _NGX_HTTP_OCI_REDIS_H_INCLUDED_
+#define _NGX_HTTP_OCI_REDIS_H_INCLUDED_
+
+
+#include "ngx_http_oci_common.h"
+#include "ngx_http_oci_args.h"
+#include "ngx_http_oci_scripts.h"
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+
+/*
+ * The asynchronous Redis client on nginx's event loop: one hiredis
+ * context per server and worker.  Generic: it knows requests, not the
+ * registry; what a failed command means for a request is the failure
+ * handler's (ngx_http_oci_redis_conf_t.fail) to say.
+ */
+
+
+typedef struct ngx_http_oci_redis_s  ngx_http_oci_redis_t;
+
+
+/*
+ * Called with the reply of a command issued for a request.  The reply is
+ * freed by hiredis when the handler returns, so anything kept must be
+ * copied.  The handler owns the request from then on: it must finalize it
+ * or issue another command.  A failed or timed out command never reaches
+ * the handler: the failure handler of the server answers the request.
+ */
+typedef void (*ngx_http_oci_redis_handler_pt)(ngx_http_request_t *r,
+    redisReply *reply);
+
+/* answers a request whose command failed or timed out (finalizes it) */
+typedef void (*ngx_http_oci_redis_fail_pt)(ngx_http_request_t *r);
+
+
+struct ngx_http_oci_redis_conf_s {
+    ngx_str_t                   addr;        /* as written, for logs */
+    u_char                     *host;        /* NUL-terminated IP or path */
+    int                         port;
+    unsigned                    unix_socket:1;
+    ngx_int_t                   db;
+    ngx_str_t                   password;
+    ngx_msec_t                  connect_timeout;
+    ngx_msec_t                  timeout;
+    ngx_http_oci_redis_fail_pt  fail;
+
+    ngx_http_oci_redis_t       *conn;        /* per worker, init_process */
+};
+
+
+char *ngx_http_oci_redis_parse(ngx_conf_t *cf,
+    ngx_http_oci_redis_conf_t **out);
+ngx_int_t ngx_http_oci_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_oci_redis_conf_t *rcf);
+void ngx_http_oci_redis_exit_process(ngx_http_oci_redis_conf_t *rcf);
+
+/*
+ * Sends one command for the request.  Returns NGX_OK when the command is
+ * queued (the handler will run later), or NGX_ERROR when Redis cannot be
+ * reached now (the caller answers 503).
+ */
+ngx_int_t ngx_http_oci_redis_command(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_args_t *args);
+
+/*
+ * Sends a command whose reply nobody waits for (cleanups from places
+ * where no request can wait, such as a pool cleanup).  While Redis is
+ * away it is kept (a bounded number of them) and sent after the
+ * reconnect.
+ */
+void ngx_http_oci_redis_fire(ngx_http_oci_redis_conf_t *rcf,
+    ngx_http_oci_args_t *args);
+
+/*
+ * Runs one of our Lua scripts with EVALSHA (EVAL when Redis does not know
+ * it yet).  The arguments are the keys, then the script's arguments; they
+ * must stay valid until the handler runs (a builder on the request pool).
+ */
+ngx_int_t ngx_http_oci_redis_script(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_script_e script, ngx_uint_t nkeys,
+    ngx_http_oci_args_t *args);
+
+/*
+ * The same, with a command that undoes it if its reply is lost (a timeout
+ * or a dropped connection: it may or may not have run).  The undo is
+ * formatted at once and sent after the reconnect.
+ */
+ngx_int_t ngx_http_oci_redis_script_undo(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_script_e script, ngx_uint_t nkeys,
+    ngx_http_oci_args_t *args, ngx_http_oci_args_t *undo);
+
+
+#endif /* _NGX_HTTP_OCI_REDIS_H_INCLUDED_ */

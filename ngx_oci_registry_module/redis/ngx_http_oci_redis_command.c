@@ -1,0 +1,457 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oci_redis_conn.h"
+
+
+/*
+ * Commands on a worker's connection: for a request (its handler runs
+ * with the reply, or the server's failure handler when there is none),
+ * scripts by EVALSHA, fire-and-forget ones, and the commands kept while
+ * Redis is away.
+ */
+
+
+/*
+ * A command in flight.  It is malloc()ed because hiredis may hold it after
+ * the request is gone; the request pool cleanup detaches it instead.
+ */
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_oci_redis_t           *redis;
+    ngx_http_oci_redis_handler_pt   handler;
+    ngx_pool_cleanup_t             *cleanup;
+    ngx_event_t                     timer;
+
+    /* a script call, kept to retry it as EVAL after NOSCRIPT */
+    ngx_uint_t                      script;
+    int                             argc;
+    const char                    **argv;
+    size_t                         *argvlen;
+
+    /* run after a reconnect if this command's reply is lost */
+    ngx_http_oci_redis_deferred_t  *undo;
+} ngx_http_oci_redis_pending_t;
+
+
+static ngx_int_t ngx_http_oci_redis_send(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_uint_t script, int argc, const char **argv, size_t *argvlen,
+    ngx_http_oci_args_t *undo);
+static ngx_http_oci_redis_deferred_t *ngx_http_oci_redis_format(
+    ngx_http_oci_redis_t *redis, ngx_http_oci_args_t *cmd);
+static void ngx_http_oci_redis_deferred_reply(redisAsyncContext *ac,
+    void *rep, void *data);
+static void ngx_http_oci_redis_request_cleanup(void *data);
+static void ngx_http_oci_redis_timeout(ngx_event_t *ev);
+static void ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep,
+    void *data);
+
+
+ngx_int_t
+ngx_http_oci_redis_command(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_args_t *args)
+{
+    if (args->failed) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oci_redis_send(r, rcf, handler, NGX_HTTP_OCI_SCRIPT_N,
+                                   args->n, args->argv, args->lens, NULL);
+}
+
+
+ngx_int_t
+ngx_http_oci_redis_script(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_script_e script, ngx_uint_t nkeys, ngx_http_oci_args_t *args)
+{
+    return ngx_http_oci_redis_script_undo(r, rcf, handler, script, nkeys,
+                                          args, NULL);
+}
+
+
+/*
+ * EVALSHA <sha> <nkeys> and the arguments: the head slots the argument
+ * builder keeps before them, so nothing is copied
+ */
+
+ngx_int_t
+ngx_http_oci_redis_script_undo(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_script_e script, ngx_uint_t nkeys, ngx_http_oci_args_t *args,
+    ngx_http_oci_args_t *undo)
+{
+    u_char       *p;
+    size_t       *lens;
+    const char  **argv;
+
+    if (rcf->conn == NULL || args->failed || args->pool == NULL
+        || (undo != NULL && undo->failed))
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    argv = args->argv - NGX_HTTP_OCI_ARGS_HEAD;
+    lens = args->lens - NGX_HTTP_OCI_ARGS_HEAD;
+
+    argv[0] = "EVALSHA";
+    lens[0] = 7;
+    argv[1] = (char *) rcf->conn->sha[script];
+    lens[1] = 40;
+    argv[2] = (char *) p;
+    lens[2] = ngx_sprintf(p, "%ui", nkeys) - p;
+
+    return ngx_http_oci_redis_send(r, rcf, handler, script,
+                                   args->n + NGX_HTTP_OCI_ARGS_HEAD, argv,
+                                   lens, undo);
+}
+
+
+static ngx_int_t
+ngx_http_oci_redis_send(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_uint_t script, int argc, const char **argv, size_t *argvlen,
+    ngx_http_oci_args_t *undo)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_oci_redis_t          *redis;
+    ngx_http_oci_redis_pending_t  *pending;
+
+    redis = rcf->conn;
+
+    /*
+     * While a connection is being made (a worker just started, or Redis
+     * just came back) commands queue behind AUTH and SELECT; they fail
+     * with it if it fails.  Only without any connection is it 503 now.
+     */
+
+    if (redis == NULL || redis->ac == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oci registry: redis \"%V\" is not connected",
+                      &rcf->addr);
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    pending = ngx_alloc(sizeof(ngx_http_oci_redis_pending_t),
+                        r->connection->log);
+    if (pending == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(pending, sizeof(ngx_http_oci_redis_pending_t));
+
+    pending->request = r;
+    pending->redis = redis;
+    pending->handler = handler;
+    pending->cleanup = cln;
+
+    pending->timer.handler = ngx_http_oci_redis_timeout;
+    pending->timer.data = pending;
+    pending->timer.log = r->connection->log;
+
+    pending->script = script;
+    pending->argc = argc;
+    pending->argv = argv;
+    pending->argvlen = argvlen;
+
+    if (undo != NULL) {
+        pending->undo = ngx_http_oci_redis_format(redis, undo);
+        if (pending->undo == NULL) {
+            ngx_free(pending);
+            return NGX_ERROR;
+        }
+    }
+
+    if (redisAsyncCommandArgv(redis->ac, ngx_http_oci_redis_reply, pending,
+                              argc, argv, argvlen)
+        != REDIS_OK)
+    {
+        if (pending->undo) {
+            redisFreeCommand(pending->undo->cmd);
+            ngx_free(pending->undo);
+        }
+
+        ngx_free(pending);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_oci_redis_request_cleanup;
+    cln->data = pending;
+
+    ngx_add_timer(&pending->timer, rcf->timeout);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Not connected now, or the connection drops before the reply: the
+ * command is kept and sent after the reconnect (see ..._deferred_t).
+ */
+
+void
+ngx_http_oci_redis_fire(ngx_http_oci_redis_conf_t *rcf,
+    ngx_http_oci_args_t *args)
+{
+    ngx_http_oci_redis_t           *redis;
+    ngx_http_oci_redis_deferred_t  *d;
+
+    redis = rcf->conn;
+
+    if (redis == NULL || redis->exiting || args->failed) {
+        return;
+    }
+
+    d = ngx_http_oci_redis_format(redis, args);
+    if (d == NULL) {
+        return;
+    }
+
+    if (redis->ac == NULL
+        || redisAsyncFormattedCommand(redis->ac,
+                                      ngx_http_oci_redis_deferred_reply, d,
+                                      d->cmd, d->len)
+           != REDIS_OK)
+    {
+        ngx_http_oci_redis_defer(d);
+    }
+}
+
+
+static ngx_http_oci_redis_deferred_t *
+ngx_http_oci_redis_format(ngx_http_oci_redis_t *redis,
+    ngx_http_oci_args_t *cmd)
+{
+    int                             len;
+    ngx_http_oci_redis_deferred_t  *d;
+
+    d = ngx_alloc(sizeof(ngx_http_oci_redis_deferred_t), redis->log);
+    if (d == NULL) {
+        return NULL;
+    }
+
+    len = redisFormatCommandArgv(&d->cmd, (int) cmd->n, cmd->argv,
+                                 cmd->lens);
+    if (len <= 0) {
+        ngx_free(d);
+        return NULL;
+    }
+
+    d->redis = redis;
+    d->len = len;
+
+    return d;
+}
+
+
+/* keeps a command for the next connection; bounded, the oldest stay */
+
+void
+ngx_http_oci_redis_defer(ngx_http_oci_redis_deferred_t *d)
+{
+    ngx_http_oci_redis_t  *redis;
+
+    redis = d->redis;
+
+    if (redis->exiting || redis->ndeferred == NGX_HTTP_OCI_REDIS_DEFERRED_MAX)
+    {
+        if (!redis->exiting && redis->dropped++ == 0) {
+            ngx_log_error(NGX_LOG_WARN, redis->log, 0,
+                          "oci registry: redis \"%V\": too many commands "
+                          "kept for the reconnect, the locks they would "
+                          "release expire instead", &redis->conf->addr);
+        }
+
+        redisFreeCommand(d->cmd);
+        ngx_free(d);
+        return;
+    }
+
+    redis->deferred[redis->ndeferred++] = d;
+}
+
+
+void
+ngx_http_oci_redis_send_deferred(ngx_http_oci_redis_t *redis)
+{
+    ngx_uint_t                      i, n;
+    ngx_http_oci_redis_deferred_t  *d;
+
+    n = redis->ndeferred;
+    redis->ndeferred = 0;
+    redis->dropped = 0;
+
+    for (i = 0; i < n; i++) {
+        d = redis->deferred[i];
+
+        if (redisAsyncFormattedCommand(redis->ac,
+                                       ngx_http_oci_redis_deferred_reply, d,
+                                       d->cmd, d->len)
+            != REDIS_OK)
+        {
+            ngx_http_oci_redis_defer(d);
+        }
+    }
+}
+
+
+/* any reply: done; none (the connection went): kept for the next one */
+
+static void
+ngx_http_oci_redis_deferred_reply(redisAsyncContext *ac, void *rep,
+    void *data)
+{
+    ngx_http_oci_redis_deferred_t  *d = data;
+
+    if (rep == NULL) {
+        ngx_http_oci_redis_defer(d);
+        return;
+    }
+
+    redisFreeCommand(d->cmd);
+    ngx_free(d);
+}
+
+
+/*
+ * The request is going away while its command is in flight: keep the
+ * pending record for hiredis, but forget the request.
+ */
+
+static void
+ngx_http_oci_redis_request_cleanup(void *data)
+{
+    ngx_http_oci_redis_pending_t  *pending = data;
+
+    pending->request = NULL;
+    pending->cleanup = NULL;
+
+    if (pending->timer.timer_set) {
+        ngx_del_timer(&pending->timer);
+    }
+}
+
+
+/*
+ * Replies arrive in order, so a command that is not answered in time
+ * means the connection is stuck: drop it, which fails every command in
+ * flight (this one included) with a NULL reply, and reconnect.
+ */
+
+static void
+ngx_http_oci_redis_timeout(ngx_event_t *ev)
+{
+    ngx_http_oci_redis_pending_t  *pending = ev->data;
+
+    ngx_http_oci_redis_t  *redis;
+
+    redis = pending->redis;
+
+    ngx_log_error(NGX_LOG_ERR, ev->log, NGX_ETIMEDOUT,
+                  "oci registry: redis \"%V\" timed out",
+                  &redis->conf->addr);
+
+    ngx_http_oci_redis_drop(redis);
+}
+
+
+static void
+ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
+{
+    redisReply                    *reply = rep;
+    ngx_http_oci_redis_pending_t  *pending = data;
+
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_oci_redis_t           *redis;
+    ngx_http_oci_redis_handler_pt   handler;
+
+    r = pending->request;
+    redis = pending->redis;
+    handler = pending->handler;
+
+    /*
+     * Redis restarted or flushed its script cache: send the script itself
+     * once; its SHA is then known again for everybody
+     */
+
+    if (r != NULL && reply != NULL && reply->type == REDIS_REPLY_ERROR
+        && pending->script < NGX_HTTP_OCI_SCRIPT_N
+        && reply->len >= 8 && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
+        && ngx_strcmp(pending->argv[0], "EVALSHA") == 0)
+    {
+        pending->argv[0] = "EVAL";
+        pending->argvlen[0] = 4;
+        pending->argv[1] = (char *) ngx_http_oci_scripts[pending->script].data;
+        pending->argvlen[1] = ngx_http_oci_scripts[pending->script].len;
+
+        if (redisAsyncCommandArgv(ac, ngx_http_oci_redis_reply, pending,
+                                  pending->argc, pending->argv,
+                                  pending->argvlen)
+            == REDIS_OK)
+        {
+            return;
+        }
+    }
+
+    if (pending->timer.timer_set) {
+        ngx_del_timer(&pending->timer);
+    }
+
+    if (pending->cleanup) {
+        pending->cleanup->handler = NULL;
+    }
+
+    if (pending->undo) {
+        if (reply == NULL) {
+            /* it may have run: undone after the reconnect */
+            ngx_http_oci_redis_defer(pending->undo);
+
+        } else {
+            redisFreeCommand(pending->undo->cmd);
+            ngx_free(pending->undo);
+        }
+    }
+
+    ngx_free(pending);
+
+    if (r == NULL || redis->exiting) {
+        return;
+    }
+
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    if (reply == NULL) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "oci registry: redis \"%V\" unavailable",
+                      &redis->conf->addr);
+
+        redis->conf->fail(r);
+
+    } else {
+        handler(r, reply);
+    }
+
+    ngx_http_run_posted_requests(c);
+}

@@ -1,0 +1,61 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#ifndef _NGX_HTTP_OCI_REDIS_CONN_H_INCLUDED_
+#define _NGX_HTTP_OCI_REDIS_CONN_H_INCLUDED_
+
+
+/* a worker's connection to one server: shared by the adapter's files */
+
+
+#include "ngx_http_oci_redis.h"
+
+
+/* best-effort commands kept across an outage, per worker and server */
+#define NGX_HTTP_OCI_REDIS_DEFERRED_MAX 1024
+
+
+/*
+ * A command formatted by hiredis (RESP text from redisFormatCommandArgv,
+ * malloc()ed), to be sent once the connection is up, and sent again
+ * after a reconnect if its reply was lost: cleanups that must not be
+ * forgotten while Redis is away (a lock to release), and the undo of a
+ * command whose reply was lost (a lock that may have been taken).
+ */
+typedef struct {
+    ngx_http_oci_redis_t       *redis;
+    char                       *cmd;
+    size_t                      len;
+} ngx_http_oci_redis_deferred_t;
+
+
+struct ngx_http_oci_redis_s {
+    ngx_http_oci_redis_conf_t  *conf;
+    redisAsyncContext          *ac;
+    ngx_connection_t           *connection;
+    ngx_log_t                  *log;
+    ngx_event_t                 reconnect;
+    ngx_event_t                 connect_timer;
+    ngx_event_t                 flush;       /* posted: write the commands */
+    ngx_msec_t                  backoff;
+    ngx_http_oci_redis_deferred_t  **deferred;
+    ngx_uint_t                  ndeferred;
+    ngx_uint_t                  dropped;     /* deferred ones lost, full */
+    unsigned                    ready:1;
+    unsigned                    exiting:1;
+    unsigned                    flushing:1;
+
+    /* hex SHA1 of each script, for EVALSHA */
+    u_char                      sha[NGX_HTTP_OCI_SCRIPT_N][41];
+};
+
+
+void ngx_http_oci_redis_drop(ngx_http_oci_redis_t *redis);
+void ngx_http_oci_redis_defer(ngx_http_oci_redis_deferred_t *d);
+void ngx_http_oci_redis_send_deferred(ngx_http_oci_redis_t *redis);
+
+
+#endif /* _NGX_HTTP_OCI_REDIS_CONN_H_INCLUDED_ */

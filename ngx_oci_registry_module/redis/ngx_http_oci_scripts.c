@@ -1,0 +1,422 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_oci_scripts.h"
+
+
+/*
+ * The Lua scripts that keep multi-key updates atomic.  KEYS[1] is always
+ * the repository's key base "<prefix>{<name>}:", so every key a script
+ * touches shares the repository's hash tag (one Redis Cluster slot).
+ * The key schema is documented in docs/architecture.md.  What a script
+ * says happened is a named reply ("LINKED", "LOCK_LOST"; an array whose
+ * first element is one, {"LOCKED", holder}), read with
+ * ngx_http_oci_script_reply(); data replies are documented per script.
+ */
+
+
+static ngx_str_t  ngx_http_oci_replies[] = {
+    ngx_null_string,                 /* NGX_HTTP_OCI_R_NONE */
+    ngx_string("OK"),
+    ngx_string("DELETED"),
+    ngx_string("UNKNOWN"),
+    ngx_string("LOCKED"),
+    ngx_string("STATE"),
+    ngx_string("FULL"),
+    ngx_string("SAVED"),
+    ngx_string("LINKED"),
+    ngx_string("LINKED_FRESH"),
+    ngx_string("LOCK_LOST"),
+    ngx_string("HAD_BYTES"),
+    ngx_string("CREATED"),
+    ngx_string("CANCELLED"),
+    ngx_string("BLOB"),
+    ngx_string("MANIFEST"),
+    ngx_string("REFERRERS")
+};
+
+
+/*
+ * The named reply of a script: a string, or the first element of an
+ * array.  NGX_HTTP_OCI_R_NONE for anything else (data, errors, nil).
+ */
+
+ngx_http_oci_reply_e
+ngx_http_oci_script_reply(redisReply *reply)
+{
+    ngx_uint_t   i;
+    redisReply  *e;
+
+    e = reply;
+
+    if (e->type == REDIS_REPLY_ARRAY) {
+        if (e->elements == 0) {
+            return NGX_HTTP_OCI_R_NONE;
+        }
+
+        e = e->element[0];
+    }
+
+    if (e->type != REDIS_REPLY_STRING && e->type != REDIS_REPLY_STATUS) {
+        return NGX_HTTP_OCI_R_NONE;
+    }
+
+    for (i = 1; i < sizeof(ngx_http_oci_replies) / sizeof(ngx_str_t); i++) {
+        if ((size_t) e->len == ngx_http_oci_replies[i].len
+            && ngx_strncmp(e->str, ngx_http_oci_replies[i].data, e->len) == 0)
+        {
+            return (ngx_http_oci_reply_e) i;
+        }
+    }
+
+    return NGX_HTTP_OCI_R_NONE;
+}
+
+
+ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
+
+    /* MANIFEST_GET: ARGV tag-or-digest, "t"|"d", "get"|"head" */
+    ngx_string(
+        "local b = KEYS[1]\n"
+        "local d = ARGV[1]\n"
+        "if ARGV[2] == 't' then\n"
+        "  d = redis.call('HGET', b .. 'tagmap', ARGV[1])\n"
+        "  if not d then return nil end\n"
+        "end\n"
+        "local f = 'body'\n"
+        "if ARGV[3] == 'head' then f = 'size' end\n"
+        "local m = redis.call('HMGET', b .. 'm:' .. d, 'type', f)\n"
+        "if not m[1] then return nil end\n"
+        "return {d, m[1], m[2]}\n"),
+
+    /*
+     * MANIFEST_PUT: KEYS[2] the catalog; ARGV name, digest, type, body,
+     * size, subject, descriptor, artifactType, the most referrers a
+     * subject may have, then three counted lists: tags, blobs, child
+     * manifests.  Returns "OK", {kind, digest} for the first reference
+     * that is not in the repository, or {"REFERRERS", subject} when the
+     * subject has as many referrers as it may.  An index entry may also
+     * be a blob: BuildKit's registry cache is an index whose entries are
+     * layers and its cache config.  A referrer is listed for its subject
+     * and, for the artifactType filter, for its subject and type.
+     */
+    ngx_string(
+        "local b = KEYS[1]\n"
+        "local dg = ARGV[2]\n"
+        "local i = 10\n"
+        "local function list()\n"
+        "  local n = tonumber(ARGV[i]); local t = {}\n"
+        "  for j = 1, n do t[j] = ARGV[i + j] end\n"
+        "  i = i + n + 1\n"
+        "  return t\n"
+        "end\n"
+        "local tags = list()\n"
+        "local blobs = list()\n"
+        "local mans = list()\n"
+        "for _, d in ipairs(blobs) do\n"
+        "  if redis.call('HEXISTS', b .. 'blobs', d) == 0 then\n"
+        "    return {'BLOB', d}\n"
+        "  end\n"
+        "end\n"
+        "for _, d in ipairs(mans) do\n"
+        "  if redis.call('EXISTS', b .. 'm:' .. d) == 0\n"
+        "     and redis.call('HEXISTS', b .. 'blobs', d) == 0 then\n"
+        "    return {'MANIFEST', d}\n"
+        "  end\n"
+        "end\n"
+        "local mk = b .. 'm:' .. dg\n"
+        "local rk = b .. 'referrers:' .. ARGV[6]\n"
+        "if ARGV[6] ~= '' and redis.call('EXISTS', mk) == 0\n"
+        "   and redis.call('ZCARD', rk) >= tonumber(ARGV[9]) then\n"
+        "  return {'REFERRERS', ARGV[6]}\n"
+        "end\n"
+        "if redis.call('EXISTS', mk) == 0 then\n"
+        "  local now = redis.call('TIME')[1]\n"
+        "  redis.call('HSET', mk, 'type', ARGV[3], 'body', ARGV[4],\n"
+        "             'size', ARGV[5], 'subject', ARGV[6], 'desc', ARGV[7],\n"
+        "             'at', ARGV[8], 'blobs', table.concat(blobs, ' '),\n"
+        "             'manifests', table.concat(mans, ' '), 'pushed', now)\n"
+        "  for _, d in ipairs(blobs) do\n"
+        "    redis.call('SADD', b .. 'blobrefs:' .. d, dg)\n"
+        "  end\n"
+        "  for _, d in ipairs(mans) do\n"
+        "    redis.call('SADD', b .. 'mrefs:' .. d, dg)\n"
+        "  end\n"
+        "  if ARGV[6] ~= '' then\n"
+        "    redis.call('ZADD', rk, 0, dg)\n"
+        "    if ARGV[8] ~= '' then\n"
+        "      redis.call('ZADD', rk .. ':type:' .. ARGV[8], 0, dg)\n"
+        "    end\n"
+        "  end\n"
+        "end\n"
+        "for _, t in ipairs(tags) do\n"
+        "  local old = redis.call('HGET', b .. 'tagmap', t)\n"
+        "  if old and old ~= dg then\n"
+        "    redis.call('SREM', b .. 'digesttags:' .. old, t)\n"
+        "  end\n"
+        "  redis.call('HSET', b .. 'tagmap', t, dg)\n"
+        "  redis.call('ZADD', b .. 'tags', 0, t)\n"
+        "  redis.call('SADD', b .. 'digesttags:' .. dg, t)\n"
+        "end\n"
+        "redis.call('ZADD', KEYS[2], 0, ARGV[1])\n"
+        "return 'OK'\n"),
+
+    /*
+     * MANIFEST_DELETE: ARGV tag-or-digest, "t"|"d".  A tag is only
+     * untagged; a digest takes its tags, reverse indexes and referrer
+     * entry with it.  "DELETED", or "UNKNOWN" when there was nothing to
+     * delete.
+     */
+    ngx_string(
+        "local b = KEYS[1]\n"
+        "if ARGV[2] == 't' then\n"
+        "  local d = redis.call('HGET', b .. 'tagmap', ARGV[1])\n"
+        "  if not d then return 'UNKNOWN' end\n"
+        "  redis.call('HDEL', b .. 'tagmap', ARGV[1])\n"
+        "  redis.call('ZREM', b .. 'tags', ARGV[1])\n"
+        "  redis.call('SREM', b .. 'digesttags:' .. d, ARGV[1])\n"
+        "  return 'DELETED'\n"
+        "end\n"
+        "local dg = ARGV[1]\n"
+        "local mk = b .. 'm:' .. dg\n"
+        "local m = redis.call('HMGET', mk, 'subject', 'blobs', 'manifests',\n"
+        "                     'at')\n"
+        "if not m[1] then return 'UNKNOWN' end\n"
+        "for _, t in ipairs(redis.call('SMEMBERS',\n"
+        "                               b .. 'digesttags:' .. dg)) do\n"
+        "  redis.call('HDEL', b .. 'tagmap', t)\n"
+        "  redis.call('ZREM', b .. 'tags', t)\n"
+        "end\n"
+        "redis.call('DEL', b .. 'digesttags:' .. dg)\n"
+        "for d in string.gmatch(m[2] or '', '%S+') do\n"
+        "  redis.call('SREM', b .. 'blobrefs:' .. d, dg)\n"
+        "end\n"
+        "for d in string.gmatch(m[3] or '', '%S+') do\n"
+        "  redis.call('SREM', b .. 'mrefs:' .. d, dg)\n"
+        "end\n"
+        "if m[1] ~= '' then\n"
+        "  redis.call('ZREM', b .. 'referrers:' .. m[1], dg)\n"
+        "  if m[4] and m[4] ~= '' then\n"
+        "    redis.call('ZREM',\n"
+        "               b .. 'referrers:' .. m[1] .. ':type:' .. m[4], dg)\n"
+        "  end\n"
+        "end\n"
+        "redis.call('DEL', mk)\n"
+        "return 'DELETED'\n"),
+
+    /*
+     * REFERRERS: ARGV subject digest, artifactType filter ("" for none),
+     * last digest of the previous page ("" for the first), page size, the
+     * most descriptor bytes a page may hold.  Returns {next, descriptor
+     * ...}: "next" is the digest to continue after, "" when this is the
+     * last page.  A page costs O(log N + n): the filter has an index of
+     * its own, and only the page's entries are read (a page holds at
+     * least one descriptor, whatever its size).
+     */
+    ngx_string(
+        "local b = KEYS[1]\n"
+        "local key = b .. 'referrers:' .. ARGV[1]\n"
+        "if ARGV[2] ~= '' then key = key .. ':type:' .. ARGV[2] end\n"
+        "local n = tonumber(ARGV[4])\n"
+        "local cap = tonumber(ARGV[5])\n"
+        "local start = '-'\n"
+        "if ARGV[3] ~= '' then start = '(' .. ARGV[3] end\n"
+        "local out = {''}\n"
+        "local last = ''\n"
+        "local bytes = 0\n"
+        "local ds = redis.call('ZRANGEBYLEX', key, start, '+', 'LIMIT', 0,\n"
+        "                      n + 1)\n"
+        "for i, d in ipairs(ds) do\n"
+        "  if i > n then out[1] = last; break end\n"
+        "  local mk = b .. 'm:' .. d\n"
+        "  local len = redis.call('HSTRLEN', mk, 'desc')\n"
+        "  if len > 0 then\n"
+        "    if #out > 1 and bytes + len > cap then out[1] = last; break end\n"
+        "    out[#out + 1] = redis.call('HGET', mk, 'desc')\n"
+        "    bytes = bytes + len\n"
+        "  end\n"
+        "  last = d\n"
+        "end\n"
+        "return out\n"),
+
+    /*
+     * UPLOAD_LOCK: ARGV upload id, lock token, lock ttl (ms), the token of
+     * a holder known to be dead ("" if none), "1" for a fresh signed id
+     * (its state is made here, unless it ended), upload ttl (s), the most
+     * uploads a repository may have in progress.  One writer per upload
+     * at a time.  Returns {"STATE", offset, algorithm, hash state},
+     * "UNKNOWN", {"LOCKED", holder's token}, or "FULL" when the upload
+     * would be one too many.
+     */
+    ngx_string(
+        "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
+        "local h = redis.call('HMGET', k, 'offset', 'alg', 'hash')\n"
+        "if not h[1] then\n"
+        "  if ARGV[5] ~= '1' or redis.call('EXISTS', k .. ':gone') == 1 then\n"
+        "    return 'UNKNOWN'\n"
+        "  end\n"
+        "  local u = KEYS[1] .. 'uploads'\n"
+        "  local now = tonumber(redis.call('TIME')[1])\n"
+        "  redis.call('ZREMRANGEBYSCORE', u, '-inf', now)\n"
+        "  if redis.call('ZCARD', u) >= tonumber(ARGV[7]) then\n"
+        "    return 'FULL'\n"
+        "  end\n"
+        "  redis.call('ZADD', u, now + tonumber(ARGV[6]), ARGV[1])\n"
+        "  redis.call('HSET', k, 'offset', 0, 'alg', 'sha256', 'hash', '',\n"
+        "             'started', now)\n"
+        "  redis.call('EXPIRE', k, ARGV[6])\n"
+        "  h = {'0', 'sha256', ''}\n"
+        "end\n"
+        "local cur = redis.call('GET', k .. ':lock')\n"
+        "if cur and cur ~= ARGV[4] then return {'LOCKED', cur} end\n"
+        "redis.call('SET', k .. ':lock', ARGV[2], 'PX', ARGV[3])\n"
+        "return {'STATE', h[1], h[2], h[3]}\n"),
+
+    /*
+     * UPLOAD_SAVE: ARGV upload id, token, new offset, hash state, ttl (s).
+     * Records a chunk and releases the lock, if we still hold it.
+     * "SAVED", "LOCK_LOST" or "UNKNOWN" (the upload is gone: cancelled).
+     */
+    ngx_string(
+        "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
+        "if redis.call('EXISTS', k) == 0 then return 'UNKNOWN' end\n"
+        "if redis.call('GET', k .. ':lock') ~= ARGV[2] then\n"
+        "  return 'LOCK_LOST'\n"
+        "end\n"
+        "redis.call('HSET', k, 'offset', ARGV[3], 'hash', ARGV[4])\n"
+        "redis.call('EXPIRE', k, ARGV[5])\n"
+        "redis.call('ZADD', KEYS[1] .. 'uploads', 'XX',\n"
+        "           tonumber(redis.call('TIME')[1]) + tonumber(ARGV[5]),\n"
+        "           ARGV[1])\n"
+        "redis.call('DEL', k .. ':lock')\n"
+        "return 'SAVED'\n"),
+
+    /*
+     * BLOB_LINK: ARGV digest, size, upload id ("" for none), token, "1"
+     * for a signed id, how long it stays fresh (s).  Links a verified blob
+     * to the repository and ends its upload; a signed id is marked gone,
+     * or it would look fresh again.  "LINKED", "LOCK_LOST" or "UNKNOWN"
+     * (the upload is gone: cancelled).
+     */
+    ngx_string(
+        "local b = KEYS[1]\n"
+        "if ARGV[3] ~= '' then\n"
+        "  local k = b .. 'upload:' .. ARGV[3]\n"
+        "  if redis.call('EXISTS', k) == 0 then return 'UNKNOWN' end\n"
+        "  if redis.call('GET', k .. ':lock') ~= ARGV[4] then\n"
+        "    return 'LOCK_LOST'\n"
+        "  end\n"
+        "  redis.call('DEL', k, k .. ':lock')\n"
+        "  redis.call('ZREM', b .. 'uploads', ARGV[3])\n"
+        "  if ARGV[5] == '1' then\n"
+        "    redis.call('SET', k .. ':gone', 1, 'EX', ARGV[6])\n"
+        "  end\n"
+        "end\n"
+        "redis.call('HSET', b .. 'blobs', ARGV[1], ARGV[2])\n"
+        "return 'LINKED'\n"),
+
+    /*
+     * UPLOAD_CREATE: ARGV upload id, algorithm, ttl (s), the most uploads
+     * a repository may have in progress.  "CREATED", or "FULL".
+     */
+    ngx_string(
+        "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
+        "local u = KEYS[1] .. 'uploads'\n"
+        "local now = tonumber(redis.call('TIME')[1])\n"
+        "redis.call('ZREMRANGEBYSCORE', u, '-inf', now)\n"
+        "if redis.call('ZCARD', u) >= tonumber(ARGV[4]) then\n"
+        "  return 'FULL'\n"
+        "end\n"
+        "redis.call('ZADD', u, now + tonumber(ARGV[3]), ARGV[1])\n"
+        "redis.call('HSET', k, 'offset', 0, 'alg', ARGV[2], 'hash', '',\n"
+        "           'started', now)\n"
+        "redis.call('EXPIRE', k, ARGV[3])\n"
+        "return 'CREATED'\n"),
+
+    /*
+     * BLOB_CLOSE: ARGV digest, size, upload id, the token of a holder
+     * known to be dead ("" if none), "1" for a fresh signed id, how long
+     * it stays fresh (s).  Ends an upload whose closing PUT carried a
+     * whole blob, verified with the digest's own algorithm, without having
+     * locked it: the upload must still be at offset 0 and unlocked.
+     * "LINKED", "LINKED_FRESH" (a signed id nobody wrote to, so no upload
+     * file exists), "UNKNOWN", "HAD_BYTES" (so the body was not the whole
+     * blob: the upload is dropped) or {"LOCKED", holder's token}.
+     */
+    ngx_string(
+        "local b = KEYS[1]\n"
+        "local k = b .. 'upload:' .. ARGV[3]\n"
+        "local o = redis.call('HGET', k, 'offset')\n"
+        "local linked = 'LINKED'\n"
+        "if not o then\n"
+        "  if ARGV[5] ~= '1' or redis.call('EXISTS', k .. ':gone') == 1 then\n"
+        "    return 'UNKNOWN'\n"
+        "  end\n"
+        "  o = '0'\n"
+        "  linked = 'LINKED_FRESH'\n"
+        "end\n"
+        "local cur = redis.call('GET', k .. ':lock')\n"
+        "if cur and cur ~= ARGV[4] then return {'LOCKED', cur} end\n"
+        "redis.call('DEL', k, k .. ':lock')\n"
+        "redis.call('ZREM', b .. 'uploads', ARGV[3])\n"
+        "if ARGV[5] == '1' then\n"
+        "  redis.call('SET', k .. ':gone', 1, 'EX', ARGV[6])\n"
+        "end\n"
+        "if o ~= '0' then return 'HAD_BYTES' end\n"
+        "redis.call('HSET', b .. 'blobs', ARGV[1], ARGV[2])\n"
+        "return linked\n"),
+
+    /*
+     * UPLOAD_STATUS: ARGV upload id, "1" for a fresh signed id.
+     * {"STATE", offset}: 0 for a signed id nobody wrote to yet; or
+     * "UNKNOWN".
+     */
+    ngx_string(
+        "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
+        "local o = redis.call('HGET', k, 'offset')\n"
+        "if o then return {'STATE', o} end\n"
+        "if ARGV[2] == '1' and redis.call('EXISTS', k .. ':gone') == 0 then\n"
+        "  return {'STATE', '0'}\n"
+        "end\n"
+        "return 'UNKNOWN'\n"),
+
+    /*
+     * UPLOAD_CANCEL: ARGV upload id, "1" for a fresh signed id, how long
+     * it stays fresh (s).  "CANCELLED" if the upload existed (and is gone
+     * now), else "UNKNOWN".
+     */
+    ngx_string(
+        "local k = KEYS[1] .. 'upload:' .. ARGV[1]\n"
+        "redis.call('ZREM', KEYS[1] .. 'uploads', ARGV[1])\n"
+        "local n = redis.call('DEL', k, k .. ':lock')\n"
+        "if ARGV[2] ~= '1' or (n == 0\n"
+        "   and redis.call('EXISTS', k .. ':gone') == 1) then\n"
+        "  if n == 0 then return 'UNKNOWN' end\n"
+        "  return 'CANCELLED'\n"
+        "end\n"
+        "redis.call('SET', k .. ':gone', 1, 'EX', ARGV[3])\n"
+        "return 'CANCELLED'\n"),
+
+    /*
+     * UPLOAD_UNLOCK: KEYS[1] a lock; ARGV token.  Releases the lock if it
+     * is still that token's (it may have expired and been taken since).
+     */
+    ngx_string(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+        "  return redis.call('DEL', KEYS[1])\n"
+        "end\n"
+        "return 0\n"),
+
+    /* UPLOAD_RENEW: KEYS[1] a lock; ARGV token, ttl (ms) */
+    ngx_string(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+        "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+        "end\n"
+        "return 0\n")
+};
