@@ -93,19 +93,25 @@ Content-Type: application/json
 
 
 
-=== TEST 5: bad manifest references: tags and digests
+=== TEST 5: a manifest reference that is neither a tag nor a digest is unknown to GET and HEAD
+As for any manifest that is not there (the spec's conformance tests and
+distribution answer so); a PUT to one is still refused.
 --- request eval
 [ "GET /v2/foo/manifests/-bad",
   "GET /v2/foo/manifests/" . ("t" x 129),
+  "GET /v2/foo/manifests/.INVALID_MANIFEST_NAME",
   "GET /v2/foo/manifests/sha256:abc",
   "GET /v2/foo/manifests/md5:" . ("a" x 32),
-  "GET /v2/foo/manifests/sha256:" . ("A" x 64) ]
+  "HEAD /v2/foo/manifests/sha256:" . ("A" x 64),
+  "PUT /v2/foo/manifests/.INVALID_MANIFEST_NAME\n{}",
+  "PUT /v2/foo/manifests/sha256:abc\n{}" ]
 --- error_code eval
-[400, 400, 400, 400, 400]
+[404, 404, 404, 404, 404, 404, 400, 400]
 --- response_body_like eval
-[ qr/"code":"TAG_INVALID"/, qr/"code":"TAG_INVALID"/,
-  qr/"code":"DIGEST_INVALID"/, qr/"code":"DIGEST_INVALID"/,
-  qr/"code":"DIGEST_INVALID"/ ]
+[ qr/"code":"MANIFEST_UNKNOWN".*"detail":"-bad"/, qr/"code":"MANIFEST_UNKNOWN"/,
+  qr/"code":"MANIFEST_UNKNOWN"/, qr/"code":"MANIFEST_UNKNOWN"/,
+  qr/"code":"MANIFEST_UNKNOWN"/, qr/^$/,
+  qr/"code":"TAG_INVALID"/, qr/"code":"DIGEST_INVALID"/ ]
 
 
 

@@ -65,6 +65,9 @@ sub keys_object {
     return '{' . join(',', @k) . '}';
 }
 
+our $foreign = '{"schemaVersion":2,"mediaType":"' . $OCI_M . '","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"' . $cfg_d . '","size":' . length($cfg) . '},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"' . $layer_d . '","size":11},{"mediaType":"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip","digest":"sha256:' . ('1' x 64) . '","size":5},{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"sha256:' . ('2' x 64) . '","size":5,"urls":["https://example.com/layer"]},{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:' . ('3' x 64) . '","size":5,"urls":["https://example.com/other"]}]}';
+our $foreign_d = dg($foreign);
+
 our $many_keys = '{"mediaType":"application/vnd.example.keys+json","a":['
     . join(',', (keys_object(1024)) x 459) . ']}';
 
@@ -428,3 +431,29 @@ refused for its 470,016 keys.
   qr/"detail":"manifest has too many keys"/,
   qr/^$/ ]
 --- timeout: 10
+
+
+
+=== TEST 23: non-distributable layers need not be in the repository
+By media type (application/vnd.oci.image.layer.nondistributable.*) or by
+"urls" (Docker's foreign layers): their bytes come from elsewhere.  The
+config and every other layer still must be there.
+--- request eval
+[ "PUT /v2/lib/app/manifests/foreign\n" . $::foreign,
+  "PUT /v2/lib/app/manifests/foreign2\n" . '{"schemaVersion":2,"mediaType":"' . $::OCI_M . '","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"' . $::cfg_d . '","size":' . length($::cfg) . '},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"sha256:' . ('4' x 64) . '","size":5}]}' ]
+--- more_headers eval
+[ "Content-Type: $::OCI_M", "Content-Type: $::OCI_M" ]
+--- error_code eval
+[201, 400]
+--- response_body_like eval
+[ qr/^$/, qr/"code":"MANIFEST_BLOB_UNKNOWN".*"detail":"sha256:4444/ ]
+
+
+
+=== TEST 24: If-None-Match with a manifest's ETag: 304 from nginx's not-modified filter
+--- request eval
+[ "GET /v2/lib/app/manifests/foreign", "GET /v2/lib/app/manifests/foreign" ]
+--- more_headers eval
+[ "If-None-Match: \"sha256:" . ("0" x 64) . "\"", "If-None-Match: \"" . $::foreign_d . "\"" ]
+--- error_code eval
+[200, 304]

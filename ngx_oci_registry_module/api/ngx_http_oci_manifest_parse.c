@@ -37,6 +37,7 @@ static ngx_int_t ngx_http_oci_manifest_refs(ngx_pool_t *pool,
 static ngx_int_t ngx_http_oci_media_type_valid(ngx_str_t *mt, char **err);
 static ngx_int_t ngx_http_oci_descriptor(yajl_val v, ngx_str_t *digest,
     ngx_str_t *media_type, char **err);
+static ngx_uint_t ngx_http_oci_nondistributable(yajl_val v, ngx_str_t *mt);
 static ngx_int_t ngx_http_oci_descriptors(ngx_pool_t *pool, yajl_val arr,
     ngx_array_t *out, ngx_uint_t skip_foreign, char **err);
 static ngx_int_t ngx_http_oci_gen_value(yajl_gen g, yajl_val v);
@@ -616,9 +617,29 @@ ngx_http_oci_descriptor(yajl_val v, ngx_str_t *digest, ngx_str_t *media_type,
 
 
 /*
- * Collects the digests of a descriptor or an array of them.  Foreign layers
- * (Docker's non-distributable layers, fetched from their "urls") are not
- * expected in the registry.
+ * A layer the registry is not expected to have: non-distributable by its
+ * media type (application/vnd.oci.image.layer.nondistributable.*, which
+ * the image spec deprecates but clients still push), or fetched from its
+ * "urls" (Docker's foreign layers, Windows base layers)
+ */
+
+static ngx_uint_t
+ngx_http_oci_nondistributable(yajl_val v, ngx_str_t *mt)
+{
+    static u_char  nd[] = "application/vnd.oci.image.layer.nondistributable.";
+
+    if (ngx_http_oci_json_get(v, "urls") != NULL) {
+        return 1;
+    }
+
+    return mt->len > sizeof(nd) - 1
+           && ngx_strncmp(mt->data, nd, sizeof(nd) - 1) == 0;
+}
+
+
+/*
+ * Collects the digests of a descriptor or an array of them; with
+ * skip_foreign (layers), not those of non-distributable layers.
  */
 
 static ngx_int_t
@@ -649,10 +670,7 @@ ngx_http_oci_descriptors(ngx_pool_t *pool, yajl_val arr, ngx_array_t *out,
             return NGX_DECLINED;
         }
 
-        if (skip_foreign
-            && ngx_strstrn(mt.data, "foreign", sizeof("foreign") - 2) != NULL
-            && ngx_http_oci_json_get(items[i], "urls") != NULL)
-        {
+        if (skip_foreign && ngx_http_oci_nondistributable(items[i], &mt)) {
             continue;
         }
 

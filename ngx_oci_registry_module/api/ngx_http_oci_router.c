@@ -129,13 +129,28 @@ ngx_http_oci_handler(ngx_http_request_t *r)
 }
 
 
-/* a malformed name, reference or digest: 400, an upload id 404 */
+/*
+ * A malformed name, reference or digest: 400, an upload id 404.  A
+ * manifest reference that is neither a tag nor a digest names no
+ * manifest: GET and HEAD get 404 MANIFEST_UNKNOWN, as for any manifest
+ * that is not there (the spec's conformance tests, distribution); a PUT
+ * to it stays 400.
+ */
 
 static ngx_int_t
 ngx_http_oci_route_error(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     ngx_http_oci_err_e err)
 {
     ngx_uint_t  status;
+
+    if (ctx->route.type == NGX_HTTP_OCI_ROUTE_MANIFEST
+        && err != NGX_HTTP_OCI_ERR_NAME_INVALID
+        && (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)))
+    {
+        return ngx_http_oci_send_error(r, NGX_HTTP_NOT_FOUND,
+                                       NGX_HTTP_OCI_ERR_MANIFEST_UNKNOWN,
+                                       &ctx->route.reference);
+    }
 
     status = (err == NGX_HTTP_OCI_ERR_BLOB_UPLOAD_UNKNOWN)
              ? NGX_HTTP_NOT_FOUND : NGX_HTTP_BAD_REQUEST;

@@ -157,7 +157,7 @@ ngx_http_oci_spares_refill(void *data, ngx_log_t *log)
          * the sweeper removes.
          */
 
-        fd = open((char *) rf->dir, O_TMPFILE|O_WRONLY,
+        fd = open((char *) rf->dir, O_TMPFILE|O_RDWR,
                   NGX_FILE_DEFAULT_ACCESS);
 
         if (fd == -1) {
@@ -180,7 +180,7 @@ ngx_http_oci_spares_refill(void *data, ngx_log_t *log)
     }
 
     while (rf->n < rf->want) {
-        fd = open((char *) rf->dir, O_TMPFILE|O_WRONLY,
+        fd = open((char *) rf->dir, O_TMPFILE|O_RDWR,
                   NGX_FILE_DEFAULT_ACCESS);
 
         if (fd == -1) {

@@ -13,14 +13,15 @@
 
 
 /*
- * Opens the file of an upload for writing at "offset" and locks it
- * (flock); whatever lies beyond the offset is the remains of an
- * interrupted chunk and is cut off.  The
- * first chunk creates the file.  Later chunks must find it with at least
- * "offset" bytes: a file that vanished (expired, storage wiped) must not
- * be silently recreated with a hole where acknowledged bytes were.
- * Returns NGX_INVALID_FILE with errno set; ENOENT means the upload is lost,
- * EAGAIN that another writer holds the file.
+ * Opens the file of an upload for writing at "offset" (and for reading: a
+ * closing digest of another algorithm is checked over the file) and
+ * locks it (flock); whatever lies beyond the offset is the remains of an
+ * interrupted chunk and is cut off.  The first chunk creates the file.
+ * Later chunks must find it with at least "offset" bytes: a file that
+ * vanished (expired, storage wiped) must not be silently recreated with a
+ * hole where acknowledged bytes were.  Returns NGX_INVALID_FILE with
+ * errno set; ENOENT means the upload is lost, EAGAIN that another writer
+ * holds the file.
  */
 
 ngx_fd_t
@@ -31,10 +32,10 @@ ngx_http_oci_upload_open(ngx_log_t *log, ngx_str_t *path, off_t offset)
     ngx_file_info_t  fi;
 
     if (offset > 0) {
-        fd = ngx_open_file(path->data, NGX_FILE_WRONLY, NGX_FILE_OPEN, 0);
+        fd = ngx_open_file(path->data, NGX_FILE_RDWR, NGX_FILE_OPEN, 0);
 
     } else {
-        fd = ngx_open_file(path->data, NGX_FILE_WRONLY,
+        fd = ngx_open_file(path->data, NGX_FILE_RDWR,
                            NGX_FILE_CREATE_OR_OPEN, NGX_FILE_DEFAULT_ACCESS);
     }
 

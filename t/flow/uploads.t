@@ -194,6 +194,39 @@ like($all, qr{^HTTP/1.1 202}, 'a body longer than Content-Length: 202 for the de
 is($http->get($t->url($loc))->{headers}{range}, '0-14',
    'exactly Content-Length bytes were taken');
 
+# --- closed with a digest of another algorithm than the upload's: clients
+# do not always announce sha512; the file is hashed with it at the commit
+
+my $big = join('', map { sha256("sha512 $_") } 1 .. 3000);    # ~210 KB
+my $d512 = 'sha512:' . sha512_hex($big);
+$loc = start_upload($t, 'flow/alg');
+$r = patch($loc, substr($big, 0, 100_000), '0-99999');
+is($r->{status}, 202, 'a sha256 upload (no digest-algorithm): a chunk');
+$r = $http->request('PUT', $t->url("$r->{headers}{location}?digest=$d512"),
+                    { content => substr($big, 100_000) });
+is($r->{status}, 201, 'closed with the sha512 digest of its bytes, last chunk in the PUT: 201');
+is($r->{headers}{'docker-content-digest'}, $d512, '  Docker-Content-Digest is that digest');
+ok($http->get($t->url("/v2/flow/alg/blobs/$d512"))->{content} eq $big,
+   '  and the blob reads back under it');
+
+$loc = start_upload($t, 'flow/alg');
+$r = patch($loc, $big, '0-' . (length($big) - 1));
+$r = $http->request('PUT', $t->url("$r->{headers}{location}?digest=sha512:" . ('a' x 128)));
+is($r->{status}, 400, 'closed with a sha512 digest its bytes do not have: 400');
+like($r->{content}, qr/DIGEST_INVALID/, '  DIGEST_INVALID');
+is($http->get($t->url($loc))->{status}, 404, '  and the upload is dropped');
+
+my $whole = $big . 'monolithic';
+$loc = start_upload($t, 'flow/alg');
+$r = $http->request('PUT', $t->url("$loc?digest=sha512:" . sha512_hex($whole)),
+                    { content => $whole });
+is($r->{status}, 201, 'POST, then a PUT of the whole blob (over the eager size) with sha512: 201');
+
+$loc = start_upload($t, 'flow/alg', '?digest-algorithm=sha512');
+$r = patch($loc, $big, '0-' . (length($big) - 1));
+$r = $http->request('PUT', $t->url("$r->{headers}{location}?digest=" . sha256($big)));
+is($r->{status}, 201, 'a sha512 upload closed with the sha256 digest of its bytes: 201');
+
 # --- a second nginx sharing Redis and the storage root continues
 
 my $t2 = instance();
