@@ -35,6 +35,9 @@ cleanup() {
 trap cleanup EXIT
 
 if [ -z "${TEST_NGINX_REDIS_PORT:-}" ]; then
+    # Blob files of an earlier run would outlive the Redis that named them.
+    rm -rf t/servroot*-storage
+
     TEST_NGINX_REDIS_PORT=$(perl -MIO::Socket::INET -e \
         'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
                                      LocalPort => 0)->sockport')

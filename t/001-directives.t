@@ -8,6 +8,9 @@ BEGIN {
     else { push @INC, "$FindBin::Bin/lib/fallback" }
 }
 use Test::Nginx::Socket 'no_plan';
+use OciTest::Blocks;
+
+add_block_preprocessor(sub { OciTest::Blocks::storage(shift) });
 
 no_shuffle();
 run_tests();

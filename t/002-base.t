@@ -8,6 +8,7 @@ BEGIN {
     else { push @INC, "$FindBin::Bin/lib/fallback" }
 }
 use Test::Nginx::Socket 'no_plan';
+use OciTest::Blocks;
 
 our $config = <<'_EOC_';
     location /v2/ {
@@ -18,6 +19,7 @@ _EOC_
 
 add_block_preprocessor(sub {
     my $block = shift;
+    OciTest::Blocks::storage($block);
     $block->set_value("config", $::config) unless defined $block->config;
 });
 

@@ -10,6 +10,7 @@ BEGIN {
     else { push @INC, "$FindBin::Bin/lib/fallback" }
 }
 use Test::Nginx::Socket 'no_plan';
+use OciTest::Blocks;
 
 our $config = <<'_EOC_';
     location /v2/ {
@@ -24,6 +25,7 @@ our $d256 = 'sha256:' . ('a' x 64);
 
 add_block_preprocessor(sub {
     my $block = shift;
+    OciTest::Blocks::storage($block);
     $block->set_value("config", $::config) unless defined $block->config;
 });
 

@@ -10,6 +10,7 @@ BEGIN {
     else { push @INC, "$FindBin::Bin/lib/fallback" }
 }
 use Test::Nginx::Socket 'no_plan';
+use OciTest::Blocks;
 use OciTest::Redis;
 
 our $config = <<'_EOC_';
@@ -29,6 +30,7 @@ OciTest::Redis::command($port, 'ZADD', $key,
 
 add_block_preprocessor(sub {
     my $block = shift;
+    OciTest::Blocks::storage($block);
     $block->set_value("config", $::config) unless defined $block->config;
 });
 

@@ -9,6 +9,7 @@ BEGIN {
     else { push @INC, "$FindBin::Bin/lib/fallback" }
 }
 use Test::Nginx::Socket 'no_plan';
+use OciTest::Blocks;
 use Digest::SHA qw(sha256_hex sha512_hex);
 use OciTest::Redis;
 
@@ -32,6 +33,7 @@ for my $k (@{ OciTest::Redis::command($ENV{TEST_NGINX_REDIS_PORT}, 'KEYS', 't005
 
 add_block_preprocessor(sub {
     my $block = shift;
+    OciTest::Blocks::storage($block);
     $block->set_value("config", $::config) unless defined $block->config;
 });
 

@@ -10,6 +10,7 @@ BEGIN {
     else { push @INC, "$FindBin::Bin/lib/fallback" }
 }
 use Test::Nginx::Socket 'no_plan';
+use OciTest::Blocks;
 use Digest::SHA qw(sha256_hex sha512_hex);
 use OciTest::Redis;
 
@@ -86,6 +87,7 @@ for my $k (@{ OciTest::Redis::command($ENV{TEST_NGINX_REDIS_PORT}, 'KEYS', 't006
 
 add_block_preprocessor(sub {
     my $block = shift;
+    OciTest::Blocks::storage($block);
     $block->set_value("config", $::config) unless defined $block->config;
 });
 
@@ -278,7 +280,7 @@ qr/OCI-Subject: \Q$::m1_d\E\r\n.*OCI-Tag: sig-a\r\nOCI-Tag: sig-b\r\n/s
 --- response_body eval
 [ "",
   qq!{"schemaVersion":2,"mediaType":"$::OCI_I","manifests":[!
-  . join(',', sort { $a cmp $b }
+  . CORE::join(',', sort { $a cmp $b }
     qq!{"mediaType":"$::OCI_M","digest":"$::sig_d","size":! . length($::sig)
       . qq!,"artifactType":"application/vnd.example.sig","annotations":{"org.example.note":"signed"}}!,
     qq!{"mediaType":"$::OCI_M","digest":"$::sbom_d","size":! . length($::sbom)
@@ -308,9 +310,7 @@ qr/OCI-Subject: \Q$::m1_d\E\r\n.*OCI-Tag: sig-a\r\nOCI-Tag: sig-b\r\n/s
 [200, 200]
 --- response_body eval
 [ '{"name":"lib/app","tags":["docker","multi","sig-a","sig-b","v1"]}',
-  qr/"lib\/app"/ ]
---- response_body_like eval
-[ qr/.*/, qr/^\{"repositories":\[.*"lib\/app".*\]\}$/ ]
+  qr/^\{"repositories":\[.*"lib\/app".*\]\}$/ ]
 
 
 

@@ -11,6 +11,7 @@ BEGIN {
     else { push @INC, "$FindBin::Bin/lib/fallback" }
 }
 use Test::Nginx::Socket 'no_plan';
+use OciTest::Blocks;
 
 our $ec_pub = <<'_EOK_';
 -----BEGIN PUBLIC KEY-----
@@ -63,6 +64,7 @@ _EOC_
 
 add_block_preprocessor(sub {
     my $block = shift;
+    OciTest::Blocks::storage($block);
     if (!defined $block->config) {
         $block->set_value("config", $::config);
         $block->set_value("user_files", ">>> ec.pub\n$::ec_pub");

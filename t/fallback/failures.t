@@ -210,6 +210,43 @@ like($out, qr/Bail out!.*expected results should be arrays/, 'scalar expectation
 ($rc, $out) = run_t('', "=== TEST 1: a\n--- config\n--- request\nGET /\n=== TEST 2: b\n--- http_config\n    gzip on;\n--- request\nGET /\n");
 like($out, qr/Bail out!.*http_config without --- config/, 'http_config without config');
 
+# A check the real runner would drop is refused.
+for my $pair (['error_code_like: 200', 'error_code: 200'],
+              ['response_body: x', 'response_body_like: x'],
+              ['response_body: x', 'response_body_unlike: y'],
+              ['response_body_like: x', 'response_body_unlike: y'],
+              ['response_headers: A: b', 'response_headers_like: A: b'])
+{
+    my ($kept) = $pair->[0] =~ /^(\w+)/;
+    my ($dropped) = $pair->[1] =~ /^(\w+)/;
+    ($rc, $out) = run_t('', "=== TEST 1: x\n--- config\n--- request\nGET /\n"
+                          . "--- $pair->[0]\n--- $pair->[1]\n");
+    isnt($rc, 0, "$kept with $dropped: non-zero exit");
+    like($out, qr/Bail out!.*--- $kept and --- $dropped in one block/,
+         "$kept with $dropped: refused");
+}
+
+# Anything but the runner's own directories left in the servroot stops the
+# run before nginx starts, as under the real runner.
+($rc, $out, $sr) = run_t('', "=== TEST 1: a\n--- config\n--- request\nGET /\n"
+    . "--- response_body_like: It works\n");
+is($rc, 0, 'servroot: a clean one is used');
+mkdir "$sr/module_data" or die "mkdir: $!";
+($rc, $out) = run_t('', "=== TEST 1: a\n--- config\n--- request\nGET /\n",
+                    TEST_NGINX_SERVROOT => $sr);
+isnt($rc, 0, 'servroot: leftovers: non-zero exit');
+like($out, qr/Bail out!.*Can't remove \Q$sr\E \(not empty\?\)/,
+     'servroot: leftovers: the real runner\'s message');
+ok(-d "$sr/module_data", 'servroot: leftovers are not deleted');
+
+# A mode of the real runner this one lacks stops the run.
+($rc, $out) = run_t('', "=== TEST 1: a\n--- config\n--- request\nGET /\n",
+                    TEST_NGINX_USE_HUP => 1);
+isnt($rc, 0, 'TEST_NGINX_USE_HUP: non-zero exit');
+like($out, qr/Bail out!.*TEST_NGINX_USE_HUP is not supported/,
+     'TEST_NGINX_USE_HUP: refused');
+unlike($out, qr/^ok /m, 'TEST_NGINX_USE_HUP: nothing ran');
+
 # ONLY runs a single block.
 ($rc, $out) = run_t('', "=== TEST 1: a\n--- config\n--- request\nGET /\n=== TEST 2: b\n--- ONLY\n--- config\n--- request\nGET /\n");
 unlike($out, qr/TEST 1: a/, 'ONLY: other blocks skipped');

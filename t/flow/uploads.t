@@ -198,15 +198,15 @@ is($http->get($t->url($loc))->{headers}{range}, '0-14',
 # do not always announce sha512; the file is hashed with it at the commit
 
 my $big = join('', map { sha256("sha512 $_") } 1 .. 3000);    # ~210 KB
-my $d512 = 'sha512:' . sha512_hex($big);
+my $big512 = 'sha512:' . sha512_hex($big);
 $loc = start_upload($t, 'flow/alg');
 $r = patch($loc, substr($big, 0, 100_000), '0-99999');
 is($r->{status}, 202, 'a sha256 upload (no digest-algorithm): a chunk');
-$r = $http->request('PUT', $t->url("$r->{headers}{location}?digest=$d512"),
+$r = $http->request('PUT', $t->url("$r->{headers}{location}?digest=$big512"),
                     { content => substr($big, 100_000) });
 is($r->{status}, 201, 'closed with the sha512 digest of its bytes, last chunk in the PUT: 201');
-is($r->{headers}{'docker-content-digest'}, $d512, '  Docker-Content-Digest is that digest');
-ok($http->get($t->url("/v2/flow/alg/blobs/$d512"))->{content} eq $big,
+is($r->{headers}{'docker-content-digest'}, $big512, '  Docker-Content-Digest is that digest');
+ok($http->get($t->url("/v2/flow/alg/blobs/$big512"))->{content} eq $big,
    '  and the blob reads back under it');
 
 $loc = start_upload($t, 'flow/alg');

@@ -71,6 +71,19 @@ our (@EnvToNginx, @BlockPreprocessors, @ResponseBodyChecks, @CleanupHandlers);
 $ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;
 $ENV{TEST_NGINX_SERVER_PORT} = $ServerPort;
 
+# The real runner's modes this one does not implement: asked for one, it
+# stops rather than run the plain mode under that name.
+for my $mode (qw(USE_HUP USE_VALGRIND USE_STAP USE_HTTP2 USE_HTTP3 USE_RR
+                 CHECK_LEAK CHECK_ACCUM_ERR_LOG BENCHMARK NO_NGINX_MANAGER
+                 POSTPONE_OUTPUT EVENT_TYPE FORCE_RESTART_ON_TEST
+                 FAST_SHUTDOWN REUSE_PORT LD_PRELOAD WORKER_USER))
+{
+    my $var = "TEST_NGINX_$mode";
+    next unless $ENV{$var};
+    Test::More::BAIL_OUT("$var is not supported by the fallback runner: "
+        . "run the real Test::Nginx (TEST_NGINX_LIB, see docs/testing.md)");
+}
+
 # nginx runs in its own process group (so stop can KILL its workers too):
 # turn Ctrl-C / SIGTERM into exit() so the END cleanup still stops it.
 for my $sig (qw(INT TERM)) {
@@ -81,7 +94,7 @@ for my $sig (qw(INT TERM)) {
 # Runtime state.
 my $MainPid = $$;
 my ($NginxPid, $NginxName);     # running nginx and the block that started it
-my $FirstStart = 1;             # wipe the whole servroot only once per file
+my $FirstStart = 1;             # look for a stale nginx only once per file
 my $ErrLogPos  = 0;             # error.log offset of the next log check
 my $BlockList;                  # parsed blocks (lazily, from main::DATA)
 
@@ -353,6 +366,20 @@ sub _run_block {
     for my $sec (keys %{ $block->{v} }) {
         die "unsupported in fallback: section '--- $sec' in block '$name'\n"
             unless $SECTIONS{$sec};
+    }
+
+    # The real runner checks only one section of each of these pairs and
+    # silently drops the other: a check that never runs there is refused.
+    for my $pair ([qw(error_code_like error_code)],
+                  [qw(response_headers response_headers_like)],
+                  [qw(response_body response_body_like)],
+                  [qw(response_body response_body_unlike)],
+                  [qw(response_body_like response_body_unlike)])
+    {
+        my ($kept, $dropped) = @$pair;
+        bail_out("$name - --- $kept and --- $dropped in one block: the real "
+                 . "runner would check only --- $kept")
+            if defined $block->$kept && defined $block->$dropped;
     }
 
     # Values with $TEST_NGINX_* expanded; the block itself is left alone.
@@ -944,14 +971,17 @@ sub _setup_servroot {
     if ($FirstStart) {
         $FirstStart = 0;
         _kill_stale_nginx();
-        if (-d $ServRoot) {
-            # Guard against a mis-set TEST_NGINX_SERVROOT.
-            bail_out("refusing to wipe $ServRoot: it does not look like a servroot")
-                unless $ServRoot =~ m{servroot[^/]*$} || -f "$ServRoot/conf/nginx.conf";
-            remove_tree($ServRoot);
-        }
-    } else {
-        remove_tree($LogDir, $ConfDir, $HtmlDir);
+    }
+
+    # As the real runner does before every start: remove what it made
+    # (conf, cache, html, logs, nginx's *_temp and *_cache) and then the
+    # servroot itself, which fails when anything else was left there, say
+    # a module's default data directory under nginx's prefix.
+    if (-d $ServRoot) {
+        remove_tree($ConfDir, $HtmlDir, $LogDir, "$ServRoot/cache",
+                    glob("$ServRoot/*_cache"), glob("$ServRoot/*_temp"));
+        rmdir $ServRoot
+            or bail_out("Can't remove $ServRoot (not empty?): $!");
     }
     make_path($ServRoot, $LogDir, $ConfDir, $HtmlDir);
     _write_file("$HtmlDir/index.html",
