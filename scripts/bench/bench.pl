@@ -26,7 +26,10 @@ my $top = "$FindBin::Bin/../..";
 my $rounds = $ENV{BENCH_ROUNDS} || 3;
 my $secs = $ENV{BENCH_SECONDS} || 5;
 my $out = $ENV{BENCH_OUT} || "$top/build/bench";
-my $module = "$top/build/default/ngx_http_oci_registry_module.so";
+# BENCH_MODULE=path measures another build (say, the last release) with
+# the same method
+my $module = $ENV{BENCH_MODULE}
+             || "$top/build/default/ngx_http_oci_registry_module.so";
 my $tmp = tempdir('oci-bench-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my (@procs, %port);
 

@@ -247,6 +247,28 @@ like($out, qr/Bail out!.*TEST_NGINX_USE_HUP is not supported/,
      'TEST_NGINX_USE_HUP: refused');
 unlike($out, qr/^ok /m, 'TEST_NGINX_USE_HUP: nothing ran');
 
+# nginx starts afresh for every block with a --- config, even the same
+# one (the real runner's default), and a block without one keeps it.
+($rc, $out) = run_t('our @pids; add_response_body_check(sub { push @pids, $_[1] });'
+                    . ' END { print "PIDS @pids\n" }',
+    "=== TEST 1: a\n--- config\n    location = /p { return 200 \$pid; }\n"
+    . "--- request\nGET /p\n"
+    . "=== TEST 2: b\n--- config\n    location = /p { return 200 \$pid; }\n"
+    . "--- request\nGET /p\n"
+    . "=== TEST 3: c\n--- request\nGET /p\n");
+my @pids = $out =~ /^PIDS (\d+) (\d+) (\d+)$/m;
+is(scalar @pids, 3, 'restart per block: three answers');
+isnt($pids[0], $pids[1], 'restart per block: the same config is started again');
+is($pids[1], $pids[2], 'restart per block: a block without config keeps nginx');
+
+($rc, $out) = run_t('', "=== TEST 1: a\n--- config\n--- request\nGET /\n",
+                    TEST_NGINX_FORCE_RESTART_ON_TEST => 0);
+like($out, qr/Bail out!.*TEST_NGINX_FORCE_RESTART_ON_TEST is not supported/,
+     'TEST_NGINX_FORCE_RESTART_ON_TEST=0: refused');
+($rc, $out) = run_t('', "=== TEST 1: a\n--- config\n--- request\nGET /\n",
+                    TEST_NGINX_FORCE_RESTART_ON_TEST => 1);
+is($rc, 0, 'TEST_NGINX_FORCE_RESTART_ON_TEST=1 (the default): runs');
+
 # ONLY runs a single block.
 ($rc, $out) = run_t('', "=== TEST 1: a\n--- config\n--- request\nGET /\n=== TEST 2: b\n--- ONLY\n--- config\n--- request\nGET /\n");
 unlike($out, qr/TEST 1: a/, 'ONLY: other blocks skipped');

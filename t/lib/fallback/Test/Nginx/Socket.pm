@@ -75,11 +75,17 @@ $ENV{TEST_NGINX_SERVER_PORT} = $ServerPort;
 # stops rather than run the plain mode under that name.
 for my $mode (qw(USE_HUP USE_VALGRIND USE_STAP USE_HTTP2 USE_HTTP3 USE_RR
                  CHECK_LEAK CHECK_ACCUM_ERR_LOG BENCHMARK NO_NGINX_MANAGER
-                 POSTPONE_OUTPUT EVENT_TYPE FORCE_RESTART_ON_TEST
-                 FAST_SHUTDOWN REUSE_PORT LD_PRELOAD WORKER_USER))
+                 POSTPONE_OUTPUT EVENT_TYPE FAST_SHUTDOWN REUSE_PORT
+                 LD_PRELOAD WORKER_USER FORCE_RESTART_ON_TEST))
 {
     my $var = "TEST_NGINX_$mode";
-    next unless $ENV{$var};
+
+    # restarting for every block with a --- config is the default (1)
+    if ($mode eq 'FORCE_RESTART_ON_TEST') {
+        next if !defined $ENV{$var} || $ENV{$var};
+    } else {
+        next unless $ENV{$var};
+    }
     Test::More::BAIL_OUT("$var is not supported by the fallback runner: "
         . "run the real Test::Nginx (TEST_NGINX_LIB, see docs/testing.md)");
 }
