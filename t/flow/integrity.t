@@ -18,12 +18,12 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 use Digest::SHA qw(sha256_hex);
 use Time::HiRes qw(sleep);
 use OciTest::Nginx;
 use OciTest::Redis;
-use OciTest::Registry qw(registry_config sha256 start_upload push_blob);
+use OciTest::Registry qw(registry_config sha256 start_upload push_blob
+                         half_sent);
 
 my $tmp = tempdir(CLEANUP => 1);
 my $storage = "$tmp/storage";
@@ -55,23 +55,6 @@ sub file_digest {
     return 'sha256:' . $sha->hexdigest;
 }
 
-# a request whose body is half sent; the returned sub sends the rest and
-# reads the answer's status
-sub half_sent {
-    my ($t, $line, $bytes) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:" . $t->port) or die "connect: $!";
-    print $s "$line HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-           . "Content-Length: " . length($bytes) . "\r\n\r\n"
-           . substr($bytes, 0, length($bytes) / 2);
-    sleep 0.5;
-    return sub {
-        print $s substr($bytes, length($bytes) / 2);
-        local $/;
-        my $resp = <$s> // '';
-        return ($resp =~ m{^HTTP/1\.\d (\d{3})})[0] // 0;
-    };
-}
-
 my $a = node();
 my $http = $a->http;
 
@@ -100,7 +83,7 @@ SKIP: {
        'node B, another PID namespace: a chunk during A\'s closing PUT is 416');
     unlike($b->error_log, qr/taking over/, '  B did not take the lock as a dead holder\'s');
 
-    is($finish->(), 201, 'node A: the closing PUT completes: 201');
+    is(($finish->())[0], 201, 'node A: the closing PUT completes: 201');
     $r = $http->get($a->url('/v2/int/ns/blobs/' . sha256($blob)));
     ok($r->{status} == 200 && $r->{content} eq $blob, 'the blob reads back whole');
     is(file_digest(blob_file(sha256($blob))), sha256($blob),
@@ -138,7 +121,7 @@ SKIP: {
     is($r->{status}, 416, 'node B takes the "dead" lock but not the live file: 416');
     like($b->error_log, qr/taking over/, '  (B did take the Redis lock over)');
 
-    my $st = $finish->();
+    my ($st) = $finish->();
     ok($st == 201 || $st == 416, "node A's closing PUT: $st (201, or 416 for its lost lock)");
     my $file = blob_file(sha256($blob));
     ok(!-e $file || file_digest($file) eq sha256($blob),

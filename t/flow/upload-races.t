@@ -11,12 +11,11 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(sleep);
 use OciTest::Nginx;
 use OciTest::Redis;
-use OciTest::Registry qw(registry_config sha256 start_upload);
+use OciTest::Registry qw(registry_config sha256 start_upload half_sent);
 
 my $tmp = tempdir(CLEANUP => 1);
 my $storage = "$tmp/storage";
@@ -30,24 +29,6 @@ my $http = $t->http;
 sub bytes_of { my ($seed, $n) = @_; substr(join('', map { sha256("$seed.$_") } 1 .. $n / 71 + 1), 0, $n) }
 sub code_of { my $b = eval { decode_json($_[0]) }; $b ? $b->{errors}[0]{code} : '' }
 
-# a request whose body is half sent; finish() sends the rest and reads
-sub half_sent {
-    my ($line, $bytes) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:" . $t->port) or die "connect: $!";
-    print $s "$line HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-           . "Content-Length: " . length($bytes) . "\r\n\r\n"
-           . substr($bytes, 0, length($bytes) / 2);
-    sleep 0.3;
-    return sub {
-        print $s substr($bytes, length($bytes) / 2);
-        local $/;
-        my $resp = <$s> // '';
-        my ($st) = $resp =~ m{^HTTP/1\.\d (\d{3})};
-        my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
-        return ($st // 0, $body // '');
-    };
-}
-
 # --- a closing PUT after earlier chunks (the named upload file)
 
 my $blob = bytes_of('del', 300_000);
@@ -56,7 +37,7 @@ my $r = $http->request('PATCH', $t->url($loc),
     { content => substr($blob, 0, 1000),
       headers => { 'Content-Range' => '0-999' } });
 is($r->{status}, 202, 'a first chunk: 202');
-my $finish = half_sent("PUT $loc?digest=" . sha256($blob), substr($blob, 1000));
+my $finish = half_sent($t, "PUT $loc?digest=" . sha256($blob), substr($blob, 1000));
 $r = $http->request('DELETE', $t->url($loc));
 is($r->{status}, 204, 'DELETE of the upload while its closing PUT arrives: 204');
 my ($st, $body) = $finish->();
@@ -73,7 +54,7 @@ is($http->request('POST', $t->url('/v2/race/app/blobs/uploads/?digest=' . sha256
 sleep 0.5;
 $blob = bytes_of('del0', 200_000);
 $loc = start_upload($t, 'race/app');
-$finish = half_sent("PUT $loc?digest=" . sha256($blob), $blob);
+$finish = half_sent($t, "PUT $loc?digest=" . sha256($blob), $blob);
 $r = $http->request('DELETE', $t->url($loc));
 is($r->{status}, 204, 'DELETE while a whole-blob PUT arrives: 204');
 ($st, $body) = $finish->();

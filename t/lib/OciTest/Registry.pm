@@ -9,9 +9,10 @@ use warnings;
 use Exporter 'import';
 use Digest::SHA qw(sha256_hex);
 use IO::Socket::INET ();
+use Time::HiRes ();
 
 our @EXPORT_OK = qw(registry_config sha256 push_blob start_upload
-                    put_manifest raw_request);
+                    put_manifest raw_request half_sent);
 
 sub sha256 { 'sha256:' . sha256_hex($_[0]) }
 
@@ -85,6 +86,29 @@ sub raw_request {
         $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
     }
     return ($status // 0, \%h, $body // '');
+}
+
+# A request whose body is half sent, so that something can happen while
+# nginx holds it (a DELETE, another node's chunk).  The returned sub sends
+# the rest and reads the answer: (status, body), status 0 without one.
+sub half_sent {
+    my ($t, $line, $bytes) = @_;
+    my $half = int(length($bytes) / 2);
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port,
+                                  Timeout => 30)
+        or die "connect: $!";
+    print $s "$line HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+           . "Content-Length: " . length($bytes) . "\r\n\r\n"
+           . substr($bytes, 0, $half);
+    Time::HiRes::sleep(0.5);
+    return sub {
+        print $s substr($bytes, $half);
+        local $/;
+        my $resp = <$s> // '';
+        my ($status) = $resp =~ m{^HTTP/1\.\d (\d{3})};
+        my ($body) = $resp =~ /\r\n\r\n(.*)\z/s;
+        return ($status // 0, $body // '');
+    };
 }
 
 sub put_manifest {
