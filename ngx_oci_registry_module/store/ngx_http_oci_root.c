@@ -16,6 +16,7 @@ static ngx_int_t ngx_http_oci_storage_dir(ngx_log_t *log, int root,
     ngx_str_t *name, char *sub, ngx_uid_t user);
 static void ngx_http_oci_idkey_load(ngx_log_t *log, int root,
     ngx_str_t *name, ngx_http_oci_idkey_t *k);
+static ngx_uid_t ngx_http_oci_worker_user(ngx_cycle_t *cycle);
 
 
 /*
@@ -36,12 +37,10 @@ ngx_int_t
 ngx_http_oci_storage_init(ngx_cycle_t *cycle, ngx_http_oci_storage_t *st)
 {
     ngx_int_t         rc;
+    ngx_uid_t         user;
     ngx_uint_t        i;
-    ngx_core_conf_t  *ccf;
     int               root;
     static char      *subs[] = { "_uploads", "blobs" };
-
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
     if (ngx_create_dir(st->root.data, 0755) == NGX_FILE_ERROR
         && ngx_errno != NGX_EEXIST)
@@ -62,9 +61,11 @@ ngx_http_oci_storage_init(ngx_cycle_t *cycle, ngx_http_oci_storage_t *st)
 
     rc = NGX_OK;
 
+    user = ngx_http_oci_worker_user(cycle);
+
     for (i = 0; i < sizeof(subs) / sizeof(char *); i++) {
         if (ngx_http_oci_storage_dir(cycle->log, root, &st->root, subs[i],
-                                     ccf->user)
+                                     user)
             != NGX_OK)
         {
             rc = NGX_ERROR;
@@ -231,4 +232,37 @@ ngx_http_oci_idkey_load(ngx_log_t *log, int root, ngx_str_t *name,
     }
 
     k->loaded = 1;
+}
+
+
+/*
+ * The workers' user.  This runs when the http block ends, before nginx
+ * gives an unset "user" its default (ngx_core_module_init_conf(), once
+ * the whole file is read), so that default is found the same way here:
+ * a master started as root runs its workers as NGX_USER.  A "user"
+ * directive must come before the http block, as in nginx's own
+ * nginx.conf, to be seen here.
+ */
+
+static ngx_uid_t
+ngx_http_oci_worker_user(ngx_cycle_t *cycle)
+{
+    struct passwd    *pwd;
+    ngx_core_conf_t  *ccf;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT || geteuid() != 0) {
+        return ccf->user;
+    }
+
+    ngx_set_errno(0);
+    pwd = getpwnam(NGX_USER);
+
+    if (pwd == NULL) {
+        /* nginx itself will refuse to start: "getpwnam(...) failed" */
+        return (ngx_uid_t) NGX_CONF_UNSET_UINT;
+    }
+
+    return pwd->pw_uid;
 }

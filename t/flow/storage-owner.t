@@ -88,6 +88,23 @@ $t->allow_log(qr/\[emerg\].*_uploads/);
 
 is($t->http->get($t->url('/v2/'))->{status}, 200, 'the running registry answers on');
 
+# --- no "user" directive, as in conf/nginx.conf: nginx runs the workers
+# as its default user (nobody), so that user gets _uploads and blobs
+
+my $storage2 = "$tmp/storage2";
+my $t2 = OciTest::Nginx->new(user => '');
+chmod 0755, $t2->dir;
+$t2->set(STORAGE => $storage2, REDIS => $redis->port);
+$t2->write_config(registry_config());
+$t2->start;
+
+is(owner("$storage2/_uploads"), $uid,
+   'no user directive: _uploads is nginx\'s default user\'s (nobody)');
+is(owner("$storage2/blobs"), $uid, '  and blobs');
+is(push_blob($t2, 'own/default', 'bytes of another blob')->{status}, 201,
+   '  whose workers push a blob');
+$t2->stop;
+
 done_testing;
 
 sub lchown {

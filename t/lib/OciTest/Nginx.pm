@@ -23,7 +23,7 @@ package OciTest::Nginx;
 #                        nginx runs under, e.g. [qw(unshare --pid --fork)];
 #                        stop then signals its whole process group), user
 #                        (the "user" directive of GLOBALS as root; default
-#                        "root")
+#                        "root", '' for none: nginx's default user)
 #   port dir pid url($path) http(%tiny_opts) error_log worker_pids
 #   set(NAME => value)   extra %%NAME%% placeholders
 #   write_config($tpl)   -> <dir>/nginx.conf; placeholders: %%PORT%% %%TESTDIR%%
@@ -143,7 +143,7 @@ sub write_config {
         # "user root" as root: workers (master_process on) can then use the
         # 0700 temp dir.  master_process itself is left to the template.
         GLOBALS      => "daemon off;\npid $dir/nginx.pid;\nerror_log $dir/logs/error.log debug;\n"
-                        . ($> == 0 ? "user $self->{user};\n" : '')
+                        . ($> == 0 && $self->{user} ne '' ? "user $self->{user};\n" : '')
                         . ($tpl =~ /%%LOAD_MODULE%%/ ? '' : $self->_load_modules),
         HTTP_GLOBALS => "access_log $dir/logs/access.log;\n"
                         . join('', map { "${_}_temp_path $dir/${_}_temp;\n" } @TEMP_PATHS)
