@@ -154,6 +154,7 @@ typedef struct {
 typedef struct {
     ngx_http_oci_route_t        route;
     ngx_http_oci_loc_conf_t    *conf;
+    unsigned                    routed:1;    /* route.type is known */
 
     /* "<prefix>{<name>}:", the base of every key of the repository */
     ngx_str_t                   base;

@@ -68,6 +68,9 @@ ngx_http_oci_handler(ngx_http_request_t *r)
 
     rc = ngx_http_oci_route_parse(&r->uri, &ctx->route, &err);
 
+    /* the type is known even when a name or reference is bad */
+    ctx->routed = (rc != NGX_DECLINED);
+
     if (rc == NGX_DECLINED) {
         return ngx_http_oci_send_error(r, NGX_HTTP_NOT_FOUND,
                                        NGX_HTTP_OCI_ERR_NOT_FOUND, &r->uri);

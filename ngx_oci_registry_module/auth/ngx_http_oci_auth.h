@@ -91,6 +91,27 @@ typedef struct {
 } ngx_http_oci_auth_ctx_t;
 
 
+/*
+ * The verifier's decisions, counted by every worker into memory the
+ * observer shares (observe/); NULL when metrics are off
+ */
+
+typedef enum {
+    NGX_HTTP_OCI_AUTH_ALLOWED = 0,           /* 2xx */
+    NGX_HTTP_OCI_AUTH_DENIED,                /* 403 */
+    NGX_HTTP_OCI_AUTH_CHALLENGED,            /* 401: no token, or not one */
+    NGX_HTTP_OCI_AUTH_DECISIONS
+} ngx_http_oci_auth_decision_e;
+
+typedef struct {
+    ngx_atomic_t                decisions[NGX_HTTP_OCI_AUTH_DECISIONS];
+} ngx_http_oci_auth_stats_t;
+
+typedef struct {
+    ngx_http_oci_auth_stats_t  *stats;
+} ngx_http_oci_auth_main_conf_t;
+
+
 typedef struct {
     /* shared by the verifier and the token endpoint */
     ngx_str_t                   service;

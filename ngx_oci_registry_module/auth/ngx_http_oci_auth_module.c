@@ -27,6 +27,7 @@
 static ngx_int_t ngx_http_oci_auth_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_oci_auth_add_variables(ngx_conf_t *cf);
+static void *ngx_http_oci_auth_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_oci_auth_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_oci_auth_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -177,7 +178,7 @@ static ngx_http_module_t  ngx_http_oci_auth_module_ctx = {
     ngx_http_oci_auth_add_variables,       /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_oci_auth_create_main_conf,    /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -302,6 +303,14 @@ ngx_http_oci_auth_add_variables(ngx_conf_t *cf)
     }
 
     return NGX_OK;
+}
+
+
+static void *
+ngx_http_oci_auth_create_main_conf(ngx_conf_t *cf)
+{
+    /* its stats are the observer's to set */
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_oci_auth_main_conf_t));
 }
 
 

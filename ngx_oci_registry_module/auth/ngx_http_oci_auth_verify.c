@@ -409,6 +409,19 @@ ngx_http_oci_auth_bearer(ngx_http_request_t *r, ngx_str_t *token)
 static ngx_int_t
 ngx_http_oci_auth_reply(ngx_http_request_t *r, ngx_uint_t status)
 {
+    ngx_uint_t                      d;
+    ngx_http_oci_auth_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_oci_auth_module);
+
+    if (amcf->stats) {
+        d = (status == NGX_HTTP_FORBIDDEN) ? NGX_HTTP_OCI_AUTH_DENIED
+            : (status == NGX_HTTP_UNAUTHORIZED) ? NGX_HTTP_OCI_AUTH_CHALLENGED
+            : NGX_HTTP_OCI_AUTH_ALLOWED;
+
+        (void) ngx_atomic_fetch_add(&amcf->stats->decisions[d], 1);
+    }
+
     r->headers_out.status = status;
     r->headers_out.content_length_n = 0;
     r->header_only = 1;

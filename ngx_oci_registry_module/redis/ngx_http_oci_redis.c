@@ -309,6 +309,10 @@ ngx_http_oci_redis_reconnect_handler(ngx_event_t *ev)
         return;
     }
 
+    if (redis->conf->stats) {
+        (void) ngx_atomic_fetch_add(&redis->conf->stats->reconnects, 1);
+    }
+
     if (ngx_http_oci_redis_connect(redis) != NGX_OK) {
         ngx_http_oci_redis_schedule(redis);
     }
@@ -479,6 +483,10 @@ ngx_http_oci_redis_cleanup(void *data)
     redis->connection = NULL;
     redis->ready = 0;
 
+    if (redis->conf->up) {
+        *redis->conf->up = 0;
+    }
+
     if (redis->flush.posted) {
         ngx_delete_posted_event(&redis->flush);
     }
@@ -556,6 +564,10 @@ ngx_http_oci_redis_setup_reply(redisAsyncContext *ac, void *rep, void *data)
 
     redis->ready = 1;
     redis->backoff = NGX_HTTP_OCI_REDIS_BACKOFF_MIN;
+
+    if (redis->conf->up) {
+        *redis->conf->up = 1;
+    }
 
     if (redis->connect_timer.timer_set) {
         ngx_del_timer(&redis->connect_timer);

@@ -41,6 +41,34 @@ typedef void (*ngx_http_oci_redis_handler_pt)(ngx_http_request_t *r,
 typedef void (*ngx_http_oci_redis_fail_pt)(ngx_http_request_t *r);
 
 
+/*
+ * What a server's commands cost and how they fail, counted by every worker
+ * into memory the observer shares (observe/): NULL when metrics are off.
+ * The latency histogram's bounds, in microseconds: a reply falls into the
+ * first bucket whose bound is not below its latency, or into the last.
+ */
+
+#define NGX_HTTP_OCI_REDIS_LATENCY_US                                         \
+    { 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,          \
+      250000, 500000, 1000000, 2500000 }
+#define NGX_HTTP_OCI_REDIS_LATENCY_N  14
+
+typedef enum {
+    NGX_HTTP_OCI_REDIS_ERR_REPLY = 0,        /* an error reply */
+    NGX_HTTP_OCI_REDIS_ERR_TIMEOUT,          /* no reply in time */
+    NGX_HTTP_OCI_REDIS_ERR_LOST,             /* the connection went */
+    NGX_HTTP_OCI_REDIS_ERR_UNAVAILABLE,      /* not connected: not sent */
+    NGX_HTTP_OCI_REDIS_ERR_N
+} ngx_http_oci_redis_err_e;
+
+typedef struct {
+    ngx_atomic_t                latency[NGX_HTTP_OCI_REDIS_LATENCY_N + 1];
+    ngx_atomic_t                latency_us;  /* the sum */
+    ngx_atomic_t                errors[NGX_HTTP_OCI_REDIS_ERR_N];
+    ngx_atomic_t                reconnects;  /* attempts after a loss */
+} ngx_http_oci_redis_stats_t;
+
+
 struct ngx_http_oci_redis_conf_s {
     ngx_str_t                   addr;        /* as written, for logs */
     u_char                     *host;        /* NUL-terminated IP or path */
@@ -53,6 +81,10 @@ struct ngx_http_oci_redis_conf_s {
     ngx_http_oci_redis_fail_pt  fail;
 
     ngx_http_oci_redis_t       *conn;        /* per worker, init_process */
+
+    /* set by the observer: shared counters, and this process's 0 or 1 */
+    ngx_http_oci_redis_stats_t *stats;
+    ngx_atomic_t               *up;
 };
 
 
@@ -70,6 +102,15 @@ void ngx_http_oci_redis_exit_process(ngx_http_oci_redis_conf_t *rcf);
 ngx_int_t ngx_http_oci_redis_command(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_args_t *args);
+
+/*
+ * The same, but a failure (not sent, lost, timed out) is answered by
+ * "fail" instead of the server's failure handler: a health check says
+ * in its own words that Redis failed.
+ */
+ngx_int_t ngx_http_oci_redis_probe(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_redis_fail_pt fail, ngx_http_oci_args_t *args);
 
 /*
  * Sends a command whose reply nobody waits for (cleanups from places

@@ -27,8 +27,10 @@ typedef struct {
     ngx_http_request_t             *request;
     ngx_http_oci_redis_t           *redis;
     ngx_http_oci_redis_handler_pt   handler;
+    ngx_http_oci_redis_fail_pt      fail;
     ngx_pool_cleanup_t             *cleanup;
     ngx_event_t                     timer;
+    uint64_t                        sent;        /* us, if counted */
 
     /* a script call, kept to retry it as EVAL after NOSCRIPT */
     ngx_uint_t                      script;
@@ -43,8 +45,11 @@ typedef struct {
 
 static ngx_int_t ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
-    ngx_uint_t script, int argc, const char **argv, size_t *argvlen,
-    ngx_http_oci_args_t *undo);
+    ngx_http_oci_redis_fail_pt fail, ngx_uint_t script, int argc,
+    const char **argv, size_t *argvlen, ngx_http_oci_args_t *undo);
+static uint64_t ngx_http_oci_redis_now(void);
+static void ngx_http_oci_redis_count(ngx_http_oci_redis_conf_t *rcf,
+    uint64_t sent, redisReply *reply);
 static ngx_http_oci_redis_deferred_t *ngx_http_oci_redis_format(
     ngx_http_oci_redis_t *redis, ngx_http_oci_args_t *cmd);
 static void ngx_http_oci_redis_deferred_reply(redisAsyncContext *ac,
@@ -64,8 +69,24 @@ ngx_http_oci_redis_command(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    return ngx_http_oci_redis_send(r, rcf, handler, NGX_HTTP_OCI_SCRIPT_N,
-                                   args->n, args->argv, args->lens, NULL);
+    return ngx_http_oci_redis_send(r, rcf, handler, rcf->fail,
+                                   NGX_HTTP_OCI_SCRIPT_N, args->n, args->argv,
+                                   args->lens, NULL);
+}
+
+
+ngx_int_t
+ngx_http_oci_redis_probe(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_redis_fail_pt fail, ngx_http_oci_args_t *args)
+{
+    if (args->failed) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oci_redis_send(r, rcf, handler, fail,
+                                   NGX_HTTP_OCI_SCRIPT_N, args->n, args->argv,
+                                   args->lens, NULL);
 }
 
 
@@ -115,7 +136,7 @@ ngx_http_oci_redis_script_undo(ngx_http_request_t *r,
     argv[2] = (char *) p;
     lens[2] = ngx_sprintf(p, "%ui", nkeys) - p;
 
-    return ngx_http_oci_redis_send(r, rcf, handler, script,
+    return ngx_http_oci_redis_send(r, rcf, handler, rcf->fail, script,
                                    args->n + NGX_HTTP_OCI_ARGS_HEAD, argv,
                                    lens, undo);
 }
@@ -124,8 +145,8 @@ ngx_http_oci_redis_script_undo(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
-    ngx_uint_t script, int argc, const char **argv, size_t *argvlen,
-    ngx_http_oci_args_t *undo)
+    ngx_http_oci_redis_fail_pt fail, ngx_uint_t script, int argc,
+    const char **argv, size_t *argvlen, ngx_http_oci_args_t *undo)
 {
     ngx_pool_cleanup_t            *cln;
     ngx_http_oci_redis_t          *redis;
@@ -143,6 +164,12 @@ ngx_http_oci_redis_send(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oci registry: redis \"%V\" is not connected",
                       &rcf->addr);
+
+        if (rcf->stats) {
+            (void) ngx_atomic_fetch_add(
+                &rcf->stats->errors[NGX_HTTP_OCI_REDIS_ERR_UNAVAILABLE], 1);
+        }
+
         return NGX_ERROR;
     }
 
@@ -162,7 +189,9 @@ ngx_http_oci_redis_send(ngx_http_request_t *r,
     pending->request = r;
     pending->redis = redis;
     pending->handler = handler;
+    pending->fail = fail;
     pending->cleanup = cln;
+    pending->sent = rcf->stats ? ngx_http_oci_redis_now() : 0;
 
     pending->timer.handler = ngx_http_oci_redis_timeout;
     pending->timer.data = pending;
@@ -370,6 +399,11 @@ ngx_http_oci_redis_timeout(ngx_event_t *ev)
                   "oci registry: redis \"%V\" timed out",
                   &redis->conf->addr);
 
+    if (redis->conf->stats) {
+        (void) ngx_atomic_fetch_add(
+            &redis->conf->stats->errors[NGX_HTTP_OCI_REDIS_ERR_TIMEOUT], 1);
+    }
+
     ngx_http_oci_redis_drop(redis);
 }
 
@@ -383,6 +417,7 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
     ngx_connection_t               *c;
     ngx_http_request_t             *r;
     ngx_http_oci_redis_t           *redis;
+    ngx_http_oci_redis_fail_pt      fail;
     ngx_http_oci_redis_handler_pt   handler;
 
     r = pending->request;
@@ -421,6 +456,12 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
         pending->cleanup->handler = NULL;
     }
 
+    if (redis->conf->stats && !redis->exiting) {
+        ngx_http_oci_redis_count(redis->conf, pending->sent, reply);
+    }
+
+    fail = pending->fail;
+
     if (pending->undo) {
         if (reply == NULL) {
             /* it may have run: undone after the reconnect */
@@ -447,11 +488,62 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
                       "oci registry: redis \"%V\" unavailable",
                       &redis->conf->addr);
 
-        redis->conf->fail(r);
+        fail(r);
 
     } else {
         handler(r, reply);
     }
 
     ngx_http_run_posted_requests(c);
+}
+
+
+/* a reply's latency, or the lack of one, into the shared counters */
+
+static void
+ngx_http_oci_redis_count(ngx_http_oci_redis_conf_t *rcf, uint64_t sent,
+    redisReply *reply)
+{
+    uint64_t                     us;
+    ngx_uint_t                   i;
+    ngx_http_oci_redis_stats_t  *st;
+
+    static const uint64_t  bounds[] = NGX_HTTP_OCI_REDIS_LATENCY_US;
+
+    st = rcf->stats;
+
+    if (reply == NULL) {
+        (void) ngx_atomic_fetch_add(
+            &st->errors[NGX_HTTP_OCI_REDIS_ERR_LOST], 1);
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        (void) ngx_atomic_fetch_add(
+            &st->errors[NGX_HTTP_OCI_REDIS_ERR_REPLY], 1);
+    }
+
+    us = ngx_http_oci_redis_now() - sent;
+
+    for (i = 0; i < NGX_HTTP_OCI_REDIS_LATENCY_N; i++) {
+        if (us <= bounds[i]) {
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&st->latency[i], 1);
+    (void) ngx_atomic_fetch_add(&st->latency_us, (ngx_atomic_int_t) us);
+}
+
+
+/* microseconds of the monotonic clock: nginx's cached time has ms only */
+
+static uint64_t
+ngx_http_oci_redis_now(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

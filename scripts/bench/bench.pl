@@ -167,6 +167,45 @@ my $ours_pid = spawn("$tmp/ours/logs/stderr.log", '/usr/sbin/nginx', '-p',
                      "$tmp/ours/logs/error.log");
 wait_port($port{ours});
 
+# the same registry with metrics on (counting is per nginx, so another
+# nginx): same Redis, same storage, a /metrics location
+$port{metrics} = free_port();
+make_path("$tmp/metrics/logs");
+spew("$tmp/metrics/nginx.conf", <<"EOF");
+load_module $module;
+$user
+daemon off;
+worker_processes 2;
+error_log $tmp/metrics/logs/error.log warn;
+pid $tmp/metrics/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $tmp/metrics/body;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    open_file_cache max=1000 inactive=60s;
+    server {
+        listen 127.0.0.1:$port{metrics} backlog=4096;
+        client_max_body_size 0;
+        client_body_buffer_size 1m;
+        oci_registry_thread_pool default;
+        location /v2/ {
+            oci_registry;
+            oci_registry_storage $tmp/ours/storage;
+            oci_registry_redis $redis_addr;
+        }
+        location = /metrics {
+            oci_registry_metrics;
+        }
+    }
+}
+EOF
+spawn("$tmp/metrics/logs/stderr.log", '/usr/sbin/nginx', '-p', "$tmp/metrics/",
+      '-c', "$tmp/metrics/nginx.conf", '-e', "$tmp/metrics/logs/error.log");
+wait_port($port{metrics});
+
 # CNCF distribution 2.8.2, filesystem storage, delete enabled
 $port{dist} = free_port();
 spew("$tmp/dist/config.yml", <<"EOF");
@@ -300,7 +339,8 @@ for my $t (qw(ours dist)) {
 
 # BENCH_ONLY=push: only the push scenarios.  BENCH_ONLY=<regex>: only the
 # pull scenarios whose name matches (e.g. "HEAD|tags"), ours and static,
-# then the medians; "auth" compares manifest GET with and without auth.
+# then the medians; "auth" compares manifest GET with and without auth,
+# "metrics" with and without metrics (both run with either).
 my $only = $ENV{BENCH_ONLY} // '';
 my $only_push = $only eq 'push';
 
@@ -309,7 +349,7 @@ my $t0 = time;
 put_manifest_to($port{ours}, 'bench/app', 'bench', $manifest);
 push_small($port{ours}, 'bench/many', $blob{$_}) for qw(cfg b1k b1m b64m);
 my $only_pulls = $only ne '' && !$only_push;
-$only = 'manifest GET by tag c16' if $only eq 'auth';
+$only = 'manifest GET by tag c16' if $only eq 'auth' || $only eq 'metrics';
 my $ntags = $only_push || ($only_pulls && 'tags/list 100 of 100000' !~ /$only/)
             ? 1 : 100_000;
 put_manifest_to($port{ours}, 'bench/many', sprintf('t%06d', $_), $manifest)
@@ -370,6 +410,7 @@ my %paths = (
 my @scenarios = (
     [ 'manifest GET by tag c16',  \&wrk,     'manifest_tag',    16, 'rps',  [qw(ours dist static)] ],
     [ 'manifest GET by tag c16, token auth', \&wrk, 'manifest_tag', 16, 'rps', [qw(auth)] ],
+    [ 'manifest GET by tag c16, metrics on', \&wrk, 'manifest_tag', 16, 'rps', [qw(metrics)] ],
     [ 'manifest GET by tag c64',  \&wrk,     'manifest_tag',    64, 'rps',  [qw(ours dist static)] ],
     [ 'manifest HEAD by digest',  \&ab_head, 'manifest_digest', 16, 'rps',  [qw(ours dist static)] ],
     [ 'blob HEAD',                \&ab_head, 'blob_1m',         16, 'rps',  [qw(ours dist static)] ],
@@ -399,8 +440,8 @@ for my $round ($only_push ? () : 1 .. $rounds) {
         for my $t (@$targets) {
             my $accept = $pk =~ /^manifest/ && $t eq 'dist' ? $MT : undef;
             my $r = $fn->(url($t, $paths{$pk}), $c, $accept, $bearer{$t});
-            # the auth server is ours too: its rows use the ours column
-            my $col = $t eq 'auth' ? 'ours' : $t;
+            # the auth and metrics servers are ours too: the ours column
+            my $col = $t eq 'auth' || $t eq 'metrics' ? 'ours' : $t;
             push @{ $res{$name}{$col} }, $r->{$metric};
             push @{ $res{"$name p99 ms"}{$col} }, $r->{p99} if defined $r->{p99};
             printf STDERR "round %d %-26s %-6s %10.1f %s\n", $round, $name, $t,

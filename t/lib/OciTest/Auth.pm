@@ -86,6 +86,7 @@ POLICY
 sub auth_config {
     my (%o) = @_;
     my $extra = $o{extra} // '';
+    my $server_extra = $o{server_extra} // '';
     my $workers = $o{workers} // 1;
     return <<"EOF";
 %%GLOBALS%%
@@ -110,6 +111,7 @@ http {
         oci_registry_auth_realm http://127.0.0.1:%%PORT%%/token;
         oci_registry_auth_service registry.test;
         oci_registry_auth_issuer test-issuer;
+        $server_extra
 
         location /v2/ {
             auth_request /_oci_auth;

@@ -22,6 +22,9 @@ sub registry_config {
     my (%o) = @_;
     my $workers = $o{workers} // 1;
     my $extra = $o{extra} // '';
+    # lines for the server block and the http block (other locations, say)
+    my $server_extra = $o{server_extra} // '';
+    my $http_extra = $o{http_extra} // '';
     # parameters of oci_registry_redis after the address (timeout=...)
     my $redis_args = $o{redis_args} // '';
     # the commit's thread pool: our directive, or (aio => 1) "aio threads",
@@ -35,10 +38,12 @@ worker_processes $workers;
 events { worker_connections 256; }
 http {
     %%HTTP_GLOBALS%%
+    $http_extra
     server {
         listen 127.0.0.1:%%PORT%%;
         client_max_body_size 0;
         client_body_buffer_size 64k;
+        $server_extra
         location /v2/ {
             oci_registry;
             oci_registry_storage %%STORAGE%%;
@@ -102,6 +107,7 @@ sub half_sent {
            . substr($bytes, 0, $half);
     Time::HiRes::sleep(0.5);
     return sub {
+        local $SIG{PIPE} = 'IGNORE';         # nginx may be gone meanwhile
         print $s substr($bytes, $half);
         local $/;
         my $resp = <$s> // '';
