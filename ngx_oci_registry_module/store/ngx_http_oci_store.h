@@ -165,5 +165,9 @@ ngx_fd_t ngx_http_oci_spare_take(ngx_http_oci_spares_t *sp,
 /* ngx_http_oci_sweep.c: system calls only (thread pool) */
 void ngx_http_oci_sweep_run(ngx_http_oci_sweep_t *sw);
 
+/* ngx_http_oci_sweeper.c: its schedule, in one worker */
+void ngx_http_oci_sweeper_start(ngx_http_oci_main_conf_t *omcf,
+    ngx_log_t *log);
+
 
 #endif /* _NGX_HTTP_OCI_STORE_H_INCLUDED_ */
