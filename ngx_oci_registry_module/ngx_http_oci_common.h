@@ -95,6 +95,7 @@ typedef struct {
     ngx_event_t                 sweeper;
     ngx_log_t                  *log;
     ngx_str_t                   identity;    /* of this process: locks */
+    ngx_int_t                   request_id;  /* $request_id, for events */
 } ngx_http_oci_main_conf_t;
 
 
@@ -111,6 +112,13 @@ typedef struct {
     ngx_flag_t                  auto_mount;
     ngx_int_t                   referrers_max;
     ngx_int_t                   uploads_max;
+
+    /* events (api/ngx_http_oci_events.c) */
+    ngx_flag_t                  events;
+    ngx_flag_t                  events_pulls;
+    ngx_int_t                   events_backlog;
+    ngx_str_t                   events_backlog_text;
+    ngx_http_complex_value_t   *events_actor;
 
     /* what the scripts take as text: made once at configuration time */
     ngx_str_t                   upload_ttl_text;

@@ -127,6 +127,34 @@ static ngx_command_t  ngx_http_oci_registry_commands[] = {
       offsetof(ngx_http_oci_loc_conf_t, uploads_max),
       NULL },
 
+    { ngx_string("oci_registry_events"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, events),
+      NULL },
+
+    { ngx_string("oci_registry_events_pulls"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, events_pulls),
+      NULL },
+
+    { ngx_string("oci_registry_events_backlog"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, events_backlog),
+      NULL },
+
+    { ngx_string("oci_registry_events_actor"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, events_actor),
+      NULL },
+
     { ngx_string("oci_registry_auto_mount"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -179,6 +207,8 @@ ngx_http_oci_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    omcf->request_id = NGX_CONF_UNSET;
+
     if (ngx_array_init(&omcf->redis, cf->pool, 1,
                        sizeof(ngx_http_oci_redis_conf_t *))
         != NGX_OK
@@ -219,6 +249,10 @@ ngx_http_oci_create_loc_conf(ngx_conf_t *cf)
     conf->auto_mount = NGX_CONF_UNSET;
     conf->referrers_max = NGX_CONF_UNSET;
     conf->uploads_max = NGX_CONF_UNSET;
+    conf->events = NGX_CONF_UNSET;
+    conf->events_pulls = NGX_CONF_UNSET;
+    conf->events_backlog = NGX_CONF_UNSET;
+    conf->events_actor = NGX_CONF_UNSET_PTR;
 #if (NGX_THREADS)
     conf->thread_pool = NGX_CONF_UNSET_PTR;
 #endif
@@ -234,6 +268,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_oci_loc_conf_t  *conf = child;
 
     u_char                    *p;
+    ngx_str_t                  name;
     ngx_uint_t                 i;
     ngx_http_oci_storage_t    *st;
     ngx_http_oci_main_conf_t  *omcf;
@@ -250,6 +285,10 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->auto_mount, prev->auto_mount, 0);
     ngx_conf_merge_value(conf->referrers_max, prev->referrers_max, 10000);
     ngx_conf_merge_value(conf->uploads_max, prev->uploads_max, 1000);
+    ngx_conf_merge_value(conf->events, prev->events, 0);
+    ngx_conf_merge_value(conf->events_pulls, prev->events_pulls, 0);
+    ngx_conf_merge_value(conf->events_backlog, prev->events_backlog, 10000);
+    ngx_conf_merge_ptr_value(conf->events_actor, prev->events_actor, NULL);
 #if (NGX_THREADS)
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
 #endif
@@ -272,15 +311,18 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     conf->fresh = ngx_min(conf->upload_ttl, NGX_HTTP_OCI_FRESH);
 
-    if (conf->referrers_max <= 0 || conf->uploads_max <= 0) {
+    if (conf->referrers_max <= 0 || conf->uploads_max <= 0
+        || conf->events_backlog <= 0)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"oci_registry_referrers_max\" and "
-                           "\"oci_registry_uploads_max\" must be greater "
-                           "than zero");
+                           "\"oci_registry_referrers_max\", "
+                           "\"oci_registry_uploads_max\" and "
+                           "\"oci_registry_events_backlog\" must be "
+                           "greater than zero");
         return NGX_CONF_ERROR;
     }
 
-    p = ngx_pnalloc(cf->pool, 2 * NGX_TIME_T_LEN + 2 * NGX_INT_T_LEN);
+    p = ngx_pnalloc(cf->pool, 2 * NGX_TIME_T_LEN + 3 * NGX_INT_T_LEN);
     if (p == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -301,8 +343,24 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     p = ngx_sprintf(p, "%i", conf->uploads_max);
     conf->uploads_max_text.len = p - conf->uploads_max_text.data;
 
+    conf->events_backlog_text.data = p;
+    p = ngx_sprintf(p, "%i", conf->events_backlog);
+    conf->events_backlog_text.len = p - conf->events_backlog_text.data;
+
     if (!conf->enable) {
         return NGX_CONF_OK;
+    }
+
+    omcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_oci_registry_module);
+
+    if (conf->events && omcf->request_id == NGX_CONF_UNSET) {
+        ngx_str_set(&name, "request_id");
+
+        omcf->request_id = ngx_http_get_variable_index(cf, &name);
+        if (omcf->request_id == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (conf->redis == NULL) {
@@ -318,8 +376,6 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     /* one sweep per storage root, with the longest TTL that uses it */
 
-    omcf = ngx_http_conf_get_module_main_conf(cf,
-                                              ngx_http_oci_registry_module);
     st = omcf->storages.elts;
 
     for (i = 0; i < omcf->storages.nelts; i++) {

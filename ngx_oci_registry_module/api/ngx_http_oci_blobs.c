@@ -12,6 +12,7 @@
 #include "ngx_http_oci_store.h"
 #include "ngx_http_oci_redis.h"
 #include "ngx_http_oci_reply.h"
+#include "ngx_http_oci_events.h"
 
 
 /*
@@ -40,31 +41,54 @@ static ngx_str_t  ngx_http_oci_octet_stream =
 ngx_int_t
 ngx_http_oci_blobs(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    ngx_int_t            rc;
-    ngx_http_oci_args_t  a;
+    ngx_int_t                     rc;
+    ngx_http_oci_args_t           a;
+    ngx_http_oci_event_t          ev;
+    ngx_http_oci_redis_handler_pt  handler;
 
     if (ngx_http_discard_request_body(r) != NGX_OK
-        || ngx_http_oci_args_init(&a, r->pool, 3) != NGX_OK)
+        || ngx_http_oci_args_init(&a, r->pool, 2 + NGX_HTTP_OCI_EVENT_ARGS)
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->digest = ctx->route.digest.text;
 
-    if (r->method == NGX_HTTP_DELETE) {
-        ngx_http_oci_args_lit(&a, "HDEL");
+    handler = (r->method == NGX_HTTP_DELETE) ? ngx_http_oci_blob_deleted
+                                             : ngx_http_oci_blob_found;
 
-    } else {
-        ngx_http_oci_args_lit(&a, "HGET");
+    ngx_memzero(&ev, sizeof(ngx_http_oci_event_t));
+    ev.action = (r->method == NGX_HTTP_DELETE) ? "delete"
+                : (r->method == NGX_HTTP_GET && ctx->conf->events_pulls)
+                  ? "pull" : NULL;
+    ev.kind = "blobs";
+    ngx_str_set(&ev.media_type, "application/octet-stream");
+    ev.size = -1;
+
+    /* a plain HGET or HDEL, unless the request is an event */
+
+    if (!ctx->conf->events || ev.action == NULL) {
+        ngx_http_oci_args_add(&a, (u_char *) (r->method == NGX_HTTP_DELETE
+                                              ? "HDEL" : "HGET"), 4);
+        ngx_http_oci_args_key(&a, &ctx->base, "blobs", NULL);
+        ngx_http_oci_args_str(&a, &ctx->digest);
+
+        rc = ngx_http_oci_redis_command(r, ctx->conf->redis, handler, &a);
+
+        return ngx_http_oci_suspend(r, rc);
     }
 
-    ngx_http_oci_args_key(&a, &ctx->base, "blobs", NULL);
+    ngx_http_oci_args_str(&a, &ctx->base);
+    ngx_http_oci_event_keys(&a, ctx->conf);
     ngx_http_oci_args_str(&a, &ctx->digest);
+    ngx_http_oci_event_args(r, ctx, &a, &ev);
 
-    rc = ngx_http_oci_redis_command(r, ctx->conf->redis,
-                                    r->method == NGX_HTTP_DELETE
-                                    ? ngx_http_oci_blob_deleted
-                                    : ngx_http_oci_blob_found, &a);
+    rc = ngx_http_oci_redis_script(r, ctx->conf->redis, handler,
+                                   r->method == NGX_HTTP_DELETE
+                                   ? NGX_HTTP_OCI_SCRIPT_BLOB_DELETE
+                                   : NGX_HTTP_OCI_SCRIPT_BLOB_GET,
+                                   1 + NGX_HTTP_OCI_EVENT_KEYS, &a);
 
     return ngx_http_oci_suspend(r, rc);
 }

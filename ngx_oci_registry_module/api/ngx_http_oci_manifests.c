@@ -13,6 +13,7 @@
 #include "ngx_http_oci_body.h"
 #include "ngx_http_oci_grammar.h"
 #include "ngx_http_oci_reply.h"
+#include "ngx_http_oci_events.h"
 #include "ngx_http_oci_digest.h"
 #include "ngx_http_oci_redis.h"
 #include "ngx_http_oci_redis_keys.h"
@@ -85,8 +86,8 @@ ngx_http_oci_manifests(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
 
 /*
- * What GET, HEAD and DELETE send first: the repository, the reference
- * and whether it is a tag ("t") or a digest ("d")
+ * What GET, HEAD and DELETE send first: the repository, the events' keys,
+ * the reference and whether it is a tag ("t") or a digest ("d")
  */
 
 static ngx_int_t
@@ -94,12 +95,14 @@ ngx_http_oci_manifest_ref(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     ngx_http_oci_args_t *a, ngx_uint_t n)
 {
     if (ngx_http_discard_request_body(r) != NGX_OK
-        || ngx_http_oci_args_init(a, r->pool, n) != NGX_OK)
+        || ngx_http_oci_args_init(a, r->pool, n + NGX_HTTP_OCI_EVENT_ARGS)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     ngx_http_oci_args_str(a, &ctx->base);
+    ngx_http_oci_event_keys(a, ctx->conf);
     ngx_http_oci_args_str(a, &ctx->route.reference);
 
     if (ctx->route.by_digest) {
@@ -116,14 +119,15 @@ ngx_http_oci_manifest_ref(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
 static ngx_int_t
 ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    ngx_int_t            rc;
-    ngx_http_oci_args_t  a;
+    ngx_int_t              rc;
+    ngx_http_oci_args_t    a;
+    ngx_http_oci_event_t   ev;
 
     if (ngx_http_oci_manifest_ref(r, ctx, &a, 4) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* HEAD needs the size, not the bytes */
+    /* HEAD needs the size, not the bytes; and is no pull */
 
     if (r->method == NGX_HTTP_HEAD) {
         ngx_http_oci_args_lit(&a, "head");
@@ -132,9 +136,18 @@ ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         ngx_http_oci_args_lit(&a, "get");
     }
 
+    ngx_memzero(&ev, sizeof(ngx_http_oci_event_t));
+    ev.action = (r->method == NGX_HTTP_GET && ctx->conf->events_pulls)
+                ? "pull" : NULL;
+    ev.kind = "manifests";
+    ev.size = -1;
+
+    ngx_http_oci_event_args(r, ctx, &a, &ev);
+
     rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
                                    ngx_http_oci_manifest_found,
-                                   NGX_HTTP_OCI_SCRIPT_MANIFEST_GET, 1, &a);
+                                   NGX_HTTP_OCI_SCRIPT_MANIFEST_GET,
+                                   1 + NGX_HTTP_OCI_EVENT_KEYS, &a);
 
     return ngx_http_oci_suspend(r, rc);
 }
@@ -511,6 +524,7 @@ ngx_http_oci_manifest_store(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     ngx_str_t                    *s, catalog;
     ngx_uint_t                    i;
     ngx_http_oci_args_t           a;
+    ngx_http_oci_event_t          ev;
     ngx_http_oci_manifest_put_t  *mp;
 
     mp = ctx->data;
@@ -520,7 +534,8 @@ ngx_http_oci_manifest_store(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
         != NGX_OK
         || ngx_http_oci_args_init(&a, r->pool,
                                   2 + 9 + 3 + mp->ntags + m->blobs.nelts
-                                  + m->manifests.nelts)
+                                  + m->manifests.nelts
+                                  + NGX_HTTP_OCI_EVENT_ARGS)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -528,6 +543,7 @@ ngx_http_oci_manifest_store(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
 
     ngx_http_oci_args_str(&a, &ctx->base);
     ngx_http_oci_args_str(&a, &catalog);
+    ngx_http_oci_event_keys(&a, ctx->conf);
     ngx_http_oci_args_str(&a, &ctx->route.name);
     ngx_http_oci_args_str(&a, &ctx->digest);
     ngx_http_oci_args_str(&a, &m->media_type);
@@ -558,9 +574,18 @@ ngx_http_oci_manifest_store(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
         ngx_http_oci_args_str(&a, &s[i]);
     }
 
+    ngx_memzero(&ev, sizeof(ngx_http_oci_event_t));
+    ev.action = "push";
+    ev.kind = "manifests";
+    ev.media_type = m->media_type;
+    ev.size = ctx->body.mem_len;
+
+    ngx_http_oci_event_args(r, ctx, &a, &ev);
+
     return ngx_http_oci_redis_script(r, ctx->conf->redis,
                                      ngx_http_oci_manifest_stored,
-                                     NGX_HTTP_OCI_SCRIPT_MANIFEST_PUT, 2, &a);
+                                     NGX_HTTP_OCI_SCRIPT_MANIFEST_PUT,
+                                     2 + NGX_HTTP_OCI_EVENT_KEYS, &a);
 }
 
 
@@ -673,17 +698,25 @@ ngx_http_oci_manifest_refused(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
 static ngx_int_t
 ngx_http_oci_manifest_delete(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    ngx_int_t            rc;
-    ngx_http_oci_args_t  a;
+    ngx_int_t              rc;
+    ngx_http_oci_args_t    a;
+    ngx_http_oci_event_t   ev;
 
     if (ngx_http_oci_manifest_ref(r, ctx, &a, 3) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_memzero(&ev, sizeof(ngx_http_oci_event_t));
+    ev.action = "delete";
+    ev.kind = "manifests";
+    ev.size = -1;
+
+    ngx_http_oci_event_args(r, ctx, &a, &ev);
+
     rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
                                    ngx_http_oci_manifest_deleted,
-                                   NGX_HTTP_OCI_SCRIPT_MANIFEST_DELETE, 1,
-                                   &a);
+                                   NGX_HTTP_OCI_SCRIPT_MANIFEST_DELETE,
+                                   1 + NGX_HTTP_OCI_EVENT_KEYS, &a);
 
     return ngx_http_oci_suspend(r, rc);
 }

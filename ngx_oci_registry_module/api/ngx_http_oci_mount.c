@@ -11,6 +11,7 @@
 #include "ngx_http_oci_uploads.h"
 #include "ngx_http_oci_grammar.h"
 #include "ngx_http_oci_reply.h"
+#include "ngx_http_oci_events.h"
 #include "ngx_http_oci_redis_keys.h"
 #include "ngx_http_oci_digest.h"
 
@@ -52,6 +53,7 @@ ngx_http_oci_upload_mount(ngx_http_request_t *r, ngx_http_oci_upload_t *up,
     }
 
     up->digest = *digest;
+    up->from = *from;
     up->alg = NGX_HTTP_OCI_SHA256;
 
     if (from->len == 0) {
@@ -166,13 +168,17 @@ static ngx_int_t
 ngx_http_oci_upload_mount_link(ngx_http_request_t *r,
     ngx_http_oci_upload_t *up, u_char *size, size_t len)
 {
-    ngx_http_oci_args_t  a;
+    ngx_http_oci_args_t   a;
+    ngx_http_oci_event_t  ev;
 
-    if (ngx_http_oci_args_init(&a, r->pool, 7) != NGX_OK) {
+    if (ngx_http_oci_args_init(&a, r->pool, 7 + NGX_HTTP_OCI_EVENT_ARGS)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
     ngx_http_oci_args_str(&a, &up->ctx->base);
+    ngx_http_oci_event_keys(&a, up->ctx->conf);
     ngx_http_oci_args_str(&a, &up->digest);
     ngx_http_oci_args_add(&a, size, len);
     ngx_http_oci_args_lit(&a, "");
@@ -180,9 +186,19 @@ ngx_http_oci_upload_mount_link(ngx_http_request_t *r,
     ngx_http_oci_args_lit(&a, "");
     ngx_http_oci_args_lit(&a, "");
 
+    ngx_memzero(&ev, sizeof(ngx_http_oci_event_t));
+    ev.action = "mount";
+    ev.kind = "blobs";
+    ngx_str_set(&ev.media_type, "application/octet-stream");
+    ev.size = ngx_atoof(size, len);
+    ev.from = up->from;
+
+    ngx_http_oci_event_args(r, up->ctx, &a, &ev);
+
     return ngx_http_oci_redis_script(r, up->ctx->conf->redis,
                                      ngx_http_oci_upload_mount_done,
-                                     NGX_HTTP_OCI_SCRIPT_BLOB_LINK, 1, &a);
+                                     NGX_HTTP_OCI_SCRIPT_BLOB_LINK,
+                                     1 + NGX_HTTP_OCI_EVENT_KEYS, &a);
 }
 
 

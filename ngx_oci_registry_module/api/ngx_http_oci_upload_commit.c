@@ -10,6 +10,7 @@
 
 #include "ngx_http_oci_uploads.h"
 #include "ngx_http_oci_reply.h"
+#include "ngx_http_oci_events.h"
 #include "ngx_http_oci_digest.h"
 
 
@@ -393,16 +394,20 @@ ngx_http_oci_upload_link(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
     const char               *uargv[5];
     ngx_http_oci_ctx_t       *ctx;
     ngx_http_oci_args_t       a, undo;
+    ngx_http_oci_event_t      ev;
     u_char                    key[NGX_HTTP_OCI_KEY_MAX];
 
     ctx = up->ctx;
     closing = (up->mode == NGX_HTTP_OCI_UPLOAD_CLOSE);
 
-    if (ngx_http_oci_args_init(&a, r->pool, 7) != NGX_OK) {
+    if (ngx_http_oci_args_init(&a, r->pool, 7 + NGX_HTTP_OCI_EVENT_ARGS)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
     ngx_http_oci_args_str(&a, &ctx->base);
+    ngx_http_oci_event_keys(&a, ctx->conf);
     ngx_http_oci_args_str(&a, &up->digest);
     ngx_http_oci_args_number(&a, up->commit.size);
 
@@ -418,14 +423,23 @@ ngx_http_oci_upload_link(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
     ngx_http_oci_args_flag(&a, up->fresh);
     ngx_http_oci_args_str(&a, &ctx->conf->fresh_text);
 
+    ngx_memzero(&ev, sizeof(ngx_http_oci_event_t));
+    ev.action = "push";
+    ev.kind = "blobs";
+    ngx_str_set(&ev.media_type, "application/octet-stream");
+    ev.size = up->commit.size;
+
+    ngx_http_oci_event_args(r, ctx, &a, &ev);
+
     if (closing) {
         ngx_http_oci_upload_unlock_args(up, &undo, uargv, ulens, key);
     }
 
     return ngx_http_oci_redis_script_undo(r, ctx->conf->redis,
                                           ngx_http_oci_upload_linked,
-                                          NGX_HTTP_OCI_SCRIPT_BLOB_LINK, 1,
-                                          &a, closing ? &undo : NULL);
+                                          NGX_HTTP_OCI_SCRIPT_BLOB_LINK,
+                                          1 + NGX_HTTP_OCI_EVENT_KEYS, &a,
+                                          closing ? &undo : NULL);
 }
 
 

@@ -11,6 +11,7 @@
 #include "ngx_http_oci_uploads.h"
 #include "ngx_http_oci_body.h"
 #include "ngx_http_oci_reply.h"
+#include "ngx_http_oci_events.h"
 #include "ngx_http_oci_digest.h"
 
 
@@ -161,16 +162,20 @@ ngx_int_t
 ngx_http_oci_upload_eager_close(ngx_http_request_t *r,
     ngx_http_oci_upload_t *up)
 {
-    ngx_http_oci_ctx_t   *ctx;
-    ngx_http_oci_args_t   a;
+    ngx_http_oci_ctx_t    *ctx;
+    ngx_http_oci_args_t    a;
+    ngx_http_oci_event_t   ev;
 
     ctx = up->ctx;
 
-    if (ngx_http_oci_args_init(&a, r->pool, 7) != NGX_OK) {
+    if (ngx_http_oci_args_init(&a, r->pool, 7 + NGX_HTTP_OCI_EVENT_ARGS)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
     ngx_http_oci_args_str(&a, &ctx->base);
+    ngx_http_oci_event_keys(&a, ctx->conf);
     ngx_http_oci_args_str(&a, &up->digest);
     ngx_http_oci_args_number(&a, ctx->body.received);
     ngx_http_oci_args_str(&a, &up->id);
@@ -178,9 +183,18 @@ ngx_http_oci_upload_eager_close(ngx_http_request_t *r,
     ngx_http_oci_args_flag(&a, up->fresh);
     ngx_http_oci_args_str(&a, &ctx->conf->fresh_text);
 
+    ngx_memzero(&ev, sizeof(ngx_http_oci_event_t));
+    ev.action = "push";
+    ev.kind = "blobs";
+    ngx_str_set(&ev.media_type, "application/octet-stream");
+    ev.size = ctx->body.received;
+
+    ngx_http_oci_event_args(r, ctx, &a, &ev);
+
     return ngx_http_oci_redis_script(r, ctx->conf->redis,
                                      ngx_http_oci_upload_eager_closed,
-                                     NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE, 1, &a);
+                                     NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE,
+                                     1 + NGX_HTTP_OCI_EVENT_KEYS, &a);
 }
 
 

@@ -51,6 +51,7 @@ typedef struct {
     ngx_str_t                   stale;       /* a dead holder's token */
 
     ngx_str_t                   digest;      /* expected, from ?digest= */
+    ngx_str_t                   from;        /* a mount's source */
     ngx_http_oci_digest_t       expected;
     ngx_uint_t                  alg;         /* of the running hash */
     ngx_http_oci_hash_t        *hash;

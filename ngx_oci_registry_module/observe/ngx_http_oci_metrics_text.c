@@ -40,6 +40,8 @@ static void ngx_http_oci_expo_redis(ngx_http_oci_expo_t *e,
     ngx_http_oci_observe_main_conf_t *omcf);
 static void ngx_http_oci_expo_repos(ngx_http_oci_expo_t *e,
     ngx_http_oci_observe_main_conf_t *omcf);
+static void ngx_http_oci_expo_events(ngx_http_oci_expo_t *e,
+    ngx_http_oci_observe_main_conf_t *omcf);
 static void ngx_http_oci_expo_histogram(ngx_http_oci_expo_t *e, char *name,
     char *label, ngx_str_t *value, ngx_atomic_t *buckets,
     const uint64_t *bounds_us, ngx_uint_t n, uint64_t sum_us);
@@ -112,6 +114,7 @@ ngx_http_oci_metrics_handler(ngx_http_request_t *r)
     ngx_http_oci_expo_gauges(&e, omcf);
     ngx_http_oci_expo_redis(&e, omcf);
     ngx_http_oci_expo_repos(&e, omcf);
+    ngx_http_oci_expo_events(&e, omcf);
 
     if (e.failed || e.b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -379,6 +382,62 @@ ngx_http_oci_expo_repos(ngx_http_oci_expo_t *e,
 
         ngx_http_oci_expo_printf(e, "%s{repository=\"_other\"} %uA\n",
                                  names[k], n);
+    }
+}
+
+
+/* per endpoint; the stream's length and drops as its delivery last saw */
+
+static void
+ngx_http_oci_expo_events(ngx_http_oci_expo_t *e,
+    ngx_http_oci_observe_main_conf_t *omcf)
+{
+    ngx_uint_t                      i, k;
+    ngx_atomic_uint_t               v;
+    ngx_http_oci_endpoint_t        *ep;
+    ngx_http_oci_endpoint_stats_t  *st;
+
+    static char  *names[] = {
+        "oci_registry_events_delivered_total",
+        "oci_registry_events_filtered_total",
+        "oci_registry_events_delivery_failures_total",
+        "oci_registry_events_backlog",
+        "oci_registry_events_dropped_total"
+    };
+
+    static char  *types[] = {
+        "counter", "counter", "counter", "gauge", "counter"
+    };
+
+    static char  *helps[] = {
+        "Events POSTed to the endpoint and answered 2xx.",
+        "Events the endpoint's filters left out (acknowledged unsent).",
+        "POSTs to the endpoint that failed (sent again after a backoff).",
+        "Entries in the event stream, as the endpoint's delivery last "
+        "saw it.",
+        "Events dropped because the stream held oci_registry_events_backlog "
+        "entries, as the endpoint's delivery last saw it."
+    };
+
+    ep = omcf->endpoints.elts;
+
+    if (omcf->endpoints.nelts == 0) {
+        return;
+    }
+
+    for (k = 0; k < 5; k++) {
+        ngx_http_oci_expo_head(e, names[k], types[k], helps[k]);
+
+        for (i = 0; i < omcf->endpoints.nelts; i++) {
+            st = &omcf->events[i];
+
+            v = (k == 0) ? st->delivered : (k == 1) ? st->filtered
+                : (k == 2) ? st->failures : (k == 3) ? st->backlog
+                : st->dropped;
+
+            ngx_http_oci_expo_printf(e, "%s{endpoint=\"%V\"} %uA\n",
+                                     names[k], &ep[i].name, v);
+        }
     }
 }
 

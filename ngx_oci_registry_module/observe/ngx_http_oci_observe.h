@@ -21,6 +21,7 @@
 #include "ngx_http_oci_common.h"
 #include "ngx_http_oci_redis.h"
 #include "ngx_http_oci_auth.h"
+#include "ngx_http_oci_events.h"
 
 
 /* what a request is counted under: the endpoint families of the API */
@@ -116,6 +117,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t                  metrics;     /* some location serves them */
     ngx_uint_t                  repos_max;
+    ngx_array_t                 endpoints;   /* ngx_http_oci_endpoint_t */
     ngx_cycle_t                *cycle;
     ngx_shm_zone_t             *zone;
     uint32_t                    layout;
@@ -125,6 +127,7 @@ typedef struct {
     ngx_http_oci_observed_t    *sh;
     ngx_http_oci_redis_stats_t *redis;       /* [nredis] */
     ngx_uint_t                  nredis;
+    ngx_http_oci_endpoint_stats_t  *events;  /* [endpoints.nelts] */
     u_char                     *procs;       /* [NGX_HTTP_OCI_PROCS] */
     size_t                      proc_size;
     ngx_http_oci_repo_stats_t  *repos;       /* [nrepos], a power of 2 */

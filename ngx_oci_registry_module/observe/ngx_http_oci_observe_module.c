@@ -31,6 +31,8 @@ static ngx_int_t ngx_http_oci_observe_zone_init(ngx_shm_zone_t *zone,
     void *data);
 static void ngx_http_oci_observe_attach(ngx_http_oci_observe_main_conf_t *omcf);
 static ngx_int_t ngx_http_oci_observe_init_process(ngx_cycle_t *cycle);
+static void ngx_http_oci_observe_slot(ngx_cycle_t *cycle,
+    ngx_http_oci_observe_main_conf_t *omcf);
 static void ngx_http_oci_observe_exit_process(ngx_cycle_t *cycle);
 
 
@@ -56,6 +58,13 @@ static ngx_command_t  ngx_http_oci_observe_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_oci_observe_main_conf_t, repos_max),
+      NULL },
+
+    { ngx_string("oci_registry_events_endpoint"),
+      NGX_HTTP_SRV_CONF|NGX_CONF_2MORE,
+      ngx_http_oci_events_endpoint,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("oci_registry_live"),
@@ -138,6 +147,13 @@ ngx_http_oci_observe_create_main_conf(ngx_conf_t *cf)
     omcf->repos_max = NGX_CONF_UNSET_UINT;
     omcf->cycle = cf->cycle;
 
+    if (ngx_array_init(&omcf->endpoints, cf->pool, 1,
+                       sizeof(ngx_http_oci_endpoint_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return omcf;
 }
 
@@ -159,7 +175,8 @@ ngx_http_oci_observe_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_uint_t                   i;
     ngx_http_oci_main_conf_t    *rmcf;
     ngx_http_oci_redis_conf_t  **rcf;
-    u_char                       sig[NGX_INT_T_LEN * 4];
+    ngx_http_oci_endpoint_t     *ep;
+    u_char                       sig[NGX_INT_T_LEN * 5];
 
     ngx_conf_init_uint_value(omcf->repos_max, 100);
 
@@ -188,13 +205,15 @@ ngx_http_oci_observe_init_main_conf(ngx_conf_t *cf, void *conf)
 
     omcf->bytes = ngx_align(sizeof(ngx_http_oci_observed_t), NGX_ALIGNMENT)
                   + omcf->nredis * sizeof(ngx_http_oci_redis_stats_t)
+                  + omcf->endpoints.nelts
+                    * sizeof(ngx_http_oci_endpoint_stats_t)
                   + NGX_HTTP_OCI_PROCS * omcf->proc_size
                   + omcf->nrepos * sizeof(ngx_http_oci_repo_stats_t);
 
     /* the layout's signature: the sizes, and which server is which */
 
-    p = ngx_sprintf(sig, "%uz %ui %ui ", omcf->bytes, omcf->nredis,
-                    omcf->nrepos);
+    p = ngx_sprintf(sig, "%uz %ui %ui %ui", omcf->bytes, omcf->nredis,
+                    omcf->nrepos, omcf->endpoints.nelts);
     omcf->layout = ngx_crc32_short(sig, p - sig);
 
     rcf = rmcf->redis.elts;
@@ -202,6 +221,13 @@ ngx_http_oci_observe_init_main_conf(ngx_conf_t *cf, void *conf)
     for (i = 0; i < omcf->nredis; i++) {
         omcf->layout ^= ngx_crc32_short(rcf[i]->addr.data, rcf[i]->addr.len)
                         + i;
+    }
+
+    ep = omcf->endpoints.elts;
+
+    for (i = 0; i < omcf->endpoints.nelts; i++) {
+        omcf->layout ^= ngx_crc32_short(ep[i].name.data, ep[i].name.len)
+                        + 1000 + i;
     }
 
     /* the slab pool's own header and page table come out of the zone */
@@ -269,6 +295,7 @@ ngx_http_oci_observe_attach(ngx_http_oci_observe_main_conf_t *omcf)
 {
     u_char                          *p;
     ngx_uint_t                       i;
+    ngx_http_oci_endpoint_t         *ep;
     ngx_http_oci_main_conf_t        *rmcf;
     ngx_http_oci_redis_conf_t      **rcf;
     ngx_http_oci_auth_main_conf_t   *amcf;
@@ -278,6 +305,15 @@ ngx_http_oci_observe_attach(ngx_http_oci_observe_main_conf_t *omcf)
 
     omcf->redis = (ngx_http_oci_redis_stats_t *) p;
     p += omcf->nredis * sizeof(ngx_http_oci_redis_stats_t);
+
+    omcf->events = (ngx_http_oci_endpoint_stats_t *) p;
+    p += omcf->endpoints.nelts * sizeof(ngx_http_oci_endpoint_stats_t);
+
+    ep = omcf->endpoints.elts;
+
+    for (i = 0; i < omcf->endpoints.nelts; i++) {
+        ep[i].stats = &omcf->events[i];
+    }
 
     omcf->procs = p;
     p += NGX_HTTP_OCI_PROCS * omcf->proc_size;
@@ -427,6 +463,10 @@ ngx_http_oci_observe_postconfiguration(ngx_conf_t *cf)
     omcf = ngx_http_conf_get_module_main_conf(cf,
                                               ngx_http_oci_observe_module);
 
+    if (ngx_http_oci_events_resolve(cf, &omcf->endpoints) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* no metrics location: nothing is counted, nothing costs */
 
     if (!omcf->metrics) {
@@ -438,19 +478,21 @@ ngx_http_oci_observe_postconfiguration(ngx_conf_t *cf)
 
 
 /*
- * A worker takes a free slot, or the slot of a process that is gone (a
- * worker that crashed); its gauges start at zero.
+ * A worker starts the delivery of the endpoints it has (endpoint i is
+ * worker i modulo their number's, on every node; the lease decides which
+ * node's), and takes a metrics slot.
  */
 
 static ngx_int_t
 ngx_http_oci_observe_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                          i, pass;
-    ngx_atomic_uint_t                   pid;
-    ngx_http_oci_proc_t                *p;
-    ngx_http_oci_main_conf_t           *rmcf;
-    ngx_http_oci_redis_conf_t         **rcf;
-    ngx_http_oci_observe_main_conf_t   *omcf;
+    u_char                            *p;
+    ngx_str_t                          holder;
+    ngx_uint_t                         i, workers;
+    ngx_core_conf_t                   *ccf;
+    ngx_http_oci_endpoint_t           *ep;
+    ngx_http_oci_main_conf_t          *rmcf;
+    ngx_http_oci_observe_main_conf_t  *omcf;
 
     if (ngx_process != NGX_PROCESS_WORKER
         && ngx_process != NGX_PROCESS_SINGLE)
@@ -460,9 +502,64 @@ ngx_http_oci_observe_init_process(ngx_cycle_t *cycle)
 
     omcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_oci_observe_module);
-    if (omcf == NULL || omcf->sh == NULL) {
+    if (omcf == NULL) {
         return NGX_OK;
     }
+
+    if (omcf->sh) {
+        ngx_http_oci_observe_slot(cycle, omcf);
+    }
+
+    if (omcf->endpoints.nelts == 0) {
+        return NGX_OK;
+    }
+
+    /* the holder of a lease: this process, as upload locks name it */
+
+    rmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_oci_registry_module);
+
+    holder.data = ngx_pnalloc(cycle->pool, rmcf->identity.len
+                                           + 1 + NGX_INT64_LEN);
+    if (holder.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(holder.data, "%V:%P", &rmcf->identity, ngx_pid);
+    holder.len = p - holder.data;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+    workers = (ngx_process == NGX_PROCESS_SINGLE)
+              ? 1 : (ngx_uint_t) ccf->worker_processes;
+
+    ep = omcf->endpoints.elts;
+
+    for (i = 0; i < omcf->endpoints.nelts; i++) {
+        if (i % workers == ngx_worker
+            && ngx_http_oci_events_start(cycle, &ep[i], &holder) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A worker takes a free slot, or the slot of a process that is gone (a
+ * worker that crashed); its gauges start at zero.
+ */
+
+static void
+ngx_http_oci_observe_slot(ngx_cycle_t *cycle,
+    ngx_http_oci_observe_main_conf_t *omcf)
+{
+    ngx_uint_t                   i, pass;
+    ngx_atomic_uint_t            pid;
+    ngx_http_oci_proc_t         *p;
+    ngx_http_oci_main_conf_t    *rmcf;
+    ngx_http_oci_redis_conf_t  **rcf;
 
     for (pass = 0; pass < 2 && omcf->self == NULL; pass++) {
         for (i = 0; i < NGX_HTTP_OCI_PROCS; i++) {
@@ -488,7 +585,7 @@ ngx_http_oci_observe_init_process(ngx_cycle_t *cycle)
                       "oci registry: no metrics slot is free, this "
                       "worker's uploads and Redis connections are not "
                       "counted");
-        return NGX_OK;
+        return;
     }
 
     p = omcf->self;
@@ -502,8 +599,6 @@ ngx_http_oci_observe_init_process(ngx_cycle_t *cycle)
         p->redis_up[i] = 0;
         rcf[i]->up = &p->redis_up[i];
     }
-
-    return NGX_OK;
 }
 
 
@@ -513,13 +608,24 @@ static void
 ngx_http_oci_observe_exit_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                          i;
+    ngx_http_oci_endpoint_t            *ep;
     ngx_http_oci_main_conf_t           *rmcf;
     ngx_http_oci_redis_conf_t         **rcf;
     ngx_http_oci_observe_main_conf_t   *omcf;
 
     omcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_oci_observe_module);
-    if (omcf == NULL || omcf->self == NULL) {
+    if (omcf == NULL) {
+        return;
+    }
+
+    ep = omcf->endpoints.elts;
+
+    for (i = 0; i < omcf->endpoints.nelts; i++) {
+        ngx_http_oci_events_stop(&ep[i]);
+    }
+
+    if (omcf->self == NULL) {
         return;
     }
 

@@ -40,6 +40,13 @@ typedef void (*ngx_http_oci_redis_handler_pt)(ngx_http_request_t *r,
 /* answers a request whose command failed or timed out (finalizes it) */
 typedef void (*ngx_http_oci_redis_fail_pt)(ngx_http_request_t *r);
 
+/*
+ * Called with the reply of a command issued for no request (background
+ * work), or with NULL when it failed, timed out or was not sent; not
+ * called when the worker is exiting.  The reply is freed after it.
+ */
+typedef void (*ngx_http_oci_redis_callback_pt)(void *data, redisReply *reply);
+
 
 /*
  * What a server's commands cost and how they fail, counted by every worker
@@ -111,6 +118,18 @@ ngx_int_t ngx_http_oci_redis_command(ngx_http_request_t *r,
 ngx_int_t ngx_http_oci_redis_probe(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_redis_fail_pt fail, ngx_http_oci_args_t *args);
+
+/*
+ * A command, or one of our scripts, for background work: "cb" gets the
+ * reply, or NULL.  NGX_ERROR when it cannot be sent now (cb is not
+ * called then).  The arguments are copied at once.
+ */
+ngx_int_t ngx_http_oci_redis_call(ngx_http_oci_redis_conf_t *rcf,
+    ngx_http_oci_redis_callback_pt cb, void *data, ngx_http_oci_args_t *args);
+ngx_int_t ngx_http_oci_redis_call_script(ngx_http_oci_redis_conf_t *rcf,
+    ngx_http_oci_redis_callback_pt cb, void *data,
+    ngx_http_oci_script_e script, ngx_uint_t nkeys,
+    ngx_http_oci_args_t *args);
 
 /*
  * Sends a command whose reply nobody waits for (cleanups from places

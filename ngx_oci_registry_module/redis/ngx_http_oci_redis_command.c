@@ -28,6 +28,11 @@ typedef struct {
     ngx_http_oci_redis_t           *redis;
     ngx_http_oci_redis_handler_pt   handler;
     ngx_http_oci_redis_fail_pt      fail;
+
+    /* a background command's: no request */
+    ngx_http_oci_redis_callback_pt  cb;
+    void                           *data;
+
     ngx_pool_cleanup_t             *cleanup;
     ngx_event_t                     timer;
     uint64_t                        sent;        /* us, if counted */
@@ -47,6 +52,12 @@ static ngx_int_t ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_redis_fail_pt fail, ngx_uint_t script, int argc,
     const char **argv, size_t *argvlen, ngx_http_oci_args_t *undo);
+static ngx_int_t ngx_http_oci_redis_send_bg(ngx_http_oci_redis_conf_t *rcf,
+    ngx_http_oci_redis_callback_pt cb, void *data, ngx_uint_t script,
+    int argc, const char **argv, size_t *argvlen);
+static ngx_int_t ngx_http_oci_redis_queue(ngx_http_oci_redis_conf_t *rcf,
+    ngx_http_oci_redis_pending_t *pending, int argc, const char **argv,
+    size_t *argvlen);
 static uint64_t ngx_http_oci_redis_now(void);
 static void ngx_http_oci_redis_count(ngx_http_oci_redis_conf_t *rcf,
     uint64_t sent, redisReply *reply);
@@ -187,20 +198,11 @@ ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_memzero(pending, sizeof(ngx_http_oci_redis_pending_t));
 
     pending->request = r;
-    pending->redis = redis;
     pending->handler = handler;
     pending->fail = fail;
     pending->cleanup = cln;
-    pending->sent = rcf->stats ? ngx_http_oci_redis_now() : 0;
-
-    pending->timer.handler = ngx_http_oci_redis_timeout;
-    pending->timer.data = pending;
-    pending->timer.log = r->connection->log;
-
     pending->script = script;
-    pending->argc = argc;
-    pending->argv = argv;
-    pending->argvlen = argvlen;
+    pending->timer.log = r->connection->log;
 
     if (undo != NULL) {
         pending->undo = ngx_http_oci_redis_format(redis, undo);
@@ -209,6 +211,122 @@ ngx_http_oci_redis_send(ngx_http_request_t *r,
             return NGX_ERROR;
         }
     }
+
+    if (ngx_http_oci_redis_queue(rcf, pending, argc, argv, argvlen)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_oci_redis_request_cleanup;
+    cln->data = pending;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oci_redis_call(ngx_http_oci_redis_conf_t *rcf,
+    ngx_http_oci_redis_callback_pt cb, void *data, ngx_http_oci_args_t *args)
+{
+    if (args->failed) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oci_redis_send_bg(rcf, cb, data, NGX_HTTP_OCI_SCRIPT_N,
+                                      args->n, args->argv, args->lens);
+}
+
+
+/* the arguments must stay valid until cb runs: NOSCRIPT sends them again */
+
+ngx_int_t
+ngx_http_oci_redis_call_script(ngx_http_oci_redis_conf_t *rcf,
+    ngx_http_oci_redis_callback_pt cb, void *data,
+    ngx_http_oci_script_e script, ngx_uint_t nkeys, ngx_http_oci_args_t *args)
+{
+    u_char       *p;
+    size_t       *lens;
+    const char  **argv;
+
+    if (rcf->conn == NULL || args->failed || args->pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(args->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    argv = args->argv - NGX_HTTP_OCI_ARGS_HEAD;
+    lens = args->lens - NGX_HTTP_OCI_ARGS_HEAD;
+
+    argv[0] = "EVALSHA";
+    lens[0] = 7;
+    argv[1] = (char *) rcf->conn->sha[script];
+    lens[1] = 40;
+    argv[2] = (char *) p;
+    lens[2] = ngx_sprintf(p, "%ui", nkeys) - p;
+
+    return ngx_http_oci_redis_send_bg(rcf, cb, data, script,
+                                      args->n + NGX_HTTP_OCI_ARGS_HEAD, argv,
+                                      lens);
+}
+
+
+static ngx_int_t
+ngx_http_oci_redis_send_bg(ngx_http_oci_redis_conf_t *rcf,
+    ngx_http_oci_redis_callback_pt cb, void *data, ngx_uint_t script,
+    int argc, const char **argv, size_t *argvlen)
+{
+    ngx_http_oci_redis_t          *redis;
+    ngx_http_oci_redis_pending_t  *pending;
+
+    redis = rcf->conn;
+
+    if (redis == NULL || redis->ac == NULL) {
+        if (rcf->stats) {
+            (void) ngx_atomic_fetch_add(
+                &rcf->stats->errors[NGX_HTTP_OCI_REDIS_ERR_UNAVAILABLE], 1);
+        }
+
+        return NGX_ERROR;
+    }
+
+    pending = ngx_alloc(sizeof(ngx_http_oci_redis_pending_t), redis->log);
+    if (pending == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(pending, sizeof(ngx_http_oci_redis_pending_t));
+
+    pending->cb = cb;
+    pending->data = data;
+    pending->script = script;
+    pending->timer.log = redis->log;
+
+    return ngx_http_oci_redis_queue(rcf, pending, argc, argv, argvlen);
+}
+
+
+/* hands a command to hiredis, under the server's timeout */
+
+static ngx_int_t
+ngx_http_oci_redis_queue(ngx_http_oci_redis_conf_t *rcf,
+    ngx_http_oci_redis_pending_t *pending, int argc, const char **argv,
+    size_t *argvlen)
+{
+    ngx_http_oci_redis_t  *redis;
+
+    redis = rcf->conn;
+
+    pending->redis = redis;
+    pending->timer.handler = ngx_http_oci_redis_timeout;
+    pending->timer.data = pending;
+    pending->argc = argc;
+    pending->argv = argv;
+    pending->argvlen = argvlen;
+    pending->sent = rcf->stats ? ngx_http_oci_redis_now() : 0;
 
     if (redisAsyncCommandArgv(redis->ac, ngx_http_oci_redis_reply, pending,
                               argc, argv, argvlen)
@@ -222,9 +340,6 @@ ngx_http_oci_redis_send(ngx_http_request_t *r,
         ngx_free(pending);
         return NGX_ERROR;
     }
-
-    cln->handler = ngx_http_oci_redis_request_cleanup;
-    cln->data = pending;
 
     ngx_add_timer(&pending->timer, rcf->timeout);
 
@@ -415,21 +530,26 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
     ngx_http_oci_redis_pending_t  *pending = data;
 
     ngx_connection_t               *c;
+    void                           *cbdata;
     ngx_http_request_t             *r;
     ngx_http_oci_redis_t           *redis;
     ngx_http_oci_redis_fail_pt      fail;
     ngx_http_oci_redis_handler_pt   handler;
+    ngx_http_oci_redis_callback_pt  cb;
 
     r = pending->request;
     redis = pending->redis;
     handler = pending->handler;
+    cb = pending->cb;
+    cbdata = pending->data;
 
     /*
      * Redis restarted or flushed its script cache: send the script itself
      * once; its SHA is then known again for everybody
      */
 
-    if (r != NULL && reply != NULL && reply->type == REDIS_REPLY_ERROR
+    if ((r != NULL || cb != NULL)
+        && reply != NULL && reply->type == REDIS_REPLY_ERROR
         && pending->script < NGX_HTTP_OCI_SCRIPT_N
         && reply->len >= 8 && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
         && ngx_strcmp(pending->argv[0], "EVALSHA") == 0)
@@ -475,7 +595,16 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
 
     ngx_free(pending);
 
-    if (r == NULL || redis->exiting) {
+    if (redis->exiting) {
+        return;
+    }
+
+    if (cb != NULL) {
+        cb(cbdata, reply);
+        return;
+    }
+
+    if (r == NULL) {
         return;
     }
 

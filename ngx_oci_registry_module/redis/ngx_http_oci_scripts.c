@@ -79,27 +79,56 @@ ngx_http_oci_script_reply(redisReply *reply)
 }
 
 
+/*
+ * event(ki, i, tag, digest): the change's event (api/ngx_http_oci_events.h)
+ * appended to the stream KEYS[ki]; KEYS[ki + 1] counts the entries
+ * dropped because the stream held the backlog ARGV[i] already.  ARGV[i +
+ * 1] is the action, "" for no event.
+ */
+#define NGX_HTTP_OCI_LUA_EVENT                                               \
+    "local function event(ki, i, tag, digest)\n"                             \
+    "  if ARGV[i + 1] == '' then return end\n"                               \
+    "  local s = KEYS[ki]\n"                                                 \
+    "  redis.call('XADD', s, '*', 'a', ARGV[i + 1], 'r', ARGV[i + 2],\n"      \
+    "             'm', ARGV[i + 3], 'd', digest, 't', tag,\n"                 \
+    "             'x', ARGV[i + 4], 'u', ARGV[i + 5], 'q', ARGV[i + 6])\n"    \
+    "  local max = tonumber(ARGV[i])\n"                                      \
+    "  if redis.call('XLEN', s) > max then\n"                                \
+    "    redis.call('INCRBY', KEYS[ki + 1],\n"                               \
+    "               redis.call('XTRIM', s, 'MAXLEN', max))\n"                \
+    "  end\n"                                                                \
+    "end\n"
+
+
 ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
 
-    /* MANIFEST_GET: ARGV tag-or-digest, "t"|"d", "get"|"head" */
+    /*
+     * MANIFEST_GET: KEYS[2..3] events; ARGV tag-or-digest, "t"|"d",
+     * "get"|"head", then the event of a pull (no action: pulls are not
+     * events, or a HEAD).  Returns {digest, type, body or size}, or nil.
+     */
     ngx_string(
+        NGX_HTTP_OCI_LUA_EVENT
         "local b = KEYS[1]\n"
         "local d = ARGV[1]\n"
+        "local tag = ''\n"
         "if ARGV[2] == 't' then\n"
         "  d = redis.call('HGET', b .. 'tagmap', ARGV[1])\n"
         "  if not d then return nil end\n"
+        "  tag = ARGV[1]\n"
         "end\n"
         "local f = 'body'\n"
         "if ARGV[3] == 'head' then f = 'size' end\n"
         "local m = redis.call('HMGET', b .. 'm:' .. d, 'type', f)\n"
         "if not m[1] then return nil end\n"
+        "event(2, 4, tag, d)\n"
         "return {d, m[1], m[2]}\n"),
 
     /*
-     * MANIFEST_PUT: KEYS[2] the catalog; ARGV name, digest, type, body,
-     * size, subject, descriptor, artifactType, the most referrers a
-     * subject may have, then three counted lists: tags, blobs, child
-     * manifests.  Returns "OK", {kind, digest} for the first reference
+     * MANIFEST_PUT: KEYS[2] the catalog, KEYS[3..4] events; ARGV name,
+     * digest, type, body, size, subject, descriptor, artifactType, the
+     * most referrers a subject may have, then three counted lists: tags,
+     * blobs, child manifests, then the event: one per tag, or one.  Returns "OK", {kind, digest} for the first reference
      * that is not in the repository, or {"REFERRERS", subject} when the
      * subject has as many referrers as it may.  An index entry may also
      * be a blob: BuildKit's registry cache is an index whose entries are
@@ -107,6 +136,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      * and, for the artifactType filter, for its subject and type.
      */
     ngx_string(
+        NGX_HTTP_OCI_LUA_EVENT
         "local b = KEYS[1]\n"
         "local dg = ARGV[2]\n"
         "local i = 10\n"
@@ -165,15 +195,18 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  redis.call('SADD', b .. 'digesttags:' .. dg, t)\n"
         "end\n"
         "redis.call('ZADD', KEYS[2], 0, ARGV[1])\n"
+        "for _, t in ipairs(tags) do event(3, i, t, dg) end\n"
+        "if #tags == 0 then event(3, i, '', dg) end\n"
         "return 'OK'\n"),
 
     /*
-     * MANIFEST_DELETE: ARGV tag-or-digest, "t"|"d".  A tag is only
-     * untagged; a digest takes its tags, reverse indexes and referrer
-     * entry with it.  "DELETED", or "UNKNOWN" when there was nothing to
-     * delete.
+     * MANIFEST_DELETE: KEYS[2..3] events; ARGV tag-or-digest, "t"|"d",
+     * then the event.  A tag is only untagged; a digest takes its tags,
+     * reverse indexes and referrer entry with it.  "DELETED", or
+     * "UNKNOWN" when there was nothing to delete.
      */
     ngx_string(
+        NGX_HTTP_OCI_LUA_EVENT
         "local b = KEYS[1]\n"
         "if ARGV[2] == 't' then\n"
         "  local d = redis.call('HGET', b .. 'tagmap', ARGV[1])\n"
@@ -181,6 +214,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  redis.call('HDEL', b .. 'tagmap', ARGV[1])\n"
         "  redis.call('ZREM', b .. 'tags', ARGV[1])\n"
         "  redis.call('SREM', b .. 'digesttags:' .. d, ARGV[1])\n"
+        "  event(2, 3, ARGV[1], d)\n"
         "  return 'DELETED'\n"
         "end\n"
         "local dg = ARGV[1]\n"
@@ -208,6 +242,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  end\n"
         "end\n"
         "redis.call('DEL', mk)\n"
+        "event(2, 3, '', dg)\n"
         "return 'DELETED'\n"),
 
     /*
@@ -298,13 +333,15 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "return 'SAVED'\n"),
 
     /*
-     * BLOB_LINK: ARGV digest, size, upload id ("" for none), token, "1"
-     * for a signed id, how long it stays fresh (s).  Links a verified blob
-     * to the repository and ends its upload; a signed id is marked gone,
-     * or it would look fresh again.  "LINKED", "LOCK_LOST" or "UNKNOWN"
-     * (the upload is gone: cancelled).
+     * BLOB_LINK: KEYS[2..3] events; ARGV digest, size, upload id (""
+     * for none: a mount), token, "1" for a signed id, how long it stays
+     * fresh (s), then the event.  Links a verified blob to the repository
+     * and ends its upload; a signed id is marked gone, or it would look
+     * fresh again.  "LINKED", "LOCK_LOST" or "UNKNOWN" (the upload is
+     * gone: cancelled).
      */
     ngx_string(
+        NGX_HTTP_OCI_LUA_EVENT
         "local b = KEYS[1]\n"
         "if ARGV[3] ~= '' then\n"
         "  local k = b .. 'upload:' .. ARGV[3]\n"
@@ -319,6 +356,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  end\n"
         "end\n"
         "redis.call('HSET', b .. 'blobs', ARGV[1], ARGV[2])\n"
+        "event(2, 7, '', ARGV[1])\n"
         "return 'LINKED'\n"),
 
     /*
@@ -340,9 +378,9 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "return 'CREATED'\n"),
 
     /*
-     * BLOB_CLOSE: ARGV digest, size, upload id, the token of a holder
-     * known to be dead ("" if none), "1" for a fresh signed id, how long
-     * it stays fresh (s).  Ends an upload whose closing PUT carried a
+     * BLOB_CLOSE: KEYS[2..3] events; ARGV digest, size, upload id, the
+     * token of a holder known to be dead ("" if none), "1" for a fresh
+     * signed id, how long it stays fresh (s), then the event.  Ends an upload whose closing PUT carried a
      * whole blob, verified with the digest's own algorithm, without having
      * locked it: the upload must still be at offset 0 and unlocked.
      * "LINKED", "LINKED_FRESH" (a signed id nobody wrote to, so no upload
@@ -350,6 +388,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      * blob: the upload is dropped) or {"LOCKED", holder's token}.
      */
     ngx_string(
+        NGX_HTTP_OCI_LUA_EVENT
         "local b = KEYS[1]\n"
         "local k = b .. 'upload:' .. ARGV[3]\n"
         "local o = redis.call('HGET', k, 'offset')\n"
@@ -370,6 +409,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "end\n"
         "if o ~= '0' then return 'HAD_BYTES' end\n"
         "redis.call('HSET', b .. 'blobs', ARGV[1], ARGV[2])\n"
+        "event(2, 7, '', ARGV[1])\n"
         "return linked\n"),
 
     /*
@@ -418,5 +458,87 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
         "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
         "end\n"
-        "return 0\n")
+        "return 0\n"),
+
+    /*
+     * BLOB_GET: KEYS[2..3] events; ARGV digest, then the event of a pull.
+     * The blob's size in the repository, or nil.  Used instead of a plain
+     * HGET only when pulls are events.
+     */
+    ngx_string(
+        NGX_HTTP_OCI_LUA_EVENT
+        "local v = redis.call('HGET', KEYS[1] .. 'blobs', ARGV[1])\n"
+        "if v then event(2, 2, '', ARGV[1]) end\n"
+        "return v\n"),
+
+    /*
+     * BLOB_DELETE: KEYS[2..3] events; ARGV digest, then the event.  The
+     * repository's link goes (the file stays for others): 1, or 0 when
+     * there was none.
+     */
+    ngx_string(
+        NGX_HTTP_OCI_LUA_EVENT
+        "local n = redis.call('HDEL', KEYS[1] .. 'blobs', ARGV[1])\n"
+        "if n == 1 then event(2, 2, '', ARGV[1]) end\n"
+        "return n\n"),
+
+    /*
+     * The delivery of events (observe/): not a repository's keys.
+     *
+     * EVENTS_READ: KEYS[1] the stream, KEYS[2] the endpoint's lease;
+     * ARGV the endpoint (its consumer group), the holder, how many, the
+     * lease's life (ms).  Takes or renews the lease, then reads what a
+     * holder before, or this one, was given and did not acknowledge (in
+     * order, first), else what is new.  {"STATE", entries} (none: no
+     * entries), or {"LOCKED", holder}.  A group is made on its first
+     * read, at the stream's start: a new endpoint gets what the stream
+     * still holds (what no endpoint has had yet, or all of it when there
+     * was none), then all that comes.
+     */
+    ngx_string(
+        "local l = redis.call('GET', KEYS[2])\n"
+        "if l and l ~= ARGV[2] then return {'LOCKED', l} end\n"
+        "redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])\n"
+        "local r = redis.pcall('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], 0,\n"
+        "                      '0-0', 'COUNT', ARGV[3])\n"
+        "if r.err then\n"
+        "  redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')\n"
+        "  return {'STATE'}\n"
+        "end\n"
+        "if #r[2] > 0 then return {'STATE', r[2]} end\n"
+        "local x = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2],\n"
+        "                     'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')\n"
+        "if not x then return {'STATE'} end\n"
+        "return {'STATE', x[1][2]}\n"),
+
+    /*
+     * EVENTS_ACK: KEYS[1] the stream, KEYS[2] its dropped counter; ARGV
+     * the group, then the ids delivered.  Then trims what every group has
+     * had: below the oldest entry one still waits for, or up to the last
+     * delivered to all.  {length, dropped}.
+     */
+    ngx_string(
+        "redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))\n"
+        "local function less(a, b)\n"
+        "  local am, as = string.match(a, '(%d+)-(%d+)')\n"
+        "  local bm, bs = string.match(b, '(%d+)-(%d+)')\n"
+        "  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm),\n"
+        "                   tonumber(bs)\n"
+        "  return am < bm or (am == bm and as < bs)\n"
+        "end\n"
+        "local min\n"
+        "for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do\n"
+        "  local h = {}\n"
+        "  for j = 1, #g, 2 do h[g[j]] = g[j + 1] end\n"
+        "  local ms, sq = string.match(h['last-delivered-id'],\n"
+        "                              '(%d+)-(%d+)')\n"
+        "  local id = ms .. '-' .. (tonumber(sq) + 1)\n"
+        "  if h['pending'] > 0 then\n"
+        "    id = redis.call('XPENDING', KEYS[1], h['name'])[2]\n"
+        "  end\n"
+        "  if not min or less(id, min) then min = id end\n"
+        "end\n"
+        "if min then redis.call('XTRIM', KEYS[1], 'MINID', min) end\n"
+        "return {redis.call('XLEN', KEYS[1]),\n"
+        "        tonumber(redis.call('GET', KEYS[2]) or '0')}\n")
 };
