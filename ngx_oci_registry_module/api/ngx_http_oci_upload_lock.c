@@ -29,8 +29,6 @@
 #define NGX_HTTP_OCI_TOKEN_LEN     (NGX_MAXHOSTNAMELEN + 64)
 
 
-static ngx_int_t ngx_http_oci_holder_dead(ngx_str_t *identity,
-    ngx_str_t *holder);
 static void ngx_http_oci_upload_renew(ngx_event_t *ev);
 
 
@@ -197,7 +195,7 @@ ngx_http_oci_upload_lock(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
  * TTL.  A holder of another host or namespace is never judged.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oci_holder_dead(ngx_str_t *identity, ngx_str_t *holder)
 {
     u_char     *p, *colon, *last;

@@ -94,6 +94,11 @@ ngx_int_t ngx_http_oci_upload_range(ngx_http_request_t *r,
 void ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply);
 
 /* ngx_http_oci_upload_lock.c */
+/*
+ * NGX_OK: "holder" ("<identity>:<pid>:...") is a process of this boot and
+ * PID namespace that is gone, so what it holds may be taken at once
+ */
+ngx_int_t ngx_http_oci_holder_dead(ngx_str_t *identity, ngx_str_t *holder);
 ngx_int_t ngx_http_oci_process_identity(ngx_pool_t *pool, ngx_log_t *log,
     ngx_str_t *id);
 ngx_int_t ngx_http_oci_upload_token(ngx_http_request_t *r,

@@ -73,7 +73,7 @@ ngx_int_t ngx_http_oci_events_resolve(ngx_conf_t *cf, ngx_array_t *eps);
 
 /* ngx_http_oci_events_delivery.c: the loop */
 ngx_int_t ngx_http_oci_events_start(ngx_cycle_t *cycle,
-    ngx_http_oci_endpoint_t *ep, ngx_str_t *holder);
+    ngx_http_oci_endpoint_t *ep, ngx_str_t *identity);
 void ngx_http_oci_events_stop(ngx_http_oci_endpoint_t *ep);
 
 /* ngx_http_oci_events_envelope.c: entries to a JSON envelope (pure) */

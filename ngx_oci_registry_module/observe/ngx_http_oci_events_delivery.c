@@ -10,6 +10,7 @@
 
 #include "ngx_http_oci_events.h"
 #include "ngx_http_oci_scripts.h"
+#include "ngx_http_oci_uploads.h"
 
 
 /*
@@ -18,7 +19,9 @@
  *   read   EVENTS_READ: take or renew the lease, then a batch: what was
  *          given out and not acknowledged (a retry, or a dead holder's),
  *          else what is new.  Nothing, or another holder: again after
- *          "poll".
+ *          "poll".  A holder that is a process of ours that died (a
+ *          worker killed, nginx killed with -9) loses the lease at once,
+ *          as upload locks do, not when it expires.
  *   post   the envelope of the events the filters let through, to the
  *          endpoint; a failure: read the same batch again after a
  *          backoff (doubling from poll up to backoff_max).  The lease is
@@ -32,10 +35,14 @@
  */
 
 
+#define NGX_HTTP_OCI_HOLDER_MAX      256
+
 struct ngx_http_oci_delivery_s {
     ngx_http_oci_endpoint_t    *ep;
     ngx_log_t                  *log;
-    ngx_str_t                   holder;
+    ngx_str_t                   identity;
+    ngx_str_t                   holder;      /* "<identity>:<pid>:events" */
+    ngx_str_t                   stale;       /* a dead holder's */
     ngx_str_t                   batch_text;
     ngx_str_t                   lease_text;
     ngx_event_t                 timer;       /* the next read */
@@ -62,13 +69,15 @@ static void ngx_http_oci_delivery_next(ngx_http_oci_delivery_t *d,
 
 ngx_int_t
 ngx_http_oci_events_start(ngx_cycle_t *cycle, ngx_http_oci_endpoint_t *ep,
-    ngx_str_t *holder)
+    ngx_str_t *identity)
 {
     u_char                   *p;
     ngx_http_oci_delivery_t  *d;
 
     d = ngx_pcalloc(cycle->pool, sizeof(ngx_http_oci_delivery_t));
-    p = ngx_pnalloc(cycle->pool, 2 * NGX_INT_T_LEN);
+    p = ngx_pnalloc(cycle->pool, 2 * NGX_INT_T_LEN + identity->len
+                                 + sizeof(":events") + NGX_INT64_LEN
+                                 + NGX_HTTP_OCI_HOLDER_MAX);
 
     if (d == NULL || p == NULL) {
         return NGX_ERROR;
@@ -76,8 +85,15 @@ ngx_http_oci_events_start(ngx_cycle_t *cycle, ngx_http_oci_endpoint_t *ep,
 
     d->ep = ep;
     d->log = cycle->log;
-    d->holder = *holder;
+    d->identity = *identity;
     d->backoff = ep->poll;
+
+    d->holder.data = p;
+    d->holder.len = ngx_sprintf(p, "%V:%P:events", identity, ngx_pid) - p;
+    p += d->holder.len;
+
+    d->stale.data = p;
+    p += NGX_HTTP_OCI_HOLDER_MAX;
 
     d->batch_text.data = p;
     d->batch_text.len = ngx_sprintf(p, "%ui", ep->batch) - p;
@@ -146,7 +162,7 @@ ngx_http_oci_delivery_read(ngx_event_t *ev)
         return;
     }
 
-    if (ngx_http_oci_args_init(&a, d->pool, 6) != NGX_OK) {
+    if (ngx_http_oci_args_init(&a, d->pool, 7) != NGX_OK) {
         ngx_http_oci_delivery_next(d, ep->poll);
         return;
     }
@@ -157,6 +173,7 @@ ngx_http_oci_delivery_read(ngx_event_t *ev)
     ngx_http_oci_args_str(&a, &d->holder);
     ngx_http_oci_args_str(&a, &d->batch_text);
     ngx_http_oci_args_str(&a, &d->lease_text);
+    ngx_http_oci_args_str(&a, &d->stale);
 
     if (ngx_http_oci_redis_call_script(ep->redis, ngx_http_oci_delivery_batch,
                                        d, NGX_HTTP_OCI_SCRIPT_EVENTS_READ, 2,
@@ -175,11 +192,34 @@ ngx_http_oci_delivery_batch(void *data, redisReply *reply)
 {
     ngx_http_oci_delivery_t  *d = data;
 
-    ngx_str_t                 body;
+    ngx_str_t                 body, holder;
     redisReply               *entries;
     ngx_http_oci_endpoint_t  *ep;
 
     ep = d->ep;
+    d->stale.len = 0;
+
+    if (reply != NULL
+        && ngx_http_oci_script_reply(reply) == NGX_HTTP_OCI_R_LOCKED
+        && reply->elements == 2
+        && reply->element[1]->type == REDIS_REPLY_STRING
+        && reply->element[1]->len <= NGX_HTTP_OCI_HOLDER_MAX)
+    {
+        holder.data = (u_char *) reply->element[1]->str;
+        holder.len = reply->element[1]->len;
+
+        if (ngx_http_oci_holder_dead(&d->identity, &holder) == NGX_OK) {
+            ngx_log_error(NGX_LOG_INFO, d->log, 0,
+                          "oci registry: events for \"%V\": taking the "
+                          "lease of \"%V\", which is gone", &ep->name,
+                          &holder);
+
+            d->stale.len = ngx_cpymem(d->stale.data, holder.data, holder.len)
+                           - d->stale.data;
+            ngx_http_oci_delivery_next(d, 1);
+            return;
+        }
+    }
 
     if (reply == NULL
         || ngx_http_oci_script_reply(reply) != NGX_HTTP_OCI_R_STATE)

@@ -486,8 +486,6 @@ ngx_http_oci_observe_postconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_oci_observe_init_process(ngx_cycle_t *cycle)
 {
-    u_char                            *p;
-    ngx_str_t                          holder;
     ngx_uint_t                         i, workers;
     ngx_core_conf_t                   *ccf;
     ngx_http_oci_endpoint_t           *ep;
@@ -514,19 +512,8 @@ ngx_http_oci_observe_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    /* the holder of a lease: this process, as upload locks name it */
-
     rmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_oci_registry_module);
-
-    holder.data = ngx_pnalloc(cycle->pool, rmcf->identity.len
-                                           + 1 + NGX_INT64_LEN);
-    if (holder.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(holder.data, "%V:%P", &rmcf->identity, ngx_pid);
-    holder.len = p - holder.data;
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
     workers = (ngx_process == NGX_PROCESS_SINGLE)
@@ -536,7 +523,8 @@ ngx_http_oci_observe_init_process(ngx_cycle_t *cycle)
 
     for (i = 0; i < omcf->endpoints.nelts; i++) {
         if (i % workers == ngx_worker
-            && ngx_http_oci_events_start(cycle, &ep[i], &holder) != NGX_OK)
+            && ngx_http_oci_events_start(cycle, &ep[i], &rmcf->identity)
+               != NGX_OK)
         {
             return NGX_ERROR;
         }

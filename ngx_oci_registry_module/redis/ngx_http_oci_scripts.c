@@ -86,11 +86,11 @@ ngx_http_oci_script_reply(redisReply *reply)
  * 1] is the action, "" for no event.
  */
 #define NGX_HTTP_OCI_LUA_EVENT                                               \
-    "local function event(ki, i, tag, digest)\n"                             \
+    "local function event(ki, i, tag, digest, mt)\n"                         \
     "  if ARGV[i + 1] == '' then return end\n"                               \
     "  local s = KEYS[ki]\n"                                                 \
     "  redis.call('XADD', s, '*', 'a', ARGV[i + 1], 'r', ARGV[i + 2],\n"      \
-    "             'm', ARGV[i + 3], 'd', digest, 't', tag,\n"                 \
+    "             'm', mt or ARGV[i + 3], 'd', digest, 't', tag,\n"           \
     "             'x', ARGV[i + 4], 'u', ARGV[i + 5], 'q', ARGV[i + 6])\n"    \
     "  local max = tonumber(ARGV[i])\n"                                      \
     "  if redis.call('XLEN', s) > max then\n"                                \
@@ -121,7 +121,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "if ARGV[3] == 'head' then f = 'size' end\n"
         "local m = redis.call('HMGET', b .. 'm:' .. d, 'type', f)\n"
         "if not m[1] then return nil end\n"
-        "event(2, 4, tag, d)\n"
+        "event(2, 4, tag, d, m[1])\n"
         "return {d, m[1], m[2]}\n"),
 
     /*
@@ -487,7 +487,8 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      *
      * EVENTS_READ: KEYS[1] the stream, KEYS[2] the endpoint's lease;
      * ARGV the endpoint (its consumer group), the holder, how many, the
-     * lease's life (ms).  Takes or renews the lease, then reads what a
+     * lease's life (ms), a holder known to be dead ("" if none).  Takes
+     * or renews the lease (or takes a dead holder's), then reads what a
      * holder before, or this one, was given and did not acknowledge (in
      * order, first), else what is new.  {"STATE", entries} (none: no
      * entries), or {"LOCKED", holder}.  A group is made on its first
@@ -497,7 +498,9 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      */
     ngx_string(
         "local l = redis.call('GET', KEYS[2])\n"
-        "if l and l ~= ARGV[2] then return {'LOCKED', l} end\n"
+        "if l and l ~= ARGV[2] and l ~= ARGV[5] then\n"
+        "  return {'LOCKED', l}\n"
+        "end\n"
         "redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])\n"
         "local r = redis.pcall('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], 0,\n"
         "                      '0-0', 'COUNT', ARGV[3])\n"

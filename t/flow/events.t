@@ -30,6 +30,7 @@ sub config {
     my (%o) = @_;
     my $backlog = $o{backlog} // 10000;
     my $pulls = $o{pulls} ? 'on' : 'off';
+    my $prefix = $o{prefix} // 'oci:';
     return <<"EOF";
 %%GLOBALS%%
 master_process on;
@@ -42,6 +43,7 @@ http {
         client_max_body_size 0;
         oci_registry_storage %%STORAGE%%;
         oci_registry_redis 127.0.0.1:%%REDIS%%;
+        oci_registry_key_prefix $prefix;
         oci_registry_thread_pool default;
         oci_registry_events on;
         oci_registry_events_pulls $pulls;
@@ -79,11 +81,19 @@ sub node {
 
 my $t = node();
 
-# the events the receiver got at a path, in the order it got them
+# the events the receiver took (answered 200) at a path, in order
 sub got {
     my ($path) = @_;
     return map { @{ decode_json($_->{body})->{events} } }
            grep { $_->{path} eq $path && $_->{status} == 200 } $rx->requests;
+}
+
+sub unique { my %s; scalar grep { !$s{$_->{id}}++ } @_ }
+
+sub scrape {
+    my ($node) = @_;
+    my $c = HTTP::Tiny->new->get($node->url('/metrics'))->{content} // '';
+    return { map { /^(\S+) (\S+)$/ ? ($1 => $2) : () } grep { !/^#/ } split /\n/, $c };
 }
 
 sub wait_events {
@@ -185,5 +195,108 @@ sleep 0.5;
 @p = got('/_hooks/prod');
 is(scalar @p, 3, 'the prod endpoint gets the prod push');
 ok(!grep({ $_->{action} eq 'mount' } @p), '  and not the mount (actions=push,delete)');
+
+# --- the endpoint fails (500), then takes them: nothing lost
+
+my $before = () = got('/_hooks/all');
+$rx->answer(500);
+push_image($t, 'lib/retry', 'v1', 'three');
+my $failed = 0;
+for (1 .. 200) {
+    $failed = grep { $_->{path} eq '/_hooks/all' && $_->{status} == 500 } $rx->requests;
+    last if $failed >= 2;
+    sleep 0.05;
+}
+ok($failed >= 2, "the endpoint answers 500: sent again ($failed tries)");
+ok(scrape($t)->{'oci_registry_events_delivery_failures_total{endpoint="all"}'} >= 2,
+   '  counted as delivery failures');
+$rx->answer(200);
+@e = wait_events('/_hooks/all', $before + 3);
+is(scalar @e, $before + 3, 'it answers 200 again: the three events arrive');
+is(unique(@e), scalar @e, '  each once');
+is_deeply([ map { $_->{target}{repository} } @e[-3 .. -1] ], [ ('lib/retry') x 3 ],
+          '  in order, after the earlier ones');
+
+# --- the endpoint is down (connection refused), then back
+
+$rx->stop;
+push_image($t, 'lib/down', 'v1', 'four');
+sleep 1;
+$rx->start_again;
+@e = wait_events('/_hooks/all', $before + 6);
+is(scalar @e, $before + 6, 'the endpoint was down: its events arrive when it is back');
+is(unique(@e), scalar @e, '  each once');
+
+# --- nginx killed with -9 while events wait: delivered after the restart
+
+$rx->stop;
+push_image($t, 'lib/crash', 'v1', 'five');
+sleep 0.3;
+$t->kill9;
+$rx->start_again;
+$t->start;
+@e = wait_events('/_hooks/all', $before + 9);
+is(scalar @e, $before + 9, 'nginx killed -9 with events waiting: delivered after restart');
+is(unique(@e), scalar @e, '  each once');
+is($e[-1]{target}{repository}, 'lib/crash', '  the last one the crash push\'s');
+
+# --- two nodes: each event once per endpoint
+
+my $t2 = node();
+my @nodes = ($t, $t2);
+for my $i (1 .. 6) {
+    push_image($nodes[$i % 2], "lib/node$i", 'v1', "node$i");
+}
+@e = wait_events('/_hooks/all', $before + 9 + 18);
+is(scalar @e, $before + 9 + 18, 'pushes through two nodes: all their events');
+is(unique(@e), scalar @e, '  each once to the endpoint, not once per node');
+my @lease = @{ $redis->cmd('KEYS', 'oci:events:lease:*') };
+is(scalar @lease, 2, 'one lease per endpoint in Redis');
+my $m1 = scrape($t)->{'oci_registry_events_delivered_total{endpoint="all"}'} // 0;
+my $m2 = scrape($t2)->{'oci_registry_events_delivered_total{endpoint="all"}'} // 0;
+is($m1 + $m2, 3 + 18, 'the delivered events are counted (since the restart: '
+   . "the crash push's 3 and these 18; $m1 by one node, $m2 by the other)");
+$t2->stop;
+
+# --- a full stream drops its oldest, and counts them
+
+$t->stop;
+$rx->stop;
+my $small = node(prefix => 'small:', backlog => 3);
+push_image($small, 'lib/full', "v$_", "full$_") for 1 .. 2;
+is($redis->cmd('XLEN', 'small:events'), 3, 'six events into a backlog of 3: 3 kept');
+is($redis->cmd('GET', 'small:events:dropped'), 3, '  3 dropped, counted');
+$rx->start_again;
+my $n0 = () = got('/_hooks/all');
+@e = wait_events('/_hooks/all', $n0 + 3);
+is(scalar @e - $n0, 3, 'the endpoint gets the 3 kept');
+is_deeply([ map { $_->{target}{tag} // '' } @e[-1 .. -1] ], ['v2'],
+          '  the newest (the last is the v2 manifest)');
+for (1 .. 100) {
+    last if (scrape($small)->{'oci_registry_events_dropped_total{endpoint="all"}'} // 0) == 3;
+    sleep 0.05;
+}
+is(scrape($small)->{'oci_registry_events_dropped_total{endpoint="all"}'}, 3,
+   '  and the metrics say 3 were dropped');
+$small->stop;
+
+# --- pulls are events when asked
+
+my $pn = node(prefix => 'pulls:', pulls => 1);
+my ($pcfg, $player, $pm) = push_image($pn, 'lib/pull', 'v1', 'pull');
+$n0 = () = got('/_hooks/all');
+@e = wait_events('/_hooks/all', $n0 + 3);
+is($pn->http->get($pn->url('/v2/lib/pull/manifests/v1'),
+                  { headers => { Accept => $OCI_M } })->{status}, 200, 'a manifest pull');
+is($pn->http->head($pn->url('/v2/lib/pull/manifests/v1'))->{status}, 200, 'a HEAD');
+is($pn->http->get($pn->url('/v2/lib/pull/blobs/' . sha256($player)))->{status}, 200,
+   'a blob pull');
+@e = wait_events('/_hooks/all', $n0 + 5);
+is_deeply([ map { "$_->{action} $_->{target}{digest}" } @e[$n0 + 3 .. $#e] ],
+          [ 'pull ' . sha256($pm), 'pull ' . sha256($player) ],
+          'with oci_registry_events_pulls on: the two pulls, not the HEAD');
+is($e[$n0 + 3]{target}{tag}, 'v1', 'the manifest pull names its tag');
+is($e[$n0 + 3]{target}{mediaType}, $OCI_M, '  and its media type');
+$pn->stop;
 
 done_testing;
