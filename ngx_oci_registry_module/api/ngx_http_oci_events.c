@@ -42,6 +42,10 @@ static void ngx_http_oci_event_member(ngx_http_oci_text_t *t, char *name,
 void
 ngx_http_oci_event_keys(ngx_http_oci_args_t *a, ngx_http_oci_loc_conf_t *conf)
 {
+    if (!conf->events) {
+        return;
+    }
+
     ngx_http_oci_args_key(a, &conf->key_prefix, "events", NULL);
     ngx_http_oci_args_key(a, &conf->key_prefix, "events:dropped", NULL);
 }
@@ -60,9 +64,13 @@ ngx_http_oci_event_args(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
 
     conf = ctx->conf;
 
+    if (!conf->events) {
+        return;
+    }
+
     ngx_http_oci_args_str(a, &conf->events_backlog_text);
 
-    if (!conf->events || ev == NULL || ev->action == NULL) {
+    if (ev == NULL || ev->action == NULL) {
         ngx_http_oci_args_lit(a, "");
         ngx_http_oci_args_lit(a, "");
         ngx_http_oci_args_lit(a, "");

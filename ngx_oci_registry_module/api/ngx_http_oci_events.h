@@ -22,6 +22,7 @@
  * the target's media type, the target's other JSON members, the target's
  * URL up to its digest, and the request, actor and source as JSON.  The
  * script adds the digest and tag it knows (observe/ builds the envelope).
+ * With events off, neither the keys nor the arguments are sent.
  */
 
 #define NGX_HTTP_OCI_EVENT_KEYS      2
@@ -38,6 +39,10 @@ typedef struct {
     ngx_str_t                   from;        /* a mount's source */
 } ngx_http_oci_event_t;
 
+
+/* with events off a script gets neither: it sends as it did before */
+#define ngx_http_oci_event_nkeys(conf)                                        \
+    ((conf)->events ? NGX_HTTP_OCI_EVENT_KEYS : 0)
 
 void ngx_http_oci_event_keys(ngx_http_oci_args_t *a,
     ngx_http_oci_loc_conf_t *conf);

@@ -147,7 +147,7 @@ ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
                                    ngx_http_oci_manifest_found,
                                    NGX_HTTP_OCI_SCRIPT_MANIFEST_GET,
-                                   1 + NGX_HTTP_OCI_EVENT_KEYS, &a);
+                                   1 + ngx_http_oci_event_nkeys(ctx->conf), &a);
 
     return ngx_http_oci_suspend(r, rc);
 }
@@ -585,7 +585,7 @@ ngx_http_oci_manifest_store(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     return ngx_http_oci_redis_script(r, ctx->conf->redis,
                                      ngx_http_oci_manifest_stored,
                                      NGX_HTTP_OCI_SCRIPT_MANIFEST_PUT,
-                                     2 + NGX_HTTP_OCI_EVENT_KEYS, &a);
+                                     2 + ngx_http_oci_event_nkeys(ctx->conf), &a);
 }
 
 
@@ -716,7 +716,7 @@ ngx_http_oci_manifest_delete(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
                                    ngx_http_oci_manifest_deleted,
                                    NGX_HTTP_OCI_SCRIPT_MANIFEST_DELETE,
-                                   1 + NGX_HTTP_OCI_EVENT_KEYS, &a);
+                                   1 + ngx_http_oci_event_nkeys(ctx->conf), &a);
 
     return ngx_http_oci_suspend(r, rc);
 }

@@ -83,11 +83,12 @@ ngx_http_oci_script_reply(redisReply *reply)
  * event(ki, i, tag, digest): the change's event (api/ngx_http_oci_events.h)
  * appended to the stream KEYS[ki]; KEYS[ki + 1] counts the entries
  * dropped because the stream held the backlog ARGV[i] already.  ARGV[i +
- * 1] is the action, "" for no event.
+ * 1] is the action, "" for no event; without the key (events off) there
+ * are no event arguments either.
  */
 #define NGX_HTTP_OCI_LUA_EVENT                                               \
     "local function event(ki, i, tag, digest, mt)\n"                         \
-    "  if ARGV[i + 1] == '' then return end\n"                               \
+    "  if not KEYS[ki] or (ARGV[i + 1] or '') == '' then return end\n"       \
     "  local s = KEYS[ki]\n"                                                 \
     "  redis.call('XADD', s, '*', 'a', ARGV[i + 1], 'r', ARGV[i + 2],\n"      \
     "             'm', mt or ARGV[i + 3], 'd', digest, 't', tag,\n"           \
