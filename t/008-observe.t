@@ -192,3 +192,47 @@ GET /readyz
 --- must_die
 --- error_log
 oci_registry_metrics_repositories must be 1 to 100000
+
+
+
+=== TEST 11: an events endpoint's name goes into Redis keys and labels
+--- config
+    oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    oci_registry_events_endpoint Hooks! /_hooks;
+--- must_die
+--- error_log
+"oci_registry_events_endpoint" directive has a name that is not [a-z0-9_-]
+
+
+
+=== TEST 12: an events endpoint reads its server's Redis
+--- config
+    oci_registry_events_endpoint hooks /_hooks;
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    }
+--- must_die
+--- error_log
+oci_registry_events_endpoint "hooks" needs "oci_registry_redis" in its server block
+
+
+
+=== TEST 13: an events endpoint's parameters are checked
+--- config
+    oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    oci_registry_events_endpoint hooks /_hooks actions=push,jump;
+--- must_die
+--- error_log
+invalid parameter "actions=push,jump" of "oci_registry_events_endpoint"
+
+
+
+=== TEST 14: two endpoints of one name
+--- config
+    oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    oci_registry_events_endpoint hooks /_hooks;
+    oci_registry_events_endpoint hooks /_other;
+--- must_die
+--- error_log
+"oci_registry_events_endpoint" directive has a name another endpoint has

@@ -39,7 +39,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_oci_manifest_ref(ngx_http_request_t *r,
-    ngx_http_oci_ctx_t *ctx, ngx_http_oci_args_t *a, ngx_uint_t n);
+    ngx_http_oci_ctx_t *ctx, ngx_http_oci_args_t *a, ngx_uint_t n,
+    ngx_uint_t event);
 static ngx_int_t ngx_http_oci_manifest_get(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_manifest_found(ngx_http_request_t *r,
@@ -86,13 +87,14 @@ ngx_http_oci_manifests(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
 
 /*
- * What GET, HEAD and DELETE send first: the repository, the events' keys,
- * the reference and whether it is a tag ("t") or a digest ("d")
+ * What GET, HEAD and DELETE send first: the repository, the events' keys
+ * when the request may be an event, the reference and whether it is a
+ * tag ("t") or a digest ("d")
  */
 
 static ngx_int_t
 ngx_http_oci_manifest_ref(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
-    ngx_http_oci_args_t *a, ngx_uint_t n)
+    ngx_http_oci_args_t *a, ngx_uint_t n, ngx_uint_t event)
 {
     if (ngx_http_discard_request_body(r) != NGX_OK
         || ngx_http_oci_args_init(a, r->pool, n + NGX_HTTP_OCI_EVENT_ARGS)
@@ -102,7 +104,11 @@ ngx_http_oci_manifest_ref(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     }
 
     ngx_http_oci_args_str(a, &ctx->base);
-    ngx_http_oci_event_keys(a, ctx->conf);
+
+    if (event) {
+        ngx_http_oci_event_keys(a, ctx->conf);
+    }
+
     ngx_http_oci_args_str(a, &ctx->route.reference);
 
     if (ctx->route.by_digest) {
@@ -120,14 +126,19 @@ static ngx_int_t
 ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
     ngx_int_t              rc;
+    ngx_uint_t             pull;
     ngx_http_oci_args_t    a;
     ngx_http_oci_event_t   ev;
 
-    if (ngx_http_oci_manifest_ref(r, ctx, &a, 4) != NGX_OK) {
+    /* a pull is an event only when asked; a HEAD never */
+
+    pull = (r->method == NGX_HTTP_GET && ctx->conf->events_pulls);
+
+    if (ngx_http_oci_manifest_ref(r, ctx, &a, 4, pull) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* HEAD needs the size, not the bytes; and is no pull */
+    /* HEAD needs the size, not the bytes */
 
     if (r->method == NGX_HTTP_HEAD) {
         ngx_http_oci_args_lit(&a, "head");
@@ -136,18 +147,21 @@ ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         ngx_http_oci_args_lit(&a, "get");
     }
 
-    ngx_memzero(&ev, sizeof(ngx_http_oci_event_t));
-    ev.action = (r->method == NGX_HTTP_GET && ctx->conf->events_pulls)
-                ? "pull" : NULL;
-    ev.kind = "manifests";
-    ev.size = -1;
+    if (pull) {
+        ngx_memzero(&ev, sizeof(ngx_http_oci_event_t));
+        ev.action = "pull";
+        ev.kind = "manifests";
+        ev.size = -1;
 
-    ngx_http_oci_event_args(r, ctx, &a, &ev);
+        ngx_http_oci_event_args(r, ctx, &a, &ev);
+    }
 
     rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
                                    ngx_http_oci_manifest_found,
                                    NGX_HTTP_OCI_SCRIPT_MANIFEST_GET,
-                                   1 + ngx_http_oci_event_nkeys(ctx->conf), &a);
+                                   1 + (pull ? ngx_http_oci_event_nkeys(
+                                                   ctx->conf) : 0),
+                                   &a);
 
     return ngx_http_oci_suspend(r, rc);
 }
@@ -585,7 +599,8 @@ ngx_http_oci_manifest_store(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     return ngx_http_oci_redis_script(r, ctx->conf->redis,
                                      ngx_http_oci_manifest_stored,
                                      NGX_HTTP_OCI_SCRIPT_MANIFEST_PUT,
-                                     2 + ngx_http_oci_event_nkeys(ctx->conf), &a);
+                                     2 + ngx_http_oci_event_nkeys(ctx->conf),
+                                     &a);
 }
 
 
@@ -702,7 +717,7 @@ ngx_http_oci_manifest_delete(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     ngx_http_oci_args_t    a;
     ngx_http_oci_event_t   ev;
 
-    if (ngx_http_oci_manifest_ref(r, ctx, &a, 3) != NGX_OK) {
+    if (ngx_http_oci_manifest_ref(r, ctx, &a, 3, 1) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -716,7 +731,8 @@ ngx_http_oci_manifest_delete(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     rc = ngx_http_oci_redis_script(r, ctx->conf->redis,
                                    ngx_http_oci_manifest_deleted,
                                    NGX_HTTP_OCI_SCRIPT_MANIFEST_DELETE,
-                                   1 + ngx_http_oci_event_nkeys(ctx->conf), &a);
+                                   1 + ngx_http_oci_event_nkeys(ctx->conf),
+                                   &a);
 
     return ngx_http_oci_suspend(r, rc);
 }

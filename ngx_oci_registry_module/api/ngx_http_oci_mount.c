@@ -198,7 +198,9 @@ ngx_http_oci_upload_mount_link(ngx_http_request_t *r,
     return ngx_http_oci_redis_script(r, up->ctx->conf->redis,
                                      ngx_http_oci_upload_mount_done,
                                      NGX_HTTP_OCI_SCRIPT_BLOB_LINK,
-                                     1 + ngx_http_oci_event_nkeys(up->ctx->conf), &a);
+                                     1 + ngx_http_oci_event_nkeys(
+                                             up->ctx->conf),
+                                     &a);
 }
 
 

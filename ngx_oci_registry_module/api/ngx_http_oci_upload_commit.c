@@ -438,8 +438,9 @@ ngx_http_oci_upload_link(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
     return ngx_http_oci_redis_script_undo(r, ctx->conf->redis,
                                           ngx_http_oci_upload_linked,
                                           NGX_HTTP_OCI_SCRIPT_BLOB_LINK,
-                                          1 + ngx_http_oci_event_nkeys(ctx->conf), &a,
-                                          closing ? &undo : NULL);
+                                          1 + ngx_http_oci_event_nkeys(
+                                                  ctx->conf),
+                                          &a, closing ? &undo : NULL);
 }
 
 

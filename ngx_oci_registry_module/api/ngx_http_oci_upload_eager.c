@@ -194,7 +194,8 @@ ngx_http_oci_upload_eager_close(ngx_http_request_t *r,
     return ngx_http_oci_redis_script(r, ctx->conf->redis,
                                      ngx_http_oci_upload_eager_closed,
                                      NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE,
-                                     1 + ngx_http_oci_event_nkeys(ctx->conf), &a);
+                                     1 + ngx_http_oci_event_nkeys(ctx->conf),
+                                     &a);
 }
 
 

@@ -129,9 +129,10 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      * MANIFEST_PUT: KEYS[2] the catalog, KEYS[3..4] events; ARGV name,
      * digest, type, body, size, subject, descriptor, artifactType, the
      * most referrers a subject may have, then three counted lists: tags,
-     * blobs, child manifests, then the event: one per tag, or one.  Returns "OK", {kind, digest} for the first reference
-     * that is not in the repository, or {"REFERRERS", subject} when the
-     * subject has as many referrers as it may.  An index entry may also
+     * blobs, child manifests, then the event: one per tag, or one.
+     * Returns "OK", {kind, digest} for the first reference that is not in
+     * the repository, or {"REFERRERS", subject} when the subject has as
+     * many referrers as it may.  An index entry may also
      * be a blob: BuildKit's registry cache is an index whose entries are
      * layers and its cache config.  A referrer is listed for its subject
      * and, for the artifactType filter, for its subject and type.
@@ -381,9 +382,10 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
     /*
      * BLOB_CLOSE: KEYS[2..3] events; ARGV digest, size, upload id, the
      * token of a holder known to be dead ("" if none), "1" for a fresh
-     * signed id, how long it stays fresh (s), then the event.  Ends an upload whose closing PUT carried a
-     * whole blob, verified with the digest's own algorithm, without having
-     * locked it: the upload must still be at offset 0 and unlocked.
+     * signed id, how long it stays fresh (s), then the event.  Ends an
+     * upload whose closing PUT carried a whole blob, verified with the
+     * digest's own algorithm, without having locked it: the upload must
+     * still be at offset 0 and unlocked.
      * "LINKED", "LINKED_FRESH" (a signed id nobody wrote to, so no upload
      * file exists), "UNKNOWN", "HAD_BYTES" (so the body was not the whole
      * blob: the upload is dropped) or {"LOCKED", holder's token}.

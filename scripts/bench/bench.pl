@@ -167,9 +167,11 @@ my $ours_pid = spawn("$tmp/ours/logs/stderr.log", '/usr/sbin/nginx', '-p',
                      "$tmp/ours/logs/error.log");
 wait_port($port{ours});
 
-# the same registry with metrics on (counting is per nginx, so another
-# nginx): same Redis, same storage, a /metrics location
+# the same registry with metrics and events on (counting is per nginx, so
+# another nginx): same Redis, same storage, a /metrics location, and an
+# endpoint taking every event (a second server answering 204)
 $port{metrics} = free_port();
+$port{sink} = free_port();
 make_path("$tmp/metrics/logs");
 spew("$tmp/metrics/nginx.conf", <<"EOF");
 load_module $module;
@@ -191,14 +193,25 @@ http {
         client_max_body_size 0;
         client_body_buffer_size 1m;
         oci_registry_thread_pool default;
+        oci_registry_storage $tmp/ours/storage;
+        oci_registry_redis $redis_addr;
+        oci_registry_key_prefix ev:;
+        oci_registry_events on;
+        oci_registry_events_endpoint sink /_sink poll=100ms batch=100;
         location /v2/ {
             oci_registry;
-            oci_registry_storage $tmp/ours/storage;
-            oci_registry_redis $redis_addr;
         }
         location = /metrics {
             oci_registry_metrics;
         }
+        location /_sink {
+            internal;
+            proxy_pass http://127.0.0.1:$port{sink};
+        }
+    }
+    server {
+        listen 127.0.0.1:$port{sink};
+        location / { return 204; }
     }
 }
 EOF
@@ -330,7 +343,7 @@ sub push_small {
     die "PUT blob $p: $st" unless $st == 201;
 }
 
-for my $t (qw(ours dist)) {
+for my $t (qw(ours dist metrics)) {
     push_small($port{$t}, 'bench/app', $blob{$_}) for qw(cfg b1k b1m b64m);
     put_manifest_to($port{$t}, 'bench/app', 'bench', $manifest);
     put_manifest_to($port{$t}, 'bench/app', sprintf('t%04d', $_), $manifest)
@@ -410,7 +423,7 @@ my %paths = (
 my @scenarios = (
     [ 'manifest GET by tag c16',  \&wrk,     'manifest_tag',    16, 'rps',  [qw(ours dist static)] ],
     [ 'manifest GET by tag c16, token auth', \&wrk, 'manifest_tag', 16, 'rps', [qw(auth)] ],
-    [ 'manifest GET by tag c16, metrics on', \&wrk, 'manifest_tag', 16, 'rps', [qw(metrics)] ],
+    [ 'manifest GET by tag c16, metrics and events on', \&wrk, 'manifest_tag', 16, 'rps', [qw(metrics)] ],
     [ 'manifest GET by tag c64',  \&wrk,     'manifest_tag',    64, 'rps',  [qw(ours dist static)] ],
     [ 'manifest HEAD by digest',  \&ab_head, 'manifest_digest', 16, 'rps',  [qw(ours dist static)] ],
     [ 'blob HEAD',                \&ab_head, 'blob_1m',         16, 'rps',  [qw(ours dist static)] ],
@@ -558,6 +571,14 @@ for my $round (1 .. $rounds) {
         push_small($push_port{$t}, $push_repo{$t}, $_) for @small;
         push @{ $res{'sequential 1 KiB pushes'}{$t} }, $n / (time - $t0);
     }
+
+    # the same with metrics and events on: each push's event is appended
+    # by its script and delivered to the sink meanwhile
+    my @small = map { bytes(1024, "e$round$_") } 1 .. 500;
+    my $t0 = time;
+    push_small($port{metrics}, 'bench/evpush', $_) for @small;
+    push @{ $res{'sequential 1 KiB pushes, metrics and events on'}{ours} },
+         500 / (time - $t0);
     unlink glob "$tmp/push.* $tmp/chunk.* $tmp/ours/storage/limit.bin";
 }
 
