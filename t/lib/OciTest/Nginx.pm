@@ -225,11 +225,24 @@ sub start {
             delete $self->{pid};
             die "nginx failed to start (status $?):\n" . $self->_emerg_lines;
         }
-        return $self if _can_connect($self->{port});
+        if (_can_connect($self->{port})) {
+            # the master listens before it has started its workers: a
+            # test that counts them must find them
+            my $conf = _slurp("$dir/nginx.conf") // '';
+            return $self unless $conf =~ /^\s*master_process\s+on\s*;/m;
+            my ($n) = $conf =~ /^\s*worker_processes\s+(\d+)\s*;/m;
+            $n //= 1;
+            while (time < $deadline) {
+                return $self if $self->worker_pids >= $n;
+                sleep 0.02;
+            }
+            last;
+        }
         sleep 0.02;
     }
     $self->stop;
-    die "nginx did not listen on port $self->{port} within 5 s:\n" . $self->_emerg_lines;
+    die "nginx did not listen on port $self->{port} (or start its workers) "
+        . "within 5 s:\n" . $self->_emerg_lines;
 }
 
 # QUIT, wait up to 5 s, then KILL the process group.  An nginx that had
