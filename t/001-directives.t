@@ -181,3 +181,95 @@ GET /v2/
 --- must_die
 --- error_log
 unknown thread pool "nosuchpool"
+
+
+
+=== TEST 14: sentinels without the master's name
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis sentinel=127.0.0.1:26379;
+    }
+--- must_die
+--- error_log
+"oci_registry_redis" directive needs "master=" with "sentinel="
+
+
+
+=== TEST 15: an address and sentinels
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT
+                           sentinel=127.0.0.1:26379 master=m;
+    }
+--- must_die
+--- error_log
+"oci_registry_redis" directive takes either an address or sentinels, not both
+
+
+
+=== TEST 16: a master's name without sentinels
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT master=m;
+    }
+--- must_die
+--- error_log
+"oci_registry_redis" directive takes "master=" and "sentinel_password=" only with "sentinel="
+
+
+
+=== TEST 17: a WAIT that would outlast the command timeout
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT wait=1
+                           wait_timeout=2s timeout=2s;
+    }
+--- must_die
+--- error_log
+"oci_registry_redis" directive needs "wait_timeout=" shorter than "timeout="
+
+
+
+=== TEST 18: a sentinel on a unix socket
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis sentinel=unix:/tmp/sentinel.sock master=m;
+    }
+--- must_die
+--- error_log
+"oci_registry_redis" directive has a sentinel on a unix socket
+
+
+
+=== TEST 19: too many replicas to wait for
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT wait=65;
+    }
+--- must_die
+--- error_log
+invalid parameter "wait=65" of "oci_registry_redis"
+
+
+
+=== TEST 20: no sentinel answers: 503 with the OCI body, no crash
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis sentinel=127.0.0.1:1 master=m;
+    }
+--- request
+GET /v2/library/app/tags/list
+--- error_code: 503
+--- response_body_like: "code":"UNAVAILABLE"
+--- error_log
+sentinel 127.0.0.1:1
+--- no_error_log
+[alert]
+[crit]

@@ -74,7 +74,9 @@ ngx_http_oci_blobs(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         ngx_http_oci_args_key(&a, &ctx->base, "blobs", NULL);
         ngx_http_oci_args_str(&a, &ctx->digest);
 
-        rc = ngx_http_oci_redis_command(r, ctx->conf->redis, handler, &a);
+        rc = (r->method == NGX_HTTP_DELETE)
+             ? ngx_http_oci_redis_write(r, ctx->conf->redis, handler, &a)
+             : ngx_http_oci_redis_command(r, ctx->conf->redis, handler, &a);
 
         return ngx_http_oci_suspend(r, rc);
     }

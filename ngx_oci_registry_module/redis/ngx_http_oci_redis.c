@@ -27,15 +27,12 @@
 #define NGX_HTTP_OCI_REDIS_BACKOFF_MAX  1000
 
 
-static ngx_int_t ngx_http_oci_redis_connect(ngx_http_oci_redis_t *redis);
 static void ngx_http_oci_redis_schedule(ngx_http_oci_redis_t *redis);
 static void ngx_http_oci_redis_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_oci_redis_connect_timeout(ngx_event_t *ev);
 static void ngx_http_oci_redis_read_handler(ngx_event_t *ev);
 static void ngx_http_oci_redis_write_handler(ngx_event_t *ev);
 static void ngx_http_oci_redis_flush_handler(ngx_event_t *ev);
-static void ngx_http_oci_redis_add_read(void *data);
-static void ngx_http_oci_redis_del_read(void *data);
 static void ngx_http_oci_redis_add_write(void *data);
 static void ngx_http_oci_redis_del_write(void *data);
 static void ngx_http_oci_redis_cleanup(void *data);
@@ -45,6 +42,9 @@ static void ngx_http_oci_redis_disconnected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_oci_redis_setup_reply(redisAsyncContext *ac, void *rep,
     void *data);
+static void ngx_http_oci_redis_role_reply(redisAsyncContext *ac, void *rep,
+    void *data);
+static void ngx_http_oci_redis_ready(ngx_http_oci_redis_t *redis);
 
 
 ngx_int_t
@@ -62,6 +62,7 @@ ngx_http_oci_redis_init_process(ngx_cycle_t *cycle,
     }
 
     redis->conf = rcf;
+    redis->server = rcf->server;
     redis->log = cycle->log;
     redis->backoff = NGX_HTTP_OCI_REDIS_BACKOFF_MIN;
 
@@ -99,6 +100,10 @@ ngx_http_oci_redis_init_process(ngx_cycle_t *cycle,
 
     rcf->conn = redis;
 
+    if (rcf->sentinels != NULL) {
+        return ngx_http_oci_redis_sentinel_init(cycle, redis);
+    }
+
     if (ngx_http_oci_redis_connect(redis) != NGX_OK) {
         ngx_http_oci_redis_schedule(redis);
     }
@@ -125,6 +130,10 @@ ngx_http_oci_redis_exit_process(ngx_http_oci_redis_conf_t *rcf)
 
     ngx_http_oci_redis_drop(redis);
 
+    if (redis->sentinel != NULL) {
+        ngx_http_oci_redis_sentinel_exit(redis);
+    }
+
     /* still not sent: the locks they would release expire instead */
 
     while (redis->ndeferred) {
@@ -137,7 +146,7 @@ ngx_http_oci_redis_exit_process(ngx_http_oci_redis_conf_t *rcf)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oci_redis_connect(ngx_http_oci_redis_t *redis)
 {
     int                         argc;
@@ -150,11 +159,17 @@ ngx_http_oci_redis_connect(ngx_http_oci_redis_t *redis)
 
     rcf = redis->conf;
 
-    if (rcf->unix_socket) {
-        ac = redisAsyncConnectUnix((char *) rcf->host);
+    if (redis->server.host == NULL) {
+        /* the sentinels have not named a master yet */
+        return NGX_ERROR;
+    }
+
+    if (redis->server.unix_socket) {
+        ac = redisAsyncConnectUnix((char *) redis->server.host);
 
     } else {
-        ac = redisAsyncConnect((char *) rcf->host, rcf->port);
+        ac = redisAsyncConnect((char *) redis->server.host,
+                               redis->server.port);
     }
 
     if (ac == NULL) {
@@ -166,8 +181,9 @@ ngx_http_oci_redis_connect(ngx_http_oci_redis_t *redis)
 
     if (ac->err) {
         ngx_log_error(NGX_LOG_ERR, redis->log, 0,
-                      "oci registry: redis \"%V\" connect failed: %s",
-                      &rcf->addr, ac->errstr);
+                      "oci registry: redis \"%V\" connect to %s:%d "
+                      "failed: %s", &rcf->addr, redis->server.host,
+                      redis->server.port, ac->errstr);
         redisAsyncFree(ac);
         return NGX_ERROR;
     }
@@ -190,8 +206,8 @@ ngx_http_oci_redis_connect(ngx_http_oci_redis_t *redis)
 
     ac->data = redis;
     ac->ev.data = c;
-    ac->ev.addRead = ngx_http_oci_redis_add_read;
-    ac->ev.delRead = ngx_http_oci_redis_del_read;
+    ac->ev.addRead = ngx_http_oci_redis_ev_add_read;
+    ac->ev.delRead = ngx_http_oci_redis_ev_del_read;
     ac->ev.addWrite = ngx_http_oci_redis_add_write;
     ac->ev.delWrite = ngx_http_oci_redis_del_write;
     ac->ev.cleanup = ngx_http_oci_redis_cleanup;
@@ -240,6 +256,25 @@ ngx_http_oci_redis_connect(ngx_http_oci_redis_t *redis)
     {
         redisAsyncFree(ac);
         return NGX_ERROR;
+    }
+
+    /*
+     * A master the sentinels named may have become a replica since (an
+     * old master back after a failover): ROLE says, before any request's
+     * command is written
+     */
+
+    if (rcf->sentinels != NULL) {
+        argv[0] = "ROLE";
+        argvlen[0] = 4;
+
+        if (redisAsyncCommandArgv(ac, ngx_http_oci_redis_role_reply, redis,
+                                  1, argv, argvlen)
+            != REDIS_OK)
+        {
+            redisAsyncFree(ac);
+            return NGX_ERROR;
+        }
     }
 
     /*
@@ -300,6 +335,50 @@ ngx_http_oci_redis_drop(ngx_http_oci_redis_t *redis)
 }
 
 
+/*
+ * The sentinels named the master: connect to it now, leaving the old
+ * master if it is another.  Named again while connected to it, nothing.
+ */
+
+void
+ngx_http_oci_redis_move(ngx_http_oci_redis_t *redis, u_char *ip, size_t len,
+    int port)
+{
+    if (redis->exiting) {
+        return;
+    }
+
+    if (redis->server.host != NULL && redis->server.port == port
+        && ngx_strlen(redis->server.host) == len
+        && ngx_strncmp(redis->server.host, ip, len) == 0
+        && redis->ac != NULL)
+    {
+        return;
+    }
+
+    ngx_memcpy(redis->host, ip, len);
+    redis->host[len] = '\0';
+
+    redis->server.host = redis->host;
+    redis->server.port = port;
+    redis->server.unix_socket = 0;
+
+    /* its cleanup schedules a reconnect: this one comes first */
+
+    ngx_http_oci_redis_drop(redis);
+
+    if (redis->reconnect.timer_set) {
+        ngx_del_timer(&redis->reconnect);
+    }
+
+    redis->backoff = NGX_HTTP_OCI_REDIS_BACKOFF_MIN;
+
+    if (ngx_http_oci_redis_connect(redis) != NGX_OK) {
+        ngx_http_oci_redis_schedule(redis);
+    }
+}
+
+
 static void
 ngx_http_oci_redis_reconnect_handler(ngx_event_t *ev)
 {
@@ -311,6 +390,13 @@ ngx_http_oci_redis_reconnect_handler(ngx_event_t *ev)
 
     if (redis->conf->stats) {
         (void) ngx_atomic_fetch_add(&redis->conf->stats->reconnects, 1);
+    }
+
+    /* the master may have moved: the sentinels are asked, then it is */
+
+    if (redis->sentinel != NULL) {
+        ngx_http_oci_redis_sentinel_ask(redis);
+        return;
     }
 
     if (ngx_http_oci_redis_connect(redis) != NGX_OK) {
@@ -384,8 +470,8 @@ ngx_http_oci_redis_flush_handler(ngx_event_t *ev)
  * edge-triggered registration would not do.
  */
 
-static void
-ngx_http_oci_redis_add_read(void *data)
+void
+ngx_http_oci_redis_ev_add_read(void *data)
 {
     ngx_connection_t  *c = data;
 
@@ -400,8 +486,8 @@ ngx_http_oci_redis_add_read(void *data)
 }
 
 
-static void
-ngx_http_oci_redis_del_read(void *data)
+void
+ngx_http_oci_redis_ev_del_read(void *data)
 {
     ngx_connection_t  *c = data;
 
@@ -562,6 +648,48 @@ ngx_http_oci_redis_setup_reply(redisAsyncContext *ac, void *rep, void *data)
         return;
     }
 
+    if (redis->conf->sentinels == NULL) {
+        ngx_http_oci_redis_ready(redis);
+    }
+}
+
+
+static void
+ngx_http_oci_redis_role_reply(redisAsyncContext *ac, void *rep, void *data)
+{
+    redisReply            *reply = rep;
+    ngx_http_oci_redis_t  *redis = ac->data;
+
+    redisReply            *role;
+
+    if (reply == NULL) {
+        return;
+    }
+
+    role = (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
+           ? reply->element[0] : NULL;
+
+    if (role == NULL || role->type != REDIS_REPLY_STRING || role->len != 6
+        || ngx_strncmp(role->str, "master", 6) != 0)
+    {
+        ngx_log_error(NGX_LOG_WARN, redis->log, 0,
+                      "oci registry: redis \"%V\": %s:%d is not the "
+                      "master any more, asking the sentinels again",
+                      &redis->conf->addr, redis->server.host,
+                      redis->server.port);
+
+        redis->ready = 0;
+        redisAsyncFree(ac);
+        return;
+    }
+
+    ngx_http_oci_redis_ready(redis);
+}
+
+
+static void
+ngx_http_oci_redis_ready(ngx_http_oci_redis_t *redis)
+{
     redis->ready = 1;
     redis->backoff = NGX_HTTP_OCI_REDIS_BACKOFF_MIN;
 
@@ -571,6 +699,14 @@ ngx_http_oci_redis_setup_reply(redisAsyncContext *ac, void *rep, void *data)
 
     if (redis->connect_timer.timer_set) {
         ngx_del_timer(&redis->connect_timer);
+    }
+
+    if (redis->conf->sentinels != NULL) {
+        ngx_log_error(NGX_LOG_NOTICE, redis->log, 0,
+                      "oci registry: redis \"%V\" ready at master %s:%d",
+                      &redis->conf->addr, redis->server.host,
+                      redis->server.port);
+        return;
     }
 
     ngx_log_error(NGX_LOG_INFO, redis->log, 0,

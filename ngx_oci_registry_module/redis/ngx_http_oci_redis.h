@@ -76,15 +76,34 @@ typedef struct {
 } ngx_http_oci_redis_stats_t;
 
 
-struct ngx_http_oci_redis_conf_s {
-    ngx_str_t                   addr;        /* as written, for logs */
+typedef struct {
     u_char                     *host;        /* NUL-terminated IP or path */
     int                         port;
     unsigned                    unix_socket:1;
+} ngx_http_oci_redis_addr_t;
+
+
+/*
+ * A server is one address, or a master found through sentinels (which
+ * each worker asks, and then follows from master to master).  With "wait"
+ * a write that a request's answer acknowledges is followed by WAIT: the
+ * answer waits until that many replicas have it.
+ */
+
+struct ngx_http_oci_redis_conf_s {
+    ngx_str_t                   addr;        /* as written, for logs */
+    ngx_http_oci_redis_addr_t   server;      /* NULL host with sentinels */
+    ngx_array_t                *sentinels;   /* ngx_http_oci_redis_addr_t */
+    ngx_str_t                   master;      /* the sentinels' name of it */
+    ngx_str_t                   sentinel_password;
     ngx_int_t                   db;
     ngx_str_t                   password;
     ngx_msec_t                  connect_timeout;
     ngx_msec_t                  timeout;
+    ngx_uint_t                  wait;        /* replicas, 0: no WAIT */
+    ngx_msec_t                  wait_timeout;
+    const char                 *wait_argv[3];
+    size_t                      wait_lens[3];
     ngx_http_oci_redis_fail_pt  fail;
 
     ngx_http_oci_redis_t       *conn;        /* per worker, init_process */
@@ -129,6 +148,15 @@ ngx_int_t ngx_http_oci_redis_call(ngx_http_oci_redis_conf_t *rcf,
 ngx_int_t ngx_http_oci_redis_call_script(ngx_http_oci_redis_conf_t *rcf,
     ngx_http_oci_redis_callback_pt cb, void *data,
     ngx_http_oci_script_e script, ngx_uint_t nkeys,
+    ngx_http_oci_args_t *args);
+
+/*
+ * A command that changes what a request acknowledges (an HDEL): with
+ * "wait" its reply reaches the handler only once the replicas have it.
+ * Our scripts say so themselves (ngx_http_oci_script_writes).
+ */
+ngx_int_t ngx_http_oci_redis_write(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_args_t *args);
 
 /*

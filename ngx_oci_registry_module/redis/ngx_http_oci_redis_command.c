@@ -15,8 +15,14 @@
  * Commands on a worker's connection: for a request (its handler runs
  * with the reply, or the server's failure handler when there is none),
  * scripts by EVALSHA, fire-and-forget ones, and the commands kept while
- * Redis is away.
+ * Redis is away.  With "wait", a write's reply is held until WAIT says
+ * the replicas have it.
  */
+
+
+/* not a script: a plain command, or one that writes (see "wait") */
+#define NGX_HTTP_OCI_REDIS_PLAIN        NGX_HTTP_OCI_SCRIPT_N
+#define NGX_HTTP_OCI_REDIS_PLAIN_WRITE  (NGX_HTTP_OCI_SCRIPT_N + 1)
 
 
 /*
@@ -45,13 +51,17 @@ typedef struct {
 
     /* run after a reconnect if this command's reply is lost */
     ngx_http_oci_redis_deferred_t  *undo;
+
+    /* a WAIT's: the write's reply (a copy), for the handler */
+    redisReply                     *held;
 } ngx_http_oci_redis_pending_t;
 
 
 static ngx_int_t ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_redis_fail_pt fail, ngx_uint_t script, int argc,
-    const char **argv, size_t *argvlen, ngx_http_oci_args_t *undo);
+    const char **argv, size_t *argvlen, ngx_http_oci_args_t *undo,
+    redisReply *held);
 static ngx_int_t ngx_http_oci_redis_send_bg(ngx_http_oci_redis_conf_t *rcf,
     ngx_http_oci_redis_callback_pt cb, void *data, ngx_uint_t script,
     int argc, const char **argv, size_t *argvlen);
@@ -69,6 +79,14 @@ static void ngx_http_oci_redis_request_cleanup(void *data);
 static void ngx_http_oci_redis_timeout(ngx_event_t *ev);
 static void ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep,
     void *data);
+static void ngx_http_oci_redis_answer(ngx_http_request_t *r,
+    ngx_http_oci_redis_t *redis, redisReply *reply,
+    ngx_http_oci_redis_pending_t *pending);
+static void ngx_http_oci_redis_wait(ngx_http_request_t *r,
+    ngx_http_oci_redis_t *redis, redisReply *reply,
+    ngx_http_oci_redis_handler_pt handler, ngx_http_oci_redis_fail_pt fail);
+static redisReply *ngx_http_oci_redis_copy(ngx_pool_t *pool,
+    redisReply *reply);
 
 
 ngx_int_t
@@ -81,8 +99,23 @@ ngx_http_oci_redis_command(ngx_http_request_t *r,
     }
 
     return ngx_http_oci_redis_send(r, rcf, handler, rcf->fail,
-                                   NGX_HTTP_OCI_SCRIPT_N, args->n, args->argv,
-                                   args->lens, NULL);
+                                   NGX_HTTP_OCI_REDIS_PLAIN, args->n,
+                                   args->argv, args->lens, NULL, NULL);
+}
+
+
+ngx_int_t
+ngx_http_oci_redis_write(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_args_t *args)
+{
+    if (args->failed) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oci_redis_send(r, rcf, handler, rcf->fail,
+                                   NGX_HTTP_OCI_REDIS_PLAIN_WRITE, args->n,
+                                   args->argv, args->lens, NULL, NULL);
 }
 
 
@@ -96,8 +129,8 @@ ngx_http_oci_redis_probe(ngx_http_request_t *r,
     }
 
     return ngx_http_oci_redis_send(r, rcf, handler, fail,
-                                   NGX_HTTP_OCI_SCRIPT_N, args->n, args->argv,
-                                   args->lens, NULL);
+                                   NGX_HTTP_OCI_REDIS_PLAIN, args->n,
+                                   args->argv, args->lens, NULL, NULL);
 }
 
 
@@ -149,7 +182,7 @@ ngx_http_oci_redis_script_undo(ngx_http_request_t *r,
 
     return ngx_http_oci_redis_send(r, rcf, handler, rcf->fail, script,
                                    args->n + NGX_HTTP_OCI_ARGS_HEAD, argv,
-                                   lens, undo);
+                                   lens, undo, NULL);
 }
 
 
@@ -157,7 +190,8 @@ static ngx_int_t
 ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_redis_fail_pt fail, ngx_uint_t script, int argc,
-    const char **argv, size_t *argvlen, ngx_http_oci_args_t *undo)
+    const char **argv, size_t *argvlen, ngx_http_oci_args_t *undo,
+    redisReply *held)
 {
     ngx_pool_cleanup_t            *cln;
     ngx_http_oci_redis_t          *redis;
@@ -202,6 +236,7 @@ ngx_http_oci_redis_send(ngx_http_request_t *r,
     pending->fail = fail;
     pending->cleanup = cln;
     pending->script = script;
+    pending->held = held;
     pending->timer.log = r->connection->log;
 
     if (undo != NULL) {
@@ -233,8 +268,9 @@ ngx_http_oci_redis_call(ngx_http_oci_redis_conf_t *rcf,
         return NGX_ERROR;
     }
 
-    return ngx_http_oci_redis_send_bg(rcf, cb, data, NGX_HTTP_OCI_SCRIPT_N,
-                                      args->n, args->argv, args->lens);
+    return ngx_http_oci_redis_send_bg(rcf, cb, data,
+                                      NGX_HTTP_OCI_REDIS_PLAIN, args->n,
+                                      args->argv, args->lens);
 }
 
 
@@ -533,13 +569,10 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
     void                           *cbdata;
     ngx_http_request_t             *r;
     ngx_http_oci_redis_t           *redis;
-    ngx_http_oci_redis_fail_pt      fail;
-    ngx_http_oci_redis_handler_pt   handler;
     ngx_http_oci_redis_callback_pt  cb;
 
     r = pending->request;
     redis = pending->redis;
-    handler = pending->handler;
     cb = pending->cb;
     cbdata = pending->data;
 
@@ -580,8 +613,6 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
         ngx_http_oci_redis_count(redis->conf, pending->sent, reply);
     }
 
-    fail = pending->fail;
-
     if (pending->undo) {
         if (reply == NULL) {
             /* it may have run: undone after the reconnect */
@@ -593,18 +624,38 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
         }
     }
 
-    ngx_free(pending);
-
     if (redis->exiting) {
+        ngx_free(pending);
         return;
     }
 
+    /*
+     * A master the sentinels named that is a replica now: the command
+     * failed, and the sentinels are asked again (the connection's
+     * cleanup); the request is answered 503 as for a lost reply
+     */
+
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR
+        && redis->conf->sentinels != NULL
+        && reply->len >= 8 && ngx_strncmp(reply->str, "READONLY", 8) == 0)
+    {
+        ngx_log_error(NGX_LOG_WARN, redis->log, 0,
+                      "oci registry: redis \"%V\": %s:%d is a replica now",
+                      &redis->conf->addr, redis->server.host,
+                      redis->server.port);
+
+        ngx_http_oci_redis_drop(redis);
+        reply = NULL;
+    }
+
     if (cb != NULL) {
+        ngx_free(pending);
         cb(cbdata, reply);
         return;
     }
 
     if (r == NULL) {
+        ngx_free(pending);
         return;
     }
 
@@ -612,18 +663,149 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
 
     ngx_http_set_log_request(c->log, r);
 
+    ngx_http_oci_redis_answer(r, redis, reply, pending);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the request's handler gets the reply, now or after WAIT; or it fails */
+
+static void
+ngx_http_oci_redis_answer(ngx_http_request_t *r, ngx_http_oci_redis_t *redis,
+    redisReply *reply, ngx_http_oci_redis_pending_t *pending)
+{
+    ngx_uint_t                      waits;
+    redisReply                     *held;
+    ngx_http_oci_redis_fail_pt      fail;
+    ngx_http_oci_redis_handler_pt   handler;
+
+    handler = pending->handler;
+    fail = pending->fail;
+    held = pending->held;
+
+    waits = redis->conf->wait
+            && (pending->script == NGX_HTTP_OCI_REDIS_PLAIN_WRITE
+                || (pending->script < NGX_HTTP_OCI_SCRIPT_N
+                    && ngx_http_oci_script_writes[pending->script]));
+
+    ngx_free(pending);
+
     if (reply == NULL) {
-        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oci registry: redis \"%V\" unavailable",
                       &redis->conf->addr);
 
         fail(r);
-
-    } else {
-        handler(r, reply);
+        return;
     }
 
-    ngx_http_run_posted_requests(c);
+    if (held != NULL) {
+
+        /* WAIT's count of the replicas that have the write */
+
+        if (reply->type == REDIS_REPLY_INTEGER
+            && reply->integer >= (long long) redis->conf->wait)
+        {
+            handler(r, held);
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oci registry: redis \"%V\": %L of %ui replicas "
+                      "acknowledged the write within %M ms",
+                      &redis->conf->addr,
+                      (int64_t) (reply->type == REDIS_REPLY_INTEGER
+                                 ? reply->integer : -1),
+                      redis->conf->wait, redis->conf->wait_timeout);
+
+        fail(r);
+        return;
+    }
+
+    if (waits && reply->type != REDIS_REPLY_ERROR) {
+        ngx_http_oci_redis_wait(r, redis, reply, handler, fail);
+        return;
+    }
+
+    handler(r, reply);
+}
+
+
+/*
+ * WAIT follows the write on the same connection, so it counts the
+ * replicas that have this write (and every one before it)
+ */
+
+static void
+ngx_http_oci_redis_wait(ngx_http_request_t *r, ngx_http_oci_redis_t *redis,
+    redisReply *reply, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_redis_fail_pt fail)
+{
+    redisReply                 *held;
+    ngx_http_oci_redis_conf_t  *rcf;
+
+    rcf = redis->conf;
+
+    held = ngx_http_oci_redis_copy(r->pool, reply);
+
+    if (held == NULL
+        || ngx_http_oci_redis_send(r, rcf, handler, fail,
+                                   NGX_HTTP_OCI_REDIS_PLAIN, 3,
+                                   rcf->wait_argv, rcf->wait_lens, NULL, held)
+           != NGX_OK)
+    {
+        fail(r);
+    }
+}
+
+
+/* hiredis frees its reply when the callback returns: a copy is held */
+
+static redisReply *
+ngx_http_oci_redis_copy(ngx_pool_t *pool, redisReply *reply)
+{
+    size_t       i;
+    redisReply  *copy;
+
+    copy = ngx_pcalloc(pool, sizeof(redisReply));
+    if (copy == NULL) {
+        return NULL;
+    }
+
+    copy->type = reply->type;
+    copy->integer = reply->integer;
+
+    if (reply->str != NULL) {
+        copy->str = ngx_pnalloc(pool, reply->len + 1);
+        if (copy->str == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(copy->str, reply->str, reply->len);
+        copy->str[reply->len] = '\0';
+        copy->len = reply->len;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+        return copy;
+    }
+
+    copy->element = ngx_palloc(pool, reply->elements * sizeof(redisReply *));
+    if (copy->element == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < reply->elements; i++) {
+        copy->element[i] = ngx_http_oci_redis_copy(pool, reply->element[i]);
+        if (copy->element[i] == NULL) {
+            return NULL;
+        }
+    }
+
+    copy->elements = reply->elements;
+
+    return copy;
 }
 
 

@@ -32,8 +32,17 @@ typedef struct {
 } ngx_http_oci_redis_deferred_t;
 
 
+typedef struct ngx_http_oci_redis_sentinel_s  ngx_http_oci_redis_sentinel_t;
+
+
 struct ngx_http_oci_redis_s {
     ngx_http_oci_redis_conf_t  *conf;
+
+    /* the server's address, or the master the sentinels named last */
+    ngx_http_oci_redis_addr_t   server;
+    u_char                      host[NGX_SOCKADDR_STRLEN + 1];
+    ngx_http_oci_redis_sentinel_t  *sentinel;
+
     redisAsyncContext          *ac;
     ngx_connection_t           *connection;
     ngx_log_t                  *log;
@@ -53,7 +62,18 @@ struct ngx_http_oci_redis_s {
 };
 
 
+ngx_int_t ngx_http_oci_redis_connect(ngx_http_oci_redis_t *redis);
 void ngx_http_oci_redis_drop(ngx_http_oci_redis_t *redis);
+void ngx_http_oci_redis_move(ngx_http_oci_redis_t *redis, u_char *ip,
+    size_t len, int port);
+void ngx_http_oci_redis_ev_add_read(void *data);
+void ngx_http_oci_redis_ev_del_read(void *data);
+
+/* redis/ngx_http_oci_redis_sentinel.c */
+ngx_int_t ngx_http_oci_redis_sentinel_init(ngx_cycle_t *cycle,
+    ngx_http_oci_redis_t *redis);
+void ngx_http_oci_redis_sentinel_ask(ngx_http_oci_redis_t *redis);
+void ngx_http_oci_redis_sentinel_exit(ngx_http_oci_redis_t *redis);
 void ngx_http_oci_redis_defer(ngx_http_oci_redis_deferred_t *d);
 void ngx_http_oci_redis_send_deferred(ngx_http_oci_redis_t *redis);
 

@@ -548,3 +548,22 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "return {redis.call('XLEN', KEYS[1]),\n"
         "        tonumber(redis.call('GET', KEYS[2]) or '0')}\n")
 };
+
+
+/*
+ * The scripts whose change an answer acknowledges (201, 202 of a push,
+ * an upload's progress, a delete): with "wait" their replies wait for
+ * the replicas.  Reads, locks (they expire anyway) and the background
+ * work's scripts do not.
+ */
+
+const u_char  ngx_http_oci_script_writes[NGX_HTTP_OCI_SCRIPT_N] = {
+    [NGX_HTTP_OCI_SCRIPT_MANIFEST_PUT] = 1,
+    [NGX_HTTP_OCI_SCRIPT_MANIFEST_DELETE] = 1,
+    [NGX_HTTP_OCI_SCRIPT_UPLOAD_SAVE] = 1,
+    [NGX_HTTP_OCI_SCRIPT_BLOB_LINK] = 1,
+    [NGX_HTTP_OCI_SCRIPT_UPLOAD_CREATE] = 1,
+    [NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE] = 1,
+    [NGX_HTTP_OCI_SCRIPT_UPLOAD_CANCEL] = 1,
+    [NGX_HTTP_OCI_SCRIPT_BLOB_DELETE] = 1
+};

@@ -59,6 +59,9 @@ typedef enum {
 
 extern ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N];
 
+/* 1 for a script whose change a request acknowledges (see "wait") */
+extern const u_char  ngx_http_oci_script_writes[NGX_HTTP_OCI_SCRIPT_N];
+
 ngx_http_oci_reply_e ngx_http_oci_script_reply(redisReply *reply);
 
 

@@ -8,6 +8,8 @@ package OciTest::Redis;
 #   $r->cmd(qw(SET k v));  $r->cmd('KEYS', '*');   # parsed replies
 #   $r->kill9;  ...  $r->start_again;       # same port and dir
 #   $r->stop;
+#   my $s = OciTest::Redis->start(sentinel => "sentinel monitor m ...\n");
+#                                           # redis-sentinel with that config
 #
 #   # the shared test Redis (scripts/test.sh), e.g. in add_block_preprocessor:
 #   OciTest::Redis::command($ENV{TEST_NGINX_REDIS_PORT}, 'FLUSHDB');
@@ -39,11 +41,21 @@ sub available {
     return undef;
 }
 
+# Path of redis-sentinel (Debian's redis-sentinel package), or undef.
+sub sentinel_available {
+    local $ENV{OCI_TEST_REDIS_SERVER} = 'redis-sentinel';
+    return available();
+}
+
 # start(%opt): port (default: a free one), dir (default: a temp dir,
-# removed at the end), args (extra redis-server arguments), binary.
+# removed at the end), args (extra redis-server arguments), binary;
+# sentinel: the text of a sentinel configuration, to run redis-sentinel
+# with it (which rewrites the file, so start_again keeps what it learnt).
 sub start {
     my ($class, %opt) = @_;
-    my $bin = $opt{binary} || available() or die "redis-server not found\n";
+    my $bin = $opt{binary}
+        || ($opt{sentinel} ? sentinel_available() : available())
+        or die "redis-server not found\n";
     my $dir = $opt{dir};
     my $own_dir = !$dir;
     $dir ||= File::Temp::tempdir('oci-redis-XXXXXX', TMPDIR => 1, CLEANUP => 0);
@@ -55,6 +67,12 @@ sub start {
         args    => $opt{args} || [],
         owner   => $$,
     }, $class;
+    if (defined $opt{sentinel}) {
+        $self->{conf} = "$dir/sentinel.conf";
+        open my $fh, '>', $self->{conf} or die "$self->{conf}: $!";
+        print $fh $opt{sentinel};
+        close $fh;
+    }
     push @LIVE, $self;
     Scalar::Util::weaken($LIVE[-1]);
     return $self->_spawn;
@@ -80,6 +98,10 @@ sub _spawn {
                '--save', '', '--appendonly', 'no', '--dir', $self->{dir},
                '--daemonize', 'no', '--logfile', "$self->{dir}/redis.log",
                @{ $self->{args} });
+    @cmd = ($self->{binary}, $self->{conf}, '--port', $self->{port},
+            '--bind', '127.0.0.1', '--dir', $self->{dir}, '--daemonize', 'no',
+            '--logfile', "$self->{dir}/redis.log", @{ $self->{args} })
+        if $self->{conf};
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         open STDIN, '<', '/dev/null';

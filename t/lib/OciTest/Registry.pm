@@ -27,6 +27,8 @@ sub registry_config {
     my $http_extra = $o{http_extra} // '';
     # parameters of oci_registry_redis after the address (timeout=...)
     my $redis_args = $o{redis_args} // '';
+    # or all of them, the address too (sentinel=... master=...)
+    my $redis = $o{redis} // "127.0.0.1:%%REDIS%% $redis_args";
     # the commit's thread pool: our directive, or (aio => 1) "aio threads",
     # or (threads => 0) none
     my $threads = $o{aio} ? "aio threads;" : "oci_registry_thread_pool default;";
@@ -47,7 +49,7 @@ http {
         location /v2/ {
             oci_registry;
             oci_registry_storage %%STORAGE%%;
-            oci_registry_redis 127.0.0.1:%%REDIS%% $redis_args;
+            oci_registry_redis $redis;
             $threads
             $extra
         }
