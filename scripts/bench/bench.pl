@@ -86,6 +86,18 @@ spawn("$tmp/redis.log", 'redis-server', '--unixsocket', "$tmp/redis.sock",
       '--appendfsync', 'everysec', '--save', '');
 wait_port($port{redis});
 
+# a replica of it, for the pushes with "wait=1" (WAIT 1 after each write)
+$port{replica} = free_port();
+make_path("$tmp/replica");
+spawn("$tmp/replica.log", 'redis-server', '--port', $port{replica},
+      '--bind', '127.0.0.1', '--dir', "$tmp/replica", '--appendonly', 'no',
+      '--save', '', '--replicaof', '127.0.0.1', $port{redis});
+wait_port($port{replica});
+for (1 .. 100) {
+    last if run("redis-cli -p $port{redis} INFO replication") =~ /state=online/;
+    select undef, undef, undef, 0.1;
+}
+
 $port{ours} = free_port();
 $port{auth} = free_port();
 # BENCH_AUTH_CACHE=0 measures the verifier without its per-worker cache
@@ -130,6 +142,12 @@ http {
             oci_registry_storage $tmp/ours/storage;
             oci_registry_redis $redis_addr;
             oci_registry_durable off;
+        }
+        # the same with each acknowledged write waiting for the replica
+        location /v2/wait/ {
+            oci_registry;
+            oci_registry_storage $tmp/ours/storage;
+            oci_registry_redis $redis_addr wait=1;
         }
     }
     server {
@@ -571,6 +589,14 @@ for my $round (1 .. $rounds) {
         push_small($push_port{$t}, $push_repo{$t}, $_) for @small;
         push @{ $res{'sequential 1 KiB pushes'}{$t} }, $n / (time - $t0);
     }
+
+    # the same with wait=1: the upload's creation and its closing PUT
+    # each wait for the replica (WAIT 1 over loopback TCP)
+    my @waited = map { bytes(1024, "w$round$_") } 1 .. 500;
+    my $tw = time;
+    push_small($port{ours}, 'wait/push', $_) for @waited;
+    push @{ $res{'sequential 1 KiB pushes, wait=1 (one replica)'}{ours} },
+         500 / (time - $tw);
 
     # the same with metrics and events on: each push's event is appended
     # by its script and delivered to the sink meanwhile
