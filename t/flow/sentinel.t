@@ -202,12 +202,111 @@ is($http->get($t->url('/v2/ha/app/manifests/first'))->{status}, 200,
 
 is_deeply([ sort $t->worker_pids ], [ sort @workers ], 'no worker crashed');
 
+# --- a reload, then a second failover with the sentinel of some workers
+# frozen (SIGSTOP): they give up on it after connect_timeout + timeout and
+# ask the next one ---------------------------------------------------------
+
+$t->reload;
+ok(wait_for('a push after the reload', 5, sub {
+    put_manifest($t, 'ha/app', 'reloaded',
+                 manifest('{"a":0}', 'reloaded'))->{status} == 201
+}), 'a reload asks the sentinels afresh');
+
+# the old master comes back; the sentinels make it a replica of the new one
+$master->start_again;
+my $now_master = (grep { $_->port == $addr->[1] } @replicas)[0];
+ok(wait_for('the old master as a replica', 30, sub {
+    my @online = $now_master->cmd('INFO', 'replication')
+        =~ /^slave\d+:.*state=online/mg;
+    @online == 2;
+}), 'the old master rejoined as a replica: two replicas again');
+
+# the sentinel with most of our subscriptions (clients of +switch-master)
+my ($frozen) = sort { $b->[1] <=> $a->[1] } map {
+    my $list = $_->cmd('CLIENT', 'LIST');
+    [ $_, scalar(() = $list =~ /\bsub=1\b/g) ];
+} @sentinels;
+cmp_ok($frozen->[1], '>=', 1, "a sentinel has $frozen->[1] of our links");
+kill 'STOP', $frozen->[0]->pid;
+
+unlink $stop;
+my @kids2;
+for my $p (1 .. 4) {
+    my $pid = fork // die;
+    if (!$pid) {
+        open my $log, '>', "$tmp/acked2.$p" or POSIX::_exit(1);
+        $log->autoflush(1);
+        my $n = 0;
+        while (!-e $stop) {
+            my $name = "q$p-" . $n++;
+            my $cfg = qq({"pusher":"$name"});
+            my $m = manifest($cfg, $name);
+            my $res = push_blob($t, 'ha/app', $cfg);
+            $res = put_manifest($t, 'ha/app', $name, $m)
+                if $res->{status} == 201;
+            printf $log "%.3f %d %s %s %s\n", time, $res->{status}, $name,
+                sha256($m), sha256($cfg);
+        }
+        POSIX::_exit(0);
+    }
+    push @kids2, $pid;
+}
+sleep 1;
+$now_master->kill9;
+my $killed2 = time;
+note 'the new master killed too';
+ok(wait_for('a push after the second failover', 40, sub {
+    for my $f (glob "$tmp/acked2.*") {
+        open my $fh, '<', $f or next;
+        while (<$fh>) {
+            my ($at, $status) = split / /;
+            return 1 if $at > $killed2 + 0.2 && $status == 201;
+        }
+    }
+    0;
+}), 'pushes succeed again after a failover with a sentinel frozen');
+sleep 1;
+open $touch, '>', $stop or die;
+close $touch;
+waitpid $_, 0 for @kids2;
+
+# the workers linked to the frozen sentinel moved on too: twenty requests
+# in a row succeed, and the log shows the give-up
+ok(wait_for('every worker to serve', 20, sub {
+    for (1 .. 20) {
+        return 0 unless $http->get($t->url('/v2/ha/app/tags/list'))->{status} == 200;
+    }
+    1;
+}), 'every worker serves again, the frozen sentinel\'s too');
+like(join("\n", grep { /sentinel did not answer/ } split /\n/, $t->error_log),
+     qr/sentinel did not answer/, 'after giving up on the frozen sentinel');
+kill 'CONT', $frozen->[0]->pid;
+
+my @acked2;
+for my $f (glob "$tmp/acked2.*") {
+    open my $fh, '<', $f or die;
+    while (<$fh>) {
+        my ($at, $status, $tag, $d, $cfg) = split / /;
+        chomp $cfg;
+        push @acked2, [ $tag, $d, $cfg, $at ] if $status == 201;
+    }
+}
+my ($first2) = sort { $a <=> $b } grep { $_ > $killed2 } map { $_->[3] } @acked2;
+note(sprintf 'first acknowledged push %.2f s after the second kill',
+     $first2 - $killed2) if defined $first2;
+$lost = 0;
+for my $a (@acked2) {
+    my ($tag, $d) = @$a;
+    $r = $http->get($t->url("/v2/ha/app/manifests/$tag"));
+    $lost++ unless $r->{status} == 200
+                   && $r->{headers}{'docker-content-digest'} eq $d;
+}
+is($lost, 0, scalar(@acked2) . ' acknowledged pushes, none lost');
+
 # --- no sentinel, no master: 503 at once -----------------------------------
 
 $_->kill9 for @sentinels;
-for my $rep (@replicas) {
-    $rep->kill9;
-}
+$_->kill9 for $master, @replicas;
 ok(wait_for('503', 10, sub {
     $http->get($t->url('/v2/ha/app/tags/list'))->{status} == 503
 }), 'with no master and no sentinel: 503');
