@@ -258,3 +258,21 @@ scope, so a long name overran its buffer (before any login).
 --- error_code: 401
 --- response_body eval
 '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":[{"Type":"repository","Name":"' . ("b" x 250) . '","Action":"pull"},{"Type":"repository","Name":"' . ("b" x 250) . '","Action":"push"},{"Type":"repository","Name":"' . ("c" x 250) . '","Action":"pull"}]}]}'
+
+
+
+=== TEST 16: the lifecycle endpoints need delete, whatever the method
+--- request
+GET /v2/team/app/_lifecycle/policy
+--- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer realm="https://auth.example/token",service="registry.example",scope="repository:team/app:delete"
+
+
+
+=== TEST 17: a preview needs delete too (it shows what a policy deletes)
+--- request
+POST /v2/team/app/_lifecycle/preview
+--- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer realm="https://auth.example/token",service="registry.example",scope="repository:team/app:delete"

@@ -17,6 +17,7 @@
 #include "ngx_http_oci_manifests.h"
 #include "ngx_http_oci_referrers.h"
 #include "ngx_http_oci_tags.h"
+#include "ngx_http_oci_lifecycle.h"
 
 
 /*
@@ -126,8 +127,11 @@ ngx_http_oci_handler(ngx_http_request_t *r)
     case NGX_HTTP_OCI_ROUTE_MANIFEST:
         return ngx_http_oci_manifests(r, ctx);
 
-    default: /* NGX_HTTP_OCI_ROUTE_REFERRERS */
+    case NGX_HTTP_OCI_ROUTE_REFERRERS:
         return ngx_http_oci_referrers(r, ctx);
+
+    default: /* NGX_HTTP_OCI_ROUTE_LIFECYCLE_* */
+        return ngx_http_oci_lifecycle(r, ctx);
     }
 }
 

@@ -81,6 +81,13 @@ ngx_http_oci_scope_needs(ngx_pool_t *pool, ngx_uint_t method, ngx_str_t *uri,
     need->type = ngx_http_oci_repository;
     need->name = rt.name;
 
+    /* a retention policy decides what is deleted: delete, whatever verb */
+
+    if (rt.type >= NGX_HTTP_OCI_ROUTE_LIFECYCLE_POLICY) {
+        need->actions = NGX_HTTP_OCI_ACT_DELETE;
+        return NGX_OK;
+    }
+
     switch (method) {
 
     case NGX_HTTP_POST:

@@ -65,6 +65,10 @@ static ngx_http_oci_err_t  ngx_http_oci_errors[] = {
       ngx_string("service unavailable") },
     { ngx_string("NOT_FOUND"),
       ngx_string("no such API endpoint") },
+    { ngx_string("POLICY_INVALID"),
+      ngx_string("lifecycle policy invalid") },
+    { ngx_string("POLICY_UNKNOWN"),
+      ngx_string("lifecycle policy unknown to registry") },
     { ngx_string("UNKNOWN"),
       ngx_string("unknown error") }
 };

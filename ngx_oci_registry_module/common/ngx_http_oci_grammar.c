@@ -294,6 +294,25 @@ ngx_http_oci_route_parse(ngx_str_t *uri, ngx_http_oci_route_t *rt,
     {
         rt->type = NGX_HTTP_OCI_ROUTE_TAGS;
 
+    } else if (ngx_http_oci_str_eq(kw, len, "_lifecycle") == NGX_OK) {
+
+        /* "_" cannot start a name's component: no repository is hidden */
+
+        if (ngx_http_oci_str_eq(tail, last - tail, "policy") == NGX_OK) {
+            rt->type = NGX_HTTP_OCI_ROUTE_LIFECYCLE_POLICY;
+
+        } else if (ngx_http_oci_str_eq(tail, last - tail, "preview")
+                   == NGX_OK)
+        {
+            rt->type = NGX_HTTP_OCI_ROUTE_LIFECYCLE_PREVIEW;
+
+        } else if (ngx_http_oci_str_eq(tail, last - tail, "run") == NGX_OK) {
+            rt->type = NGX_HTTP_OCI_ROUTE_LIFECYCLE_RUN;
+
+        } else {
+            return NGX_DECLINED;
+        }
+
     } else if (ngx_http_oci_str_eq(kw, len, "blobs") == NGX_OK) {
 
         if (ngx_http_oci_str_eq(tail, last - tail, "uploads") == NGX_OK) {
@@ -387,6 +406,13 @@ ngx_http_oci_route_methods(ngx_http_oci_route_e type)
 
     case NGX_HTTP_OCI_ROUTE_UPLOAD:
         return NGX_HTTP_GET|NGX_HTTP_PATCH|NGX_HTTP_PUT|NGX_HTTP_DELETE;
+
+    case NGX_HTTP_OCI_ROUTE_LIFECYCLE_POLICY:
+        return NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT|NGX_HTTP_DELETE;
+
+    case NGX_HTTP_OCI_ROUTE_LIFECYCLE_PREVIEW:
+    case NGX_HTTP_OCI_ROUTE_LIFECYCLE_RUN:
+        return NGX_HTTP_POST;
 
     default:
         return NGX_HTTP_GET|NGX_HTTP_HEAD;

@@ -268,6 +268,11 @@ ngx_http_oci_family(ngx_http_oci_route_e type)
     case NGX_HTTP_OCI_ROUTE_REFERRERS:
         return NGX_HTTP_OCI_FAM_REFERRERS;
 
+    case NGX_HTTP_OCI_ROUTE_LIFECYCLE_POLICY:
+    case NGX_HTTP_OCI_ROUTE_LIFECYCLE_PREVIEW:
+    case NGX_HTTP_OCI_ROUTE_LIFECYCLE_RUN:
+        return NGX_HTTP_OCI_FAM_LIFECYCLE;
+
     default:
         return NGX_HTTP_OCI_FAM_UNKNOWN;
     }

@@ -55,7 +55,7 @@ static u_char *ngx_http_oci_expo_seconds(u_char *p, uint64_t us);
 static ngx_str_t  ngx_http_oci_families[] = {
     ngx_string("base"), ngx_string("catalog"), ngx_string("tags"),
     ngx_string("manifests"), ngx_string("blobs"), ngx_string("uploads"),
-    ngx_string("referrers"), ngx_string("unknown")
+    ngx_string("referrers"), ngx_string("lifecycle"), ngx_string("unknown")
 };
 
 static ngx_str_t  ngx_http_oci_methods[] = {

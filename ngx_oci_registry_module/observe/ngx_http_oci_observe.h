@@ -33,6 +33,7 @@ typedef enum {
     NGX_HTTP_OCI_FAM_BLOBS,
     NGX_HTTP_OCI_FAM_UPLOADS,
     NGX_HTTP_OCI_FAM_REFERRERS,
+    NGX_HTTP_OCI_FAM_LIFECYCLE,
     NGX_HTTP_OCI_FAM_UNKNOWN,                /* no such endpoint */
     NGX_HTTP_OCI_FAM_N
 } ngx_http_oci_family_e;

@@ -101,6 +101,42 @@ ngx_http_oci_script_reply(redisReply *reply)
     "end\n"
 
 
+/*
+ * delete(b, digest): a manifest by digest, with its tags, its reverse
+ * indexes, its referrer entry and its place in the index of manifests;
+ * false when there is none
+ */
+#define NGX_HTTP_OCI_LUA_DELETE                                              \
+    "local function delete(b, dg)\n"                                         \
+    "  local mk = b .. 'm:' .. dg\n"                                         \
+    "  local m = redis.call('HMGET', mk, 'subject', 'blobs', 'manifests',\n"  \
+    "                       'at')\n"                                         \
+    "  if not m[1] then return false end\n"                                  \
+    "  for _, t in ipairs(redis.call('SMEMBERS',\n"                          \
+    "                                 b .. 'digesttags:' .. dg)) do\n"       \
+    "    redis.call('HDEL', b .. 'tagmap', t)\n"                             \
+    "    redis.call('ZREM', b .. 'tags', t)\n"                               \
+    "  end\n"                                                                \
+    "  redis.call('DEL', b .. 'digesttags:' .. dg)\n"                        \
+    "  for d in string.gmatch(m[2] or '', '%S+') do\n"                       \
+    "    redis.call('SREM', b .. 'blobrefs:' .. d, dg)\n"                    \
+    "  end\n"                                                                \
+    "  for d in string.gmatch(m[3] or '', '%S+') do\n"                       \
+    "    redis.call('SREM', b .. 'mrefs:' .. d, dg)\n"                       \
+    "  end\n"                                                                \
+    "  if m[1] ~= '' then\n"                                                 \
+    "    redis.call('ZREM', b .. 'referrers:' .. m[1], dg)\n"                \
+    "    if m[4] and m[4] ~= '' then\n"                                      \
+    "      redis.call('ZREM',\n"                                             \
+    "                 b .. 'referrers:' .. m[1] .. ':type:' .. m[4], dg)\n"  \
+    "    end\n"                                                              \
+    "  end\n"                                                                \
+    "  redis.call('DEL', mk)\n"                                              \
+    "  redis.call('ZREM', b .. 'manifests', dg)\n"                           \
+    "  return true\n"                                                        \
+    "end\n"
+
+
 ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
 
     /*
@@ -174,6 +210,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "             'size', ARGV[5], 'subject', ARGV[6], 'desc', ARGV[7],\n"
         "             'at', ARGV[8], 'blobs', table.concat(blobs, ' '),\n"
         "             'manifests', table.concat(mans, ' '), 'pushed', now)\n"
+        "  redis.call('ZADD', b .. 'manifests', now, dg)\n"
         "  for _, d in ipairs(blobs) do\n"
         "    redis.call('SADD', b .. 'blobrefs:' .. d, dg)\n"
         "  end\n"
@@ -209,6 +246,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      */
     ngx_string(
         NGX_HTTP_OCI_LUA_EVENT
+        NGX_HTTP_OCI_LUA_DELETE
         "local b = KEYS[1]\n"
         "if ARGV[2] == 't' then\n"
         "  local d = redis.call('HGET', b .. 'tagmap', ARGV[1])\n"
@@ -219,32 +257,8 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  event(2, 3, ARGV[1], d)\n"
         "  return 'DELETED'\n"
         "end\n"
-        "local dg = ARGV[1]\n"
-        "local mk = b .. 'm:' .. dg\n"
-        "local m = redis.call('HMGET', mk, 'subject', 'blobs', 'manifests',\n"
-        "                     'at')\n"
-        "if not m[1] then return 'UNKNOWN' end\n"
-        "for _, t in ipairs(redis.call('SMEMBERS',\n"
-        "                               b .. 'digesttags:' .. dg)) do\n"
-        "  redis.call('HDEL', b .. 'tagmap', t)\n"
-        "  redis.call('ZREM', b .. 'tags', t)\n"
-        "end\n"
-        "redis.call('DEL', b .. 'digesttags:' .. dg)\n"
-        "for d in string.gmatch(m[2] or '', '%S+') do\n"
-        "  redis.call('SREM', b .. 'blobrefs:' .. d, dg)\n"
-        "end\n"
-        "for d in string.gmatch(m[3] or '', '%S+') do\n"
-        "  redis.call('SREM', b .. 'mrefs:' .. d, dg)\n"
-        "end\n"
-        "if m[1] ~= '' then\n"
-        "  redis.call('ZREM', b .. 'referrers:' .. m[1], dg)\n"
-        "  if m[4] and m[4] ~= '' then\n"
-        "    redis.call('ZREM',\n"
-        "               b .. 'referrers:' .. m[1] .. ':type:' .. m[4], dg)\n"
-        "  end\n"
-        "end\n"
-        "redis.call('DEL', mk)\n"
-        "event(2, 3, '', dg)\n"
+        "if not delete(b, ARGV[1]) then return 'UNKNOWN' end\n"
+        "event(2, 3, '', ARGV[1])\n"
         "return 'DELETED'\n"),
 
     /*
@@ -546,7 +560,83 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "end\n"
         "if min then redis.call('XTRIM', KEYS[1], 'MINID', min) end\n"
         "return {redis.call('XLEN', KEYS[1]),\n"
-        "        tonumber(redis.call('GET', KEYS[2]) or '0')}\n")
+        "        tonumber(redis.call('GET', KEYS[2]) or '0')}\n"),
+
+    /*
+     * LIFECYCLE_IMAGES: ARGV the first index, how many.  A page of the
+     * repository's manifests by push time: {total, {digest, pushed,
+     * flags, tag ...} ...}, flags "s" for a referrer (it has a subject),
+     * "c" for a manifest an index references.  The index of manifests is
+     * made on push; the first call also indexes the tagged manifests of
+     * versions before it (untagged ones of those it cannot find).
+     */
+    ngx_string(
+        "local b = KEYS[1]\n"
+        "local ix = b .. 'manifests'\n"
+        "if redis.call('EXISTS', ix .. ':indexed') == 0 then\n"
+        "  local tm = redis.call('HGETALL', b .. 'tagmap')\n"
+        "  for i = 2, #tm, 2 do\n"
+        "    local p = redis.call('HGET', b .. 'm:' .. tm[i], 'pushed')\n"
+        "    if p then redis.call('ZADD', ix, 'NX', p, tm[i]) end\n"
+        "  end\n"
+        "  redis.call('SET', ix .. ':indexed', '1')\n"
+        "end\n"
+        "local first = tonumber(ARGV[1])\n"
+        "local out = {redis.call('ZCARD', ix)}\n"
+        "local ds = redis.call('ZRANGE', ix, first,\n"
+        "                      first + tonumber(ARGV[2]) - 1, 'WITHSCORES')\n"
+        "for i = 1, #ds, 2 do\n"
+        "  local d = ds[i]\n"
+        "  local f = ''\n"
+        "  local s = redis.call('HGET', b .. 'm:' .. d, 'subject')\n"
+        "  if s and s ~= '' then f = 's' end\n"
+        "  if redis.call('SCARD', b .. 'mrefs:' .. d) > 0 then\n"
+        "    f = f .. 'c'\n"
+        "  end\n"
+        "  local e = {d, ds[i + 1], f}\n"
+        "  for _, t in ipairs(redis.call('SMEMBERS',\n"
+        "                                b .. 'digesttags:' .. d)) do\n"
+        "    e[#e + 1] = t\n"
+        "  end\n"
+        "  out[#out + 1] = e\n"
+        "end\n"
+        "return out\n"),
+
+    /*
+     * LIFECYCLE_EXPIRE: KEYS[2..3] events; ARGV digest, the number of
+     * tags it had when the policy was evaluated, the tags, then the
+     * event.  Expires the manifest and the referrers of it, only if it
+     * still has exactly those tags and no index references it (a push
+     * may have moved a tag since): {"DELETED", referrers deleted},
+     * "STATE" when it changed, "UNKNOWN" when it is gone.
+     */
+    ngx_string(
+        NGX_HTTP_OCI_LUA_EVENT
+        NGX_HTTP_OCI_LUA_DELETE
+        "local b = KEYS[1]\n"
+        "local dg = ARGV[1]\n"
+        "local n = tonumber(ARGV[2])\n"
+        "local i = n + 3\n"
+        "if redis.call('EXISTS', b .. 'm:' .. dg) == 0 then\n"
+        "  return 'UNKNOWN'\n"
+        "end\n"
+        "local want = {}\n"
+        "for j = 1, n do want[ARGV[2 + j]] = true end\n"
+        "local have = redis.call('SMEMBERS', b .. 'digesttags:' .. dg)\n"
+        "if #have ~= n then return 'STATE' end\n"
+        "for _, t in ipairs(have) do\n"
+        "  if not want[t] then return 'STATE' end\n"
+        "end\n"
+        "if redis.call('SCARD', b .. 'mrefs:' .. dg) > 0 then\n"
+        "  return 'STATE'\n"
+        "end\n"
+        "local refs = redis.call('ZRANGE', b .. 'referrers:' .. dg, 0, -1)\n"
+        "for _, r in ipairs(refs) do\n"
+        "  if delete(b, r) then event(2, i, '', r) end\n"
+        "end\n"
+        "delete(b, dg)\n"
+        "event(2, i, '', dg)\n"
+        "return {'DELETED', #refs}\n")
 };
 
 
@@ -565,5 +655,6 @@ const u_char  ngx_http_oci_script_writes[NGX_HTTP_OCI_SCRIPT_N] = {
     [NGX_HTTP_OCI_SCRIPT_UPLOAD_CREATE] = 1,
     [NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE] = 1,
     [NGX_HTTP_OCI_SCRIPT_UPLOAD_CANCEL] = 1,
-    [NGX_HTTP_OCI_SCRIPT_BLOB_DELETE] = 1
+    [NGX_HTTP_OCI_SCRIPT_BLOB_DELETE] = 1,
+    [NGX_HTTP_OCI_SCRIPT_LIFECYCLE_EXPIRE] = 1
 };

@@ -1,0 +1,92 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#ifndef _NGX_HTTP_OCI_LIFECYCLE_H_INCLUDED_
+#define _NGX_HTTP_OCI_LIFECYCLE_H_INCLUDED_
+
+
+#include "ngx_http_oci_common.h"
+
+
+/*
+ * Lifecycle policies in Amazon ECR's JSON, evaluated as ECR evaluates
+ * them (docs/lifecycle.md).  The parser and the evaluation are pure: no
+ * request, no I/O; the endpoints are in ngx_http_oci_lifecycle_api.c.
+ */
+
+
+#define NGX_HTTP_OCI_LC_TEXT_MAX     30720   /* ECR's policy text limit */
+#define NGX_HTTP_OCI_LC_RULES_MAX    50      /* ECR's rules per policy */
+#define NGX_HTTP_OCI_LC_LIST_MAX     100     /* prefixes or patterns */
+#define NGX_HTTP_OCI_LC_WILDCARDS    4       /* per pattern */
+#define NGX_HTTP_OCI_LC_IMAGES_MAX   100000  /* a preview's images */
+#define NGX_HTTP_OCI_LC_RUN_MAX      1000    /* expiries in one run */
+
+
+typedef enum {
+    NGX_HTTP_OCI_LC_TAGGED = 0,
+    NGX_HTTP_OCI_LC_UNTAGGED,
+    NGX_HTTP_OCI_LC_ANY
+} ngx_http_oci_lc_status_e;
+
+
+typedef enum {
+    NGX_HTTP_OCI_LC_COUNT = 0,               /* imageCountMoreThan */
+    NGX_HTTP_OCI_LC_PUSHED                   /* sinceImagePushed, days */
+} ngx_http_oci_lc_count_e;
+
+
+typedef struct {
+    ngx_uint_t                  priority;
+    ngx_str_t                   description;
+    ngx_http_oci_lc_status_e    status;
+    ngx_str_t                  *list;        /* prefixes or patterns */
+    ngx_uint_t                  nlist;
+    unsigned                    patterns:1;
+    ngx_http_oci_lc_count_e     count;
+    ngx_uint_t                  number;
+} ngx_http_oci_lc_rule_t;
+
+
+typedef struct {
+    ngx_http_oci_lc_rule_t     *rules;       /* by priority, first first */
+    ngx_uint_t                  nrules;
+} ngx_http_oci_lc_policy_t;
+
+
+/* an image: a manifest of the repository, with what evaluation decides */
+typedef struct {
+    ngx_str_t                   digest;
+    time_t                      pushed;
+    ngx_str_t                  *tags;
+    ngx_uint_t                  ntags;
+    unsigned                    child:1;     /* an index references it */
+    unsigned                    expired:1;   /* a run deleted it */
+    ngx_int_t                   expire;      /* a rule's index, or -1 */
+} ngx_http_oci_lc_image_t;
+
+
+/*
+ * Parses and validates a policy.  NGX_DECLINED with *err saying which
+ * rule and field is wrong (a static or pool string), NGX_ERROR when out
+ * of memory.
+ */
+ngx_int_t ngx_http_oci_lc_parse(ngx_pool_t *pool, u_char *text, size_t len,
+    ngx_http_oci_lc_policy_t *policy, ngx_str_t *err);
+
+/*
+ * Sets each image's "expire" as of "now".  Sorts the images, newest
+ * first.  NGX_ERROR when out of memory.
+ */
+ngx_int_t ngx_http_oci_lc_evaluate(ngx_pool_t *pool,
+    ngx_http_oci_lc_policy_t *policy, ngx_http_oci_lc_image_t *images,
+    ngx_uint_t n, time_t now);
+
+ngx_int_t ngx_http_oci_lifecycle(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+
+
+#endif /* _NGX_HTTP_OCI_LIFECYCLE_H_INCLUDED_ */
