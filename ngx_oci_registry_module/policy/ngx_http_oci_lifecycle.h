@@ -9,6 +9,7 @@
 
 
 #include "ngx_http_oci_common.h"
+#include "ngx_http_oci_redis.h"
 
 
 /*
@@ -86,6 +87,35 @@ ngx_int_t ngx_http_oci_lc_evaluate(ngx_pool_t *pool,
     ngx_uint_t n, time_t now);
 
 ngx_int_t ngx_http_oci_lifecycle(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+
+
+/* between the endpoint files: a request's state (ctx->data) */
+
+typedef struct {
+    ngx_http_oci_lc_policy_t    policy;
+    ngx_array_t                 images;      /* ngx_http_oci_lc_image_t */
+    ngx_uint_t                  next;        /* index of the next page */
+    time_t                      at;
+    unsigned                    run:1;
+
+    /* a run's progress: the next image to look at, what it did */
+    ngx_uint_t                  todo;
+    ngx_uint_t                  expired;
+    ngx_uint_t                  changed;
+    ngx_uint_t                  remaining;
+    ngx_uint_t                  referrers;
+} ngx_http_oci_lc_ctx_t;
+
+
+ngx_int_t ngx_http_oci_lc_policy_get(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, ngx_http_oci_redis_handler_pt handler);
+void ngx_http_oci_lc_preview_policy(ngx_http_request_t *r,
+    redisReply *reply);
+void ngx_http_oci_lc_answer(ngx_http_request_t *r,
+    ngx_http_oci_lc_ctx_t *lc);
+void ngx_http_oci_lc_run_body(ngx_http_request_t *r);
+void ngx_http_oci_lc_run_next(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 
 

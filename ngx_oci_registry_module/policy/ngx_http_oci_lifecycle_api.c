@@ -14,7 +14,6 @@
 #include "ngx_http_oci_redis.h"
 #include "ngx_http_oci_args.h"
 #include "ngx_http_oci_redis_keys.h"
-#include "ngx_http_oci_events.h"
 
 
 /*
@@ -22,34 +21,15 @@
  * policy, ECR's JSON, kept as sent in P{<name>}:lifecycle) and
  * /v2/<name>/_lifecycle/preview (POST: what the policy in the body, or
  * the one in force, expires now or ?at=<unix time>), in ECR's preview
- * shape, and /v2/<name>/_lifecycle/run (POST: the policy in force,
- * evaluated by the same code, and what it expires deleted, each image
- * with its referrers in one script that first checks the image is as it
- * was evaluated).
+ * shape; /v2/<name>/_lifecycle/run reads the same way and goes on in
+ * ngx_http_oci_lifecycle_run.c.
  */
 
 
 #define NGX_HTTP_OCI_LC_PAGE  1000
 
 
-typedef struct {
-    ngx_http_oci_lc_policy_t    policy;
-    ngx_array_t                 images;      /* ngx_http_oci_lc_image_t */
-    ngx_uint_t                  next;        /* index of the next page */
-    time_t                      at;
-    unsigned                    run:1;
 
-    /* a run's progress: the next image to look at, what it did */
-    ngx_uint_t                  todo;
-    ngx_uint_t                  expired;
-    ngx_uint_t                  changed;
-    ngx_uint_t                  remaining;
-    ngx_uint_t                  referrers;
-} ngx_http_oci_lc_ctx_t;
-
-
-static ngx_int_t ngx_http_oci_lc_policy_get(ngx_http_request_t *r,
-    ngx_http_oci_ctx_t *ctx, ngx_http_oci_redis_handler_pt handler);
 static void ngx_http_oci_lc_policy_got(ngx_http_request_t *r,
     redisReply *reply);
 static void ngx_http_oci_lc_policy_body(ngx_http_request_t *r);
@@ -60,8 +40,6 @@ static void ngx_http_oci_lc_policy_deleted(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oci_lc_read(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx, ngx_http_client_body_handler_pt done);
 static void ngx_http_oci_lc_preview_body(ngx_http_request_t *r);
-static void ngx_http_oci_lc_preview_policy(ngx_http_request_t *r,
-    redisReply *reply);
 static void ngx_http_oci_lc_start(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx, u_char *text, size_t len);
 static ngx_int_t ngx_http_oci_lc_parsed(ngx_http_request_t *r, u_char *text,
@@ -71,13 +49,6 @@ static ngx_int_t ngx_http_oci_lc_page(ngx_http_request_t *r,
 static void ngx_http_oci_lc_paged(ngx_http_request_t *r, redisReply *reply);
 static ngx_int_t ngx_http_oci_lc_image(ngx_http_request_t *r,
     ngx_http_oci_lc_ctx_t *lc, redisReply *e);
-static void ngx_http_oci_lc_answer(ngx_http_request_t *r,
-    ngx_http_oci_lc_ctx_t *lc);
-static void ngx_http_oci_lc_run_body(ngx_http_request_t *r);
-static void ngx_http_oci_lc_run_next(ngx_http_request_t *r,
-    ngx_http_oci_ctx_t *ctx);
-static void ngx_http_oci_lc_run_done(ngx_http_request_t *r,
-    redisReply *reply);
 static void ngx_http_oci_lc_results(ngx_http_oci_text_t *t, void *data);
 
 
@@ -161,7 +132,7 @@ ngx_http_oci_lifecycle(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oci_lc_policy_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     ngx_http_oci_redis_handler_pt handler)
 {
@@ -332,36 +303,9 @@ ngx_http_oci_lc_preview_body(ngx_http_request_t *r)
 }
 
 
-/* a run takes the policy in force, never one of the request's */
-
-static void
-ngx_http_oci_lc_run_body(ngx_http_request_t *r)
-{
-    ngx_str_t            detail;
-    ngx_http_oci_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
-
-    ctx->body.mode = NGX_HTTP_OCI_BODY_NONE;
-
-    if (ctx->body.status || ctx->body.mem_len) {
-        ngx_str_set(&detail, "a run takes no body: it runs the policy in "
-                             "force (a preview takes one)");
-        ngx_http_oci_finalize_error(r, NGX_HTTP_BAD_REQUEST,
-                                    NGX_HTTP_OCI_ERR_POLICY_INVALID,
-                                    &detail);
-        return;
-    }
-
-    if (ngx_http_oci_lc_policy_get(r, ctx, ngx_http_oci_lc_preview_policy)
-        != NGX_OK)
-    {
-        ngx_http_oci_unavailable(r);
-    }
-}
 
 
-static void
+void
 ngx_http_oci_lc_preview_policy(ngx_http_request_t *r, redisReply *reply)
 {
     ngx_http_oci_ctx_t  *ctx;
@@ -522,7 +466,7 @@ ngx_http_oci_lc_paged(ngx_http_request_t *r, redisReply *reply)
 }
 
 
-static void
+void
 ngx_http_oci_lc_answer(ngx_http_request_t *r, ngx_http_oci_lc_ctx_t *lc)
 {
     ngx_str_t  body;
@@ -539,133 +483,8 @@ ngx_http_oci_lc_answer(ngx_http_request_t *r, ngx_http_oci_lc_ctx_t *lc)
 }
 
 
-/*
- * The next image the policy expires, one script at a time, at most
- * NGX_HTTP_OCI_LC_RUN_MAX in one run: the rest are counted as remaining
- * for the next run
- */
-
-static void
-ngx_http_oci_lc_run_next(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
-{
-    ngx_uint_t                i;
-    ngx_http_oci_args_t       a;
-    ngx_http_oci_event_t      ev;
-    ngx_http_oci_lc_ctx_t    *lc;
-    ngx_http_oci_lc_image_t  *im;
-
-    lc = ctx->data;
-    im = NULL;
-
-    while (lc->todo > 0) {
-        im = &((ngx_http_oci_lc_image_t *) lc->images.elts)[--lc->todo];
-
-        if (im->expire < 0) {
-            im = NULL;
-            continue;
-        }
-
-        if (lc->expired + lc->changed < NGX_HTTP_OCI_LC_RUN_MAX) {
-            break;
-        }
-
-        lc->remaining++;
-        im = NULL;
-    }
-
-    if (im == NULL) {
-        ngx_http_oci_lc_answer(r, lc);
-        return;
-    }
-
-    if (ngx_http_oci_args_init(&a, r->pool,
-                               3 + im->ntags + NGX_HTTP_OCI_EVENT_ARGS)
-        != NGX_OK)
-    {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_http_oci_args_str(&a, &ctx->base);
-    ngx_http_oci_event_keys(&a, ctx->conf);
-    ngx_http_oci_args_str(&a, &im->digest);
-    ngx_http_oci_args_number(&a, (off_t) im->ntags);
-
-    for (i = 0; i < im->ntags; i++) {
-        ngx_http_oci_args_str(&a, &im->tags[i]);
-    }
-
-    ngx_memzero(&ev, sizeof(ngx_http_oci_event_t));
-    ev.action = "delete";
-    ev.kind = "manifests";
-    ev.size = -1;
-
-    ngx_http_oci_event_args(r, ctx, &a, &ev);
-
-    if (ngx_http_oci_redis_script(r, ctx->conf->redis,
-                                  ngx_http_oci_lc_run_done,
-                                  NGX_HTTP_OCI_SCRIPT_LIFECYCLE_EXPIRE,
-                                  1 + ngx_http_oci_event_nkeys(ctx->conf),
-                                  &a)
-        != NGX_OK)
-    {
-        ngx_http_oci_unavailable(r);
-    }
-}
 
 
-static void
-ngx_http_oci_lc_run_done(ngx_http_request_t *r, redisReply *reply)
-{
-    ngx_http_oci_ctx_t       *ctx;
-    ngx_http_oci_lc_ctx_t    *lc;
-    ngx_http_oci_lc_image_t  *im;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
-    lc = ctx->data;
-    im = &((ngx_http_oci_lc_image_t *) lc->images.elts)[lc->todo];
-
-    switch (ngx_http_oci_script_reply(reply)) {
-
-    case NGX_HTTP_OCI_R_DELETED:
-        im->expired = 1;
-        lc->expired++;
-
-        if (reply->elements == 2
-            && reply->element[1]->type == REDIS_REPLY_INTEGER)
-        {
-            lc->referrers += (ngx_uint_t) reply->element[1]->integer;
-        }
-
-        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                      "oci registry: lifecycle expired %V@%V (%ui tags) "
-                      "by rule %ui, with %L referrers", &ctx->route.name,
-                      &im->digest, im->ntags,
-                      lc->policy.rules[im->expire].priority,
-                      (int64_t) (reply->elements == 2
-                                 ? reply->element[1]->integer : 0));
-        break;
-
-    case NGX_HTTP_OCI_R_STATE:
-    case NGX_HTTP_OCI_R_UNKNOWN:
-
-        /* moved or gone since the evaluation: the next run decides */
-        lc->changed++;
-        break;
-
-    default:
-        if (reply->type == REDIS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "oci registry: lifecycle script failed: %*s",
-                          (size_t) reply->len, reply->str);
-        }
-
-        ngx_http_oci_unavailable(r);
-        return;
-    }
-
-    ngx_http_oci_lc_run_next(r, ctx);
-}
 
 
 /*

@@ -14,9 +14,10 @@
 /*
  * Commands on a worker's connection: for a request (its handler runs
  * with the reply, or the server's failure handler when there is none),
- * scripts by EVALSHA, fire-and-forget ones, and the commands kept while
- * Redis is away.  With "wait", a write's reply is held until WAIT says
- * the replicas have it.
+ * scripts by EVALSHA, and background ones.  With "wait", a write's reply
+ * is held until WAIT says the replicas have it.  The fire-and-forget
+ * commands and those kept while Redis is away are in
+ * ngx_http_oci_redis_kept.c.
  */
 
 
@@ -71,10 +72,6 @@ static ngx_int_t ngx_http_oci_redis_queue(ngx_http_oci_redis_conf_t *rcf,
 static uint64_t ngx_http_oci_redis_now(void);
 static void ngx_http_oci_redis_count(ngx_http_oci_redis_conf_t *rcf,
     uint64_t sent, redisReply *reply);
-static ngx_http_oci_redis_deferred_t *ngx_http_oci_redis_format(
-    ngx_http_oci_redis_t *redis, ngx_http_oci_args_t *cmd);
-static void ngx_http_oci_redis_deferred_reply(redisAsyncContext *ac,
-    void *rep, void *data);
 static void ngx_http_oci_redis_request_cleanup(void *data);
 static void ngx_http_oci_redis_timeout(ngx_event_t *ev);
 static void ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep,
@@ -380,135 +377,6 @@ ngx_http_oci_redis_queue(ngx_http_oci_redis_conf_t *rcf,
     ngx_add_timer(&pending->timer, rcf->timeout);
 
     return NGX_OK;
-}
-
-
-/*
- * Not connected now, or the connection drops before the reply: the
- * command is kept and sent after the reconnect (see ..._deferred_t).
- */
-
-void
-ngx_http_oci_redis_fire(ngx_http_oci_redis_conf_t *rcf,
-    ngx_http_oci_args_t *args)
-{
-    ngx_http_oci_redis_t           *redis;
-    ngx_http_oci_redis_deferred_t  *d;
-
-    redis = rcf->conn;
-
-    if (redis == NULL || redis->exiting || args->failed) {
-        return;
-    }
-
-    d = ngx_http_oci_redis_format(redis, args);
-    if (d == NULL) {
-        return;
-    }
-
-    if (redis->ac == NULL
-        || redisAsyncFormattedCommand(redis->ac,
-                                      ngx_http_oci_redis_deferred_reply, d,
-                                      d->cmd, d->len)
-           != REDIS_OK)
-    {
-        ngx_http_oci_redis_defer(d);
-    }
-}
-
-
-static ngx_http_oci_redis_deferred_t *
-ngx_http_oci_redis_format(ngx_http_oci_redis_t *redis,
-    ngx_http_oci_args_t *cmd)
-{
-    int                             len;
-    ngx_http_oci_redis_deferred_t  *d;
-
-    d = ngx_alloc(sizeof(ngx_http_oci_redis_deferred_t), redis->log);
-    if (d == NULL) {
-        return NULL;
-    }
-
-    len = redisFormatCommandArgv(&d->cmd, (int) cmd->n, cmd->argv,
-                                 cmd->lens);
-    if (len <= 0) {
-        ngx_free(d);
-        return NULL;
-    }
-
-    d->redis = redis;
-    d->len = len;
-
-    return d;
-}
-
-
-/* keeps a command for the next connection; bounded, the oldest stay */
-
-void
-ngx_http_oci_redis_defer(ngx_http_oci_redis_deferred_t *d)
-{
-    ngx_http_oci_redis_t  *redis;
-
-    redis = d->redis;
-
-    if (redis->exiting || redis->ndeferred == NGX_HTTP_OCI_REDIS_DEFERRED_MAX)
-    {
-        if (!redis->exiting && redis->dropped++ == 0) {
-            ngx_log_error(NGX_LOG_WARN, redis->log, 0,
-                          "oci registry: redis \"%V\": too many commands "
-                          "kept for the reconnect, the locks they would "
-                          "release expire instead", &redis->conf->addr);
-        }
-
-        redisFreeCommand(d->cmd);
-        ngx_free(d);
-        return;
-    }
-
-    redis->deferred[redis->ndeferred++] = d;
-}
-
-
-void
-ngx_http_oci_redis_send_deferred(ngx_http_oci_redis_t *redis)
-{
-    ngx_uint_t                      i, n;
-    ngx_http_oci_redis_deferred_t  *d;
-
-    n = redis->ndeferred;
-    redis->ndeferred = 0;
-    redis->dropped = 0;
-
-    for (i = 0; i < n; i++) {
-        d = redis->deferred[i];
-
-        if (redisAsyncFormattedCommand(redis->ac,
-                                       ngx_http_oci_redis_deferred_reply, d,
-                                       d->cmd, d->len)
-            != REDIS_OK)
-        {
-            ngx_http_oci_redis_defer(d);
-        }
-    }
-}
-
-
-/* any reply: done; none (the connection went): kept for the next one */
-
-static void
-ngx_http_oci_redis_deferred_reply(redisAsyncContext *ac, void *rep,
-    void *data)
-{
-    ngx_http_oci_redis_deferred_t  *d = data;
-
-    if (rep == NULL) {
-        ngx_http_oci_redis_defer(d);
-        return;
-    }
-
-    redisFreeCommand(d->cmd);
-    ngx_free(d);
 }
 
 

@@ -74,6 +74,9 @@ ngx_int_t ngx_http_oci_redis_sentinel_init(ngx_cycle_t *cycle,
     ngx_http_oci_redis_t *redis);
 void ngx_http_oci_redis_sentinel_ask(ngx_http_oci_redis_t *redis);
 void ngx_http_oci_redis_sentinel_exit(ngx_http_oci_redis_t *redis);
+/* redis/ngx_http_oci_redis_kept.c */
+ngx_http_oci_redis_deferred_t *ngx_http_oci_redis_format(
+    ngx_http_oci_redis_t *redis, ngx_http_oci_args_t *cmd);
 void ngx_http_oci_redis_defer(ngx_http_oci_redis_deferred_t *d);
 void ngx_http_oci_redis_send_deferred(ngx_http_oci_redis_t *redis);
 
