@@ -125,6 +125,9 @@ typedef struct {
     ngx_str_t                   events_backlog_text;
     ngx_http_complex_value_t   *events_actor;
 
+    /* lifecycle policies by repository glob (policy/), or NULL */
+    ngx_array_t                *lifecycle;
+
     /* what the scripts take as text: made once at configuration time */
     ngx_str_t                   upload_ttl_text;
     ngx_str_t                   fresh_text;

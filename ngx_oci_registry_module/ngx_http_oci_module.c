@@ -15,6 +15,7 @@
 #include "ngx_http_oci_store.h"
 #include "ngx_http_oci_redis.h"
 #include "ngx_http_oci_reply.h"
+#include "ngx_http_oci_lifecycle.h"
 
 
 /*
@@ -104,6 +105,13 @@ static ngx_command_t  ngx_http_oci_registry_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oci_loc_conf_t, delete),
+      NULL },
+
+    { ngx_string("oci_registry_lifecycle_policy"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_oci_lc_policy_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("oci_registry_thread_pool"),
@@ -253,6 +261,7 @@ ngx_http_oci_create_loc_conf(ngx_conf_t *cf)
     conf->events_pulls = NGX_CONF_UNSET;
     conf->events_backlog = NGX_CONF_UNSET;
     conf->events_actor = NGX_CONF_UNSET_PTR;
+    conf->lifecycle = NGX_CONF_UNSET_PTR;
 #if (NGX_THREADS)
     conf->thread_pool = NGX_CONF_UNSET_PTR;
 #endif
@@ -289,6 +298,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->events_pulls, prev->events_pulls, 0);
     ngx_conf_merge_value(conf->events_backlog, prev->events_backlog, 10000);
     ngx_conf_merge_ptr_value(conf->events_actor, prev->events_actor, NULL);
+    ngx_conf_merge_ptr_value(conf->lifecycle, prev->lifecycle, NULL);
 #if (NGX_THREADS)
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
 #endif

@@ -247,3 +247,108 @@ GET /v2/lc/app/_lifecycle/run
 --- error_code: 405
 --- response_headers
 Allow: POST
+
+
+
+=== TEST 27: the operator's policy is in force where the glob matches
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_key_prefix t009:;
+        oci_registry_lifecycle_policy ci/* ../html/keep.json;
+        oci_registry_lifecycle_policy * ../html/all.json;
+    }
+--- user_files
+>>> keep.json
+{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}
+>>> all.json
+{"rules":[{"rulePriority":9,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":500},"action":{"type":"expire"}}]}
+--- request
+GET /v2/ci/app/_lifecycle/policy
+--- error_code: 200
+--- response_headers
+OCI-Lifecycle-Policy-Source: configuration
+--- response_body
+{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}
+
+
+
+=== TEST 28: the first matching directive counts
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_key_prefix t009:;
+        oci_registry_lifecycle_policy ci/* ../html/keep.json;
+        oci_registry_lifecycle_policy * ../html/all.json;
+    }
+--- user_files
+>>> keep.json
+{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}
+>>> all.json
+{"rules":[{"rulePriority":9,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":500},"action":{"type":"expire"}}]}
+--- request
+GET /v2/team/ci/app/_lifecycle/policy
+--- error_code: 200
+--- response_body_like: "rulePriority":9
+
+
+
+=== TEST 29: no glob matches: no policy
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_key_prefix t009:;
+        oci_registry_lifecycle_policy ci/* ../html/keep.json;
+    }
+--- user_files
+>>> keep.json
+{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}
+--- request
+GET /v2/cix/app/_lifecycle/policy
+--- error_code: 404
+--- response_body_like: "code":"POLICY_UNKNOWN"
+
+
+
+=== TEST 30: a policy file ECR would refuse fails the start, saying why
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_lifecycle_policy * ../html/bad.json;
+    }
+--- user_files
+>>> bad.json
+{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}
+--- must_die
+--- error_log
+bad.json": rules[0].selection: tagStatus tagged needs tagPrefixList or tagPatternList
+
+
+
+=== TEST 31: a policy file that is not there
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_lifecycle_policy * ../html/none.json;
+    }
+--- must_die
+--- error_log
+none.json" failed
+
+
+
+=== TEST 32: a glob with a character no name has
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_lifecycle_policy Team/* ../html/none.json;
+    }
+--- must_die
+--- error_log
+invalid repository glob "Team/*"

@@ -86,8 +86,29 @@ ngx_int_t ngx_http_oci_lc_evaluate(ngx_pool_t *pool,
     ngx_http_oci_lc_policy_t *policy, ngx_http_oci_lc_image_t *images,
     ngx_uint_t n, time_t now);
 
+ngx_uint_t ngx_http_oci_lc_glob(u_char *p, u_char *pe, u_char *s,
+    u_char *se);
+
 ngx_int_t ngx_http_oci_lifecycle(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
+
+
+/*
+ * oci_registry_lifecycle_policy <glob> <file>: the operator's policy for
+ * the repositories the glob matches ("*" matches any run, "/" too); the
+ * first matching directive of the location counts, and a repository's
+ * own policy (PUT .../_lifecycle/policy) replaces it
+ */
+typedef struct {
+    ngx_str_t                   glob;
+    ngx_str_t                   file;
+    ngx_str_t                   text;
+} ngx_http_oci_lc_configured_t;
+
+char *ngx_http_oci_lc_policy_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_http_oci_lc_configured_t *ngx_http_oci_lc_configured(
+    ngx_http_oci_loc_conf_t *conf, ngx_str_t *name);
 
 
 /* between the endpoint files: a request's state (ctx->data) */

@@ -152,20 +152,51 @@ ngx_http_oci_lc_policy_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
 static void
 ngx_http_oci_lc_policy_got(ngx_http_request_t *r, redisReply *reply)
 {
-    ngx_http_oci_ctx_t  *ctx;
+    ngx_str_t                      source;
+    ngx_http_oci_ctx_t            *ctx;
+    ngx_http_oci_lc_configured_t  *lc;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
-    if (reply->type != REDIS_REPLY_STRING) {
+    /* the policy in force: the repository's, else the operator's */
+
+    if (reply->type == REDIS_REPLY_STRING) {
+        ngx_str_set(&source, "repository");
+
+        if (ngx_http_oci_add_header(r, "OCI-Lifecycle-Policy-Source",
+                                    &source)
+            != NGX_OK)
+        {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_http_finalize_request(r,
+            ngx_http_oci_send_json(r, NGX_HTTP_OK, (u_char *) reply->str,
+                                   reply->len));
+        return;
+    }
+
+    lc = ngx_http_oci_lc_configured(ctx->conf, &ctx->route.name);
+
+    if (lc == NULL) {
         ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
                                     NGX_HTTP_OCI_ERR_POLICY_UNKNOWN,
                                     &ctx->route.name);
         return;
     }
 
+    ngx_str_set(&source, "configuration");
+
+    if (ngx_http_oci_add_header(r, "OCI-Lifecycle-Policy-Source", &source)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     ngx_http_finalize_request(r,
-        ngx_http_oci_send_json(r, NGX_HTTP_OK, (u_char *) reply->str,
-                               reply->len));
+        ngx_http_oci_send_json(r, NGX_HTTP_OK, lc->text.data, lc->text.len));
 }
 
 
@@ -308,14 +339,22 @@ ngx_http_oci_lc_preview_body(ngx_http_request_t *r)
 void
 ngx_http_oci_lc_preview_policy(ngx_http_request_t *r, redisReply *reply)
 {
-    ngx_http_oci_ctx_t  *ctx;
+    ngx_http_oci_ctx_t            *ctx;
+    ngx_http_oci_lc_configured_t  *lc;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
     if (reply->type != REDIS_REPLY_STRING) {
-        ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
-                                    NGX_HTTP_OCI_ERR_POLICY_UNKNOWN,
-                                    &ctx->route.name);
+        lc = ngx_http_oci_lc_configured(ctx->conf, &ctx->route.name);
+
+        if (lc == NULL) {
+            ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
+                                        NGX_HTTP_OCI_ERR_POLICY_UNKNOWN,
+                                        &ctx->route.name);
+            return;
+        }
+
+        ngx_http_oci_lc_start(r, ctx, lc->text.data, lc->text.len);
         return;
     }
 

@@ -32,8 +32,6 @@ static ngx_uint_t ngx_http_oci_lc_match(ngx_http_oci_lc_rule_t *rule,
     ngx_http_oci_lc_image_t *image);
 static ngx_uint_t ngx_http_oci_lc_entry(ngx_http_oci_lc_rule_t *rule,
     ngx_str_t *entry, ngx_http_oci_lc_image_t *image);
-static ngx_uint_t ngx_http_oci_lc_glob(u_char *p, u_char *pe, u_char *s,
-    u_char *se);
 static int ngx_libc_cdecl ngx_http_oci_lc_newest_first(const void *a,
     const void *b);
 
@@ -167,11 +165,12 @@ ngx_http_oci_lc_entry(ngx_http_oci_lc_rule_t *rule, ngx_str_t *entry,
 
 
 /*
- * The whole tag against a pattern whose "*" matches any run, the empty
- * one too; with at most four stars the backtracking stays small
+ * The whole text against a pattern whose "*" matches any run, the empty
+ * one too (a tag pattern, a repository glob); each star restarts the
+ * scan at most once per character, so it stays linear per star
  */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_oci_lc_glob(u_char *p, u_char *pe, u_char *s, u_char *se)
 {
     u_char  *star, *mark;

@@ -24,7 +24,14 @@ mkdir "$tmp/storage";
 my $redis = OciTest::Redis->start;
 my $t = OciTest::Nginx->new();
 $t->set(STORAGE => "$tmp/storage", REDIS => $redis->port);
-$t->write_config(registry_config());
+# the operator's policy for cfg/*: untagged images go after two days
+open my $pf, '>', "$tmp/cfg.json" or die;
+print $pf '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged",'
+        . '"countType":"sinceImagePushed","countUnit":"days","countNumber":2},'
+        . '"action":{"type":"expire"}}]}';
+close $pf;
+$t->write_config(registry_config(
+    extra => "oci_registry_lifecycle_policy cfg/* $tmp/cfg.json;"));
 $t->start;
 my $http = $t->http;
 my $now = time;
@@ -257,6 +264,29 @@ is($r->{status}, 204, 'DELETE policy: 204');
 is($http->get($t->url('/v2/ci/app/_lifecycle/policy'))->{status}, 404, 'gone');
 is($http->request('DELETE', $t->url('/v2/ci/app/_lifecycle/policy'))->{status},
    404, 'DELETE again: 404');
+
+# --- the operator's policy, and a repository's in its place ----------------
+
+image('cfg/app', 'u3', 3);
+image('cfg/app', 'u1', 1);
+image('cfg/app', 'tagged', 5, 'stable');
+$r = $http->get($t->url('/v2/cfg/app/_lifecycle/policy'));
+is($r->{headers}{'oci-lifecycle-policy-source'}, 'configuration',
+   'without a policy of its own, the operator\'s is in force');
+is_deeply(expired('cfg/app', undef), { u3 => 1 },
+          'and a preview without a body evaluates it');
+$r = $http->request('PUT', $t->url('/v2/cfg/app/_lifecycle/policy'),
+    { content => encode_json({ rules => [
+        rule(1, tagStatus => 'any', countType => 'imageCountMoreThan',
+             countNumber => 1) ] }) });
+is($r->{status}, 201, 'the repository sets its own');
+is($http->get($t->url('/v2/cfg/app/_lifecycle/policy'))->{headers}{'oci-lifecycle-policy-source'},
+   'repository', 'which is in force now');
+is_deeply(expired('cfg/app', undef), { u3 => 1, tagged => 1 },
+          'and replaces the operator\'s');
+is($http->request('DELETE', $t->url('/v2/cfg/app/_lifecycle/policy'))->{status},
+   204, 'deleted');
+is_deeply(expired('cfg/app', undef), { u3 => 1 }, 'the operator\'s again');
 
 # --- an index's children and referrers ------------------------------------
 
