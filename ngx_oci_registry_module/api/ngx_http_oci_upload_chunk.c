@@ -288,10 +288,9 @@ ngx_http_oci_upload_body_done(ngx_http_request_t *r)
             || ngx_strncmp(digest, up->digest.data, up->digest.len) != 0))
     {
         /* nothing of a blob that is not what it claims is kept */
-        ngx_http_oci_upload_drop(r, up);
-        ngx_http_oci_upload_fail(r, up, NGX_HTTP_BAD_REQUEST,
-                                 NGX_HTTP_OCI_ERR_DIGEST_INVALID,
-                                 &up->digest);
+        ngx_http_oci_upload_reject(r, up, NGX_HTTP_BAD_REQUEST,
+                                   NGX_HTTP_OCI_ERR_DIGEST_INVALID,
+                                   &up->digest);
         return;
     }
 

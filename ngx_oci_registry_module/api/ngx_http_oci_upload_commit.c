@@ -24,6 +24,9 @@
 
 
 static void ngx_http_oci_upload_cleanup(void *data);
+static void ngx_http_oci_upload_rejected(ngx_http_request_t *r,
+    redisReply *reply);
+static void ngx_http_oci_upload_rejected_anyway(ngx_http_request_t *r);
 #if (NGX_THREADS)
 static void ngx_http_oci_commit_thread(void *data, ngx_log_t *log);
 static void ngx_http_oci_commit_done(ngx_event_t *ev);
@@ -337,10 +340,9 @@ ngx_http_oci_upload_commit_failed(ngx_http_request_t *r,
 
     if (c->mismatch) {
         /* closed with another algorithm's digest, which it is not */
-        ngx_http_oci_upload_drop(r, up);
-        ngx_http_oci_upload_fail(r, up, NGX_HTTP_BAD_REQUEST,
-                                 NGX_HTTP_OCI_ERR_DIGEST_INVALID,
-                                 &up->digest);
+        ngx_http_oci_upload_reject(r, up, NGX_HTTP_BAD_REQUEST,
+                                   NGX_HTTP_OCI_ERR_DIGEST_INVALID,
+                                   &up->digest);
         return NGX_DONE;
     }
 
@@ -350,10 +352,9 @@ ngx_http_oci_upload_commit_failed(ngx_http_request_t *r,
                       "oci registry: upload \"%V\" does not hold the %O "
                       "bytes it received, dropped", &up->path, c->size);
 
-        ngx_http_oci_upload_drop(r, up);
-        ngx_http_oci_upload_fail(r, up, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                 NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID,
-                                 &up->id);
+        ngx_http_oci_upload_reject(r, up, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                   NGX_HTTP_OCI_ERR_BLOB_UPLOAD_INVALID,
+                                   &up->id);
         return NGX_DONE;
     }
 
@@ -533,14 +534,19 @@ ngx_http_oci_upload_fail(ngx_http_request_t *r, ngx_http_oci_upload_t *up,
 }
 
 
-/* a failed digest check: the upload is over, its bytes and state go */
+/*
+ * A failed digest check (or a corrupt file): the upload is over, its
+ * bytes and state go, and only then the client hears the answer (400
+ * DIGEST_INVALID): answered before the state went, a client asking at
+ * once through another worker still found the upload.  Without Redis
+ * the cancel is kept for the reconnect and the answer comes now.
+ */
 
 void
-ngx_http_oci_upload_drop(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
+ngx_http_oci_upload_reject(ngx_http_request_t *r, ngx_http_oci_upload_t *up,
+    ngx_uint_t status, ngx_http_oci_err_e err, ngx_str_t *detail)
 {
-    size_t                    lens[7];
     ngx_str_t                *script;
-    const char               *argv[7];
     ngx_http_oci_args_t       a;
     ngx_http_oci_loc_conf_t  *conf;
 
@@ -552,8 +558,12 @@ ngx_http_oci_upload_drop(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
     }
 
     up->remove = 0;
+    up->reject_status = status;
+    up->reject_err = err;
+    up->reject_detail = detail;
 
     if (up->mode != NGX_HTTP_OCI_UPLOAD_CLOSE) {
+        ngx_http_oci_upload_fail(r, up, status, err, detail);
         return;
     }
 
@@ -562,7 +572,17 @@ ngx_http_oci_upload_drop(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
     conf = up->ctx->conf;
     script = &ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_UPLOAD_CANCEL];
 
-    ngx_http_oci_args_init_fixed(&a, argv, lens, 7);
+    up->locked = 0;
+
+    if (up->renew.timer_set) {
+        ngx_del_timer(&up->renew);
+    }
+
+    if (ngx_http_oci_args_init(&a, r->pool, 7) != NGX_OK) {
+        ngx_http_oci_upload_fail(r, up, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 NGX_HTTP_OCI_ERR_UNKNOWN, NULL);
+        return;
+    }
 
     ngx_http_oci_args_lit(&a, "EVAL");
     ngx_http_oci_args_str(&a, script);
@@ -572,11 +592,38 @@ ngx_http_oci_upload_drop(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
     ngx_http_oci_args_flag(&a, up->fresh);
     ngx_http_oci_args_str(&a, &conf->fresh_text);
 
+    if (ngx_http_oci_redis_probe(r, conf->redis,
+                                 ngx_http_oci_upload_rejected,
+                                 ngx_http_oci_upload_rejected_anyway, &a)
+        == NGX_OK)
+    {
+        return;
+    }
+
     ngx_http_oci_redis_fire(conf->redis, &a);
 
-    up->locked = 0;
+    ngx_http_oci_upload_fail(r, up, status, err, detail);
+}
 
-    if (up->renew.timer_set) {
-        ngx_del_timer(&up->renew);
-    }
+
+static void
+ngx_http_oci_upload_rejected(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_oci_upload_rejected_anyway(r);
+}
+
+
+/* the cancel's reply lost: the state expires; the answer is the same */
+
+static void
+ngx_http_oci_upload_rejected_anyway(ngx_http_request_t *r)
+{
+    ngx_http_oci_ctx_t     *ctx;
+    ngx_http_oci_upload_t  *up;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+    up = ctx->data;
+
+    ngx_http_oci_upload_fail(r, up, up->reject_status, up->reject_err,
+                             up->reject_detail);
 }

@@ -67,6 +67,11 @@ typedef struct {
 
     ngx_event_t                 renew;       /* of the lock, while locked */
 
+    /* the answer of a rejected upload, once its state is gone */
+    ngx_uint_t                  reject_status;
+    ngx_http_oci_err_e          reject_err;
+    ngx_str_t                  *reject_detail;
+
     unsigned                    locked:1;    /* we hold the upload lock */
     unsigned                    anonymous:1; /* the file is a spare */
     unsigned                    remove:1;    /* unlink the file on cleanup */
@@ -139,8 +144,9 @@ void ngx_http_oci_blob_created(ngx_http_request_t *r,
 void ngx_http_oci_upload_fail(ngx_http_request_t *r,
     ngx_http_oci_upload_t *up, ngx_uint_t status, ngx_http_oci_err_e err,
     ngx_str_t *detail);
-void ngx_http_oci_upload_drop(ngx_http_request_t *r,
-    ngx_http_oci_upload_t *up);
+void ngx_http_oci_upload_reject(ngx_http_request_t *r,
+    ngx_http_oci_upload_t *up, ngx_uint_t status, ngx_http_oci_err_e err,
+    ngx_str_t *detail);
 
 /* ngx_http_oci_mount.c */
 ngx_int_t ngx_http_oci_upload_mount(ngx_http_request_t *r,

@@ -31,7 +31,8 @@ print $pf '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged",'
         . '"action":{"type":"expire"}}]}';
 close $pf;
 $t->write_config(registry_config(
-    extra => "oci_registry_lifecycle_policy cfg/* $tmp/cfg.json;"));
+    extra => "oci_registry_lifecycle_policy cfg/* $tmp/cfg.json;\n"
+           . "oci_registry_events on;"));
 $t->start;
 my $http = $t->http;
 my $now = time;
@@ -258,6 +259,16 @@ my $v1 = $digest{'ci/app/v1'};
 like($t->error_log, qr{lifecycle expired ci/app\@\Q$v1\E \(1 tags\) by rule 1},
      'each expiry is logged');
 is_deeply(expired('ci/app', undef), {}, 'a preview after the run: nothing more');
+
+# each manifest the run deleted is a delete event, the referrer's too
+my %deleted;
+for my $e (@{ $redis->cmd('XRANGE', 'oci:events', '-', '+') }) {
+    my %f = @{ $e->[1] };
+    $deleted{ $f{d} } = 1 if $f{a} eq 'delete' && $f{r} eq 'ci/app';
+}
+is_deeply([ sort keys %deleted ],
+          [ sort(sha256($sig), map { $digest{"ci/app/$_"} } qw(v1 v2 old-untagged)) ],
+          'a delete event for each manifest the run deleted');
 
 $r = $http->request('DELETE', $t->url('/v2/ci/app/_lifecycle/policy'));
 is($r->{status}, 204, 'DELETE policy: 204');
