@@ -58,6 +58,10 @@ typedef struct {
 } ngx_http_oci_redis_pending_t;
 
 
+static ngx_int_t ngx_http_oci_redis_plain(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_redis_fail_pt fail, ngx_uint_t kind,
+    ngx_http_oci_args_t *args);
 static ngx_int_t ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_redis_fail_pt fail, ngx_uint_t script, int argc,
@@ -91,13 +95,8 @@ ngx_http_oci_redis_command(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_args_t *args)
 {
-    if (args->failed) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_oci_redis_send(r, rcf, handler, rcf->fail,
-                                   NGX_HTTP_OCI_REDIS_PLAIN, args->n,
-                                   args->argv, args->lens, NULL, NULL);
+    return ngx_http_oci_redis_plain(r, rcf, handler, rcf->fail,
+                                    NGX_HTTP_OCI_REDIS_PLAIN, args);
 }
 
 
@@ -106,13 +105,8 @@ ngx_http_oci_redis_write(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_args_t *args)
 {
-    if (args->failed) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_oci_redis_send(r, rcf, handler, rcf->fail,
-                                   NGX_HTTP_OCI_REDIS_PLAIN_WRITE, args->n,
-                                   args->argv, args->lens, NULL, NULL);
+    return ngx_http_oci_redis_plain(r, rcf, handler, rcf->fail,
+                                    NGX_HTTP_OCI_REDIS_PLAIN_WRITE, args);
 }
 
 
@@ -121,12 +115,22 @@ ngx_http_oci_redis_probe(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_redis_fail_pt fail, ngx_http_oci_args_t *args)
 {
+    return ngx_http_oci_redis_plain(r, rcf, handler, fail,
+                                    NGX_HTTP_OCI_REDIS_PLAIN, args);
+}
+
+
+static ngx_int_t
+ngx_http_oci_redis_plain(ngx_http_request_t *r,
+    ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
+    ngx_http_oci_redis_fail_pt fail, ngx_uint_t kind,
+    ngx_http_oci_args_t *args)
+{
     if (args->failed) {
         return NGX_ERROR;
     }
 
-    return ngx_http_oci_redis_send(r, rcf, handler, fail,
-                                   NGX_HTTP_OCI_REDIS_PLAIN, args->n,
+    return ngx_http_oci_redis_send(r, rcf, handler, fail, kind, args->n,
                                    args->argv, args->lens, NULL, NULL);
 }
 

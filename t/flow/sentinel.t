@@ -118,28 +118,37 @@ $t3->check_logs;
 
 # --- kill -9 of the master under eight pushers ----------------------------
 
+# $n processes push a blob and a manifest in a loop until $stop exists,
+# logging "<time> <status> <tag> <manifest digest> <blob digest>"
 my $stop = "$tmp/stop";
-my @kids;
-for my $p (1 .. 8) {
-    my $pid = fork // die;
-    if (!$pid) {
-        open my $log, '>', "$tmp/acked.$p" or POSIX::_exit(1);
-        $log->autoflush(1);
-        my $n = 0;
-        while (!-e $stop) {
-            my $name = "p$p-" . $n++;
-            my $cfg = qq({"pusher":"$name"});
-            my $m = manifest($cfg, $name);
-            my $res = push_blob($t, 'ha/app', $cfg);
-            $res = put_manifest($t, 'ha/app', $name, $m)
-                if $res->{status} == 201;
-            printf $log "%.3f %d %s %s %s\n", time, $res->{status}, $name,
-                sha256($m), sha256($cfg);
+
+sub pushers {
+    my ($n, $logs, $prefix) = @_;
+    my @pids;
+    for my $p (1 .. $n) {
+        my $pid = fork // die;
+        if (!$pid) {
+            open my $log, '>', "$logs.$p" or POSIX::_exit(1);
+            $log->autoflush(1);
+            my $i = 0;
+            while (!-e $stop) {
+                my $name = "$prefix$p-" . $i++;
+                my $cfg = qq({"pusher":"$name"});
+                my $m = manifest($cfg, $name);
+                my $res = push_blob($t, 'ha/app', $cfg);
+                $res = put_manifest($t, 'ha/app', $name, $m)
+                    if $res->{status} == 201;
+                printf $log "%.3f %d %s %s %s\n", time, $res->{status},
+                    $name, sha256($m), sha256($cfg);
+            }
+            POSIX::_exit(0);
         }
-        POSIX::_exit(0);
+        push @pids, $pid;
     }
-    push @kids, $pid;
+    return @pids;
 }
+
+my @kids = pushers(8, "$tmp/acked", 'p');
 
 sleep 1.5;
 my $old = $master->port;
@@ -230,27 +239,7 @@ cmp_ok($frozen->[1], '>=', 1, "a sentinel has $frozen->[1] of our links");
 kill 'STOP', $frozen->[0]->pid;
 
 unlink $stop;
-my @kids2;
-for my $p (1 .. 4) {
-    my $pid = fork // die;
-    if (!$pid) {
-        open my $log, '>', "$tmp/acked2.$p" or POSIX::_exit(1);
-        $log->autoflush(1);
-        my $n = 0;
-        while (!-e $stop) {
-            my $name = "q$p-" . $n++;
-            my $cfg = qq({"pusher":"$name"});
-            my $m = manifest($cfg, $name);
-            my $res = push_blob($t, 'ha/app', $cfg);
-            $res = put_manifest($t, 'ha/app', $name, $m)
-                if $res->{status} == 201;
-            printf $log "%.3f %d %s %s %s\n", time, $res->{status}, $name,
-                sha256($m), sha256($cfg);
-        }
-        POSIX::_exit(0);
-    }
-    push @kids2, $pid;
-}
+my @kids2 = pushers(4, "$tmp/acked2", 'q');
 sleep 1;
 $now_master->kill9;
 my $killed2 = time;
