@@ -100,6 +100,7 @@ typedef struct {
     ngx_event_t                 sweeper;
     ngx_log_t                  *log;
     ngx_str_t                   identity;    /* of this process: locks */
+    ngx_array_t                 lifecycles;  /* schedules, policy/ */
     ngx_int_t                   request_id;  /* $request_id, for events */
 } ngx_http_oci_main_conf_t;
 
@@ -127,6 +128,7 @@ typedef struct {
 
     /* lifecycle policies by repository glob (policy/), or NULL */
     ngx_array_t                *lifecycle;
+    ngx_msec_t                  lifecycle_interval;  /* 0: no schedule */
 
     /* what the scripts take as text: made once at configuration time */
     ngx_str_t                   upload_ttl_text;

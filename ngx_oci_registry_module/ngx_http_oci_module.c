@@ -114,6 +114,13 @@ static ngx_command_t  ngx_http_oci_registry_commands[] = {
       0,
       NULL },
 
+    { ngx_string("oci_registry_lifecycle_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, lifecycle_interval),
+      NULL },
+
     { ngx_string("oci_registry_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_oci_thread_pool_directive,
@@ -222,6 +229,8 @@ ngx_http_oci_create_main_conf(ngx_conf_t *cf)
         != NGX_OK
         || ngx_array_init(&omcf->storages, cf->pool, 1,
                           sizeof(ngx_http_oci_storage_t))
+           != NGX_OK
+        || ngx_array_init(&omcf->lifecycles, cf->pool, 1, sizeof(void *))
            != NGX_OK)
     {
         return NULL;
@@ -262,6 +271,7 @@ ngx_http_oci_create_loc_conf(ngx_conf_t *cf)
     conf->events_backlog = NGX_CONF_UNSET;
     conf->events_actor = NGX_CONF_UNSET_PTR;
     conf->lifecycle = NGX_CONF_UNSET_PTR;
+    conf->lifecycle_interval = NGX_CONF_UNSET_MSEC;
 #if (NGX_THREADS)
     conf->thread_pool = NGX_CONF_UNSET_PTR;
 #endif
@@ -299,6 +309,8 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->events_backlog, prev->events_backlog, 10000);
     ngx_conf_merge_ptr_value(conf->events_actor, prev->events_actor, NULL);
     ngx_conf_merge_ptr_value(conf->lifecycle, prev->lifecycle, NULL);
+    ngx_conf_merge_msec_value(conf->lifecycle_interval,
+                              prev->lifecycle_interval, 0);
 #if (NGX_THREADS)
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
 #endif
@@ -381,6 +393,12 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_conf_full_name(cf->cycle, &conf->storage, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_oci_lc_schedule_add(cf, conf, &omcf->lifecycles)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -647,6 +665,13 @@ ngx_http_oci_init_process(ngx_cycle_t *cycle)
         ngx_http_oci_sweeper_start(omcf, cycle->log);
     }
 
+    /* and applies the lifecycle policies; a lease shares the work out */
+
+    if (omcf->lifecycles.nelts && ngx_worker == 0) {
+        ngx_http_oci_lc_schedule_start(&omcf->lifecycles, cycle->log,
+                                       &omcf->identity);
+    }
+
     return NGX_OK;
 }
 
@@ -663,6 +688,8 @@ ngx_http_oci_exit_process(ngx_cycle_t *cycle)
     if (omcf == NULL) {
         return;
     }
+
+    ngx_http_oci_lc_schedule_stop(&omcf->lifecycles);
 
     rcf = omcf->redis.elts;
 

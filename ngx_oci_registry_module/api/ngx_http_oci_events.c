@@ -247,3 +247,52 @@ ngx_http_oci_event_member(ngx_http_oci_text_t *t, char *name,
     ngx_http_oci_text_json(t, value->data, value->len);
     ngx_http_oci_text_lit(t, "\"");
 }
+
+
+/*
+ * The event of a change made by background work (a scheduled lifecycle
+ * run): no request, so no URL and no client; the actor is "who".
+ */
+
+void
+ngx_http_oci_event_args_bg(ngx_pool_t *pool, ngx_http_oci_loc_conf_t *conf,
+    ngx_str_t *name, char *action, char *who, ngx_http_oci_args_t *a)
+{
+    u_char     *p, *start;
+    size_t      len;
+    ngx_str_t  *host;
+
+    if (!conf->events) {
+        return;
+    }
+
+    host = &((ngx_cycle_t *) ngx_cycle)->hostname;
+
+    len = sizeof("\"request\":{\"method\":\"\",\"useragent\":\"ngx_oci_registry"
+                 "\"},\"actor\":{\"name\":\"\"},\"source\":{\"instanceID\":"
+                 "\"\"}") + ngx_strlen(who) + 8
+          + ngx_http_oci_json_escape_len(host->data, host->len);
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        a->failed = 1;
+        return;
+    }
+
+    ngx_http_oci_args_str(a, &conf->events_backlog_text);
+    ngx_http_oci_args_add(a, (u_char *) action, ngx_strlen(action));
+    ngx_http_oci_args_str(a, name);
+    ngx_http_oci_args_lit(a, "");
+    ngx_http_oci_args_lit(a, "");
+    ngx_http_oci_args_lit(a, "");
+
+    start = p;
+    p = ngx_sprintf(p, "\"request\":{\"method\":\"\",\"useragent\":"
+                       "\"ngx_oci_registry\"},\"actor\":{\"name\":\"%s\"},"
+                       "\"source\":{\"instanceID\":\"", who);
+    p = ngx_http_oci_json_escape(p, host->data, host->len);
+    p = ngx_cpymem(p, "\"}", 2);
+
+    ngx_http_oci_args_add(a, start, p - start);
+}
+

@@ -48,6 +48,9 @@ void ngx_http_oci_event_keys(ngx_http_oci_args_t *a,
     ngx_http_oci_loc_conf_t *conf);
 void ngx_http_oci_event_args(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     ngx_http_oci_args_t *a, ngx_http_oci_event_t *ev);
+void ngx_http_oci_event_args_bg(ngx_pool_t *pool,
+    ngx_http_oci_loc_conf_t *conf, ngx_str_t *name, char *action, char *who,
+    ngx_http_oci_args_t *a);
 
 
 #endif /* _NGX_HTTP_OCI_EVENTS_H_INCLUDED_ */

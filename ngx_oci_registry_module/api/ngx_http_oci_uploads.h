@@ -99,6 +99,10 @@ ngx_int_t ngx_http_oci_upload_range(ngx_http_request_t *r,
 void ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply);
 
 /* ngx_http_oci_upload_lock.c */
+
+/* the longest lease holder a reply may name that is read as one */
+#define NGX_HTTP_OCI_HOLDER_MAX  256
+
 /*
  * NGX_OK: "holder" ("<identity>:<pid>:...") is a process of this boot and
  * PID namespace that is gone, so what it holds may be taken at once

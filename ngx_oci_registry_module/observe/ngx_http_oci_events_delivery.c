@@ -35,8 +35,6 @@
  */
 
 
-#define NGX_HTTP_OCI_HOLDER_MAX      256
-
 struct ngx_http_oci_delivery_s {
     ngx_http_oci_endpoint_t    *ep;
     ngx_log_t                  *log;

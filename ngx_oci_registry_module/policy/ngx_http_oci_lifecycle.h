@@ -136,6 +136,20 @@ void ngx_http_oci_lc_preview_policy(ngx_http_request_t *r,
 void ngx_http_oci_lc_answer(ngx_http_request_t *r,
     ngx_http_oci_lc_ctx_t *lc);
 void ngx_http_oci_lc_run_body(ngx_http_request_t *r);
+
+/*
+ * One entry of LIFECYCLE_IMAGES' page into the images (copied: the reply
+ * is freed after its handler); a referrer is skipped
+ */
+ngx_int_t ngx_http_oci_lc_image(ngx_pool_t *pool, ngx_array_t *images,
+    redisReply *e);
+
+/* policy/ngx_http_oci_lifecycle_sched.c: runs on a schedule */
+char *ngx_http_oci_lc_schedule_add(ngx_conf_t *cf,
+    ngx_http_oci_loc_conf_t *conf, ngx_array_t *schedules);
+void ngx_http_oci_lc_schedule_start(ngx_array_t *schedules, ngx_log_t *log,
+    ngx_str_t *identity);
+void ngx_http_oci_lc_schedule_stop(ngx_array_t *schedules);
 void ngx_http_oci_lc_run_next(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 

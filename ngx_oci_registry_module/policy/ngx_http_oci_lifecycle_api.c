@@ -47,8 +47,8 @@ static ngx_int_t ngx_http_oci_lc_parsed(ngx_http_request_t *r, u_char *text,
 static ngx_int_t ngx_http_oci_lc_page(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_lc_paged(ngx_http_request_t *r, redisReply *reply);
-static ngx_int_t ngx_http_oci_lc_image(ngx_http_request_t *r,
-    ngx_http_oci_lc_ctx_t *lc, redisReply *e);
+static ngx_int_t ngx_http_oci_lc_copy(ngx_pool_t *pool, ngx_str_t *dst,
+    redisReply *src);
 static void ngx_http_oci_lc_results(ngx_http_oci_text_t *t, void *data);
 
 
@@ -461,7 +461,9 @@ ngx_http_oci_lc_paged(ngx_http_request_t *r, redisReply *reply)
     }
 
     for (i = 1; i < reply->elements; i++) {
-        if (ngx_http_oci_lc_image(r, lc, reply->element[i]) != NGX_OK) {
+        if (ngx_http_oci_lc_image(r->pool, &lc->images, reply->element[i])
+            != NGX_OK)
+        {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
@@ -531,9 +533,8 @@ ngx_http_oci_lc_answer(ngx_http_request_t *r, ngx_http_oci_lc_ctx_t *lc)
  * handler.  A referrer is no image of its own: it goes with its subject.
  */
 
-static ngx_int_t
-ngx_http_oci_lc_image(ngx_http_request_t *r, ngx_http_oci_lc_ctx_t *lc,
-    redisReply *e)
+ngx_int_t
+ngx_http_oci_lc_image(ngx_pool_t *pool, ngx_array_t *images, redisReply *e)
 {
     size_t                    i;
     ngx_int_t                 pushed;
@@ -561,7 +562,7 @@ ngx_http_oci_lc_image(ngx_http_request_t *r, ngx_http_oci_lc_ctx_t *lc,
         return NGX_ERROR;
     }
 
-    image = ngx_array_push(&lc->images);
+    image = ngx_array_push(images);
     if (image == NULL) {
         return NGX_ERROR;
     }
@@ -574,8 +575,7 @@ ngx_http_oci_lc_image(ngx_http_request_t *r, ngx_http_oci_lc_ctx_t *lc,
                                + e->element[2]->len, 'c')
                    != NULL;
 
-    if (ngx_http_oci_set_str(r, &image->digest, (u_char *) e->element[0]->str,
-                             e->element[0]->len)
+    if (ngx_http_oci_lc_copy(pool, &image->digest, e->element[0])
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -587,20 +587,33 @@ ngx_http_oci_lc_image(ngx_http_request_t *r, ngx_http_oci_lc_ctx_t *lc,
         return NGX_OK;
     }
 
-    image->tags = ngx_palloc(r->pool, image->ntags * sizeof(ngx_str_t));
+    image->tags = ngx_palloc(pool, image->ntags * sizeof(ngx_str_t));
     if (image->tags == NULL) {
         return NGX_ERROR;
     }
 
     for (i = 0; i < image->ntags; i++) {
-        if (ngx_http_oci_set_str(r, &image->tags[i],
-                                 (u_char *) e->element[3 + i]->str,
-                                 e->element[3 + i]->len)
+        if (ngx_http_oci_lc_copy(pool, &image->tags[i], e->element[3 + i])
             != NGX_OK)
         {
             return NGX_ERROR;
         }
     }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oci_lc_copy(ngx_pool_t *pool, ngx_str_t *dst, redisReply *src)
+{
+    dst->data = ngx_pnalloc(pool, src->len ? src->len : 1);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->str, src->len);
+    dst->len = src->len;
 
     return NGX_OK;
 }

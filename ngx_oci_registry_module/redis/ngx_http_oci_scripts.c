@@ -636,7 +636,53 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "end\n"
         "delete(b, dg)\n"
         "event(2, i, '', dg)\n"
-        "return {'DELETED', #refs}\n")
+        "return {'DELETED', #refs}\n"),
+
+    /*
+     * LIFECYCLE_STEP: KEYS[1] the schedule's lease, KEYS[2] its pass
+     * (hash: "cursor", the last repository done; "next", when the next
+     * pass is due), KEYS[3] the catalog; ARGV the holder, the lease's
+     * life (ms), a holder known to be dead ("" if none), the interval
+     * (s).  Takes or renews the lease and names the repository to do:
+     * {"STATE", name}; {"STATE", "", next} when no pass is due (the
+     * lease is let go; a pass that just ended sets "next");
+     * {"LOCKED", holder} while another process has the lease.
+     */
+    ngx_string(
+        "local l = redis.call('GET', KEYS[1])\n"
+        "if l and l ~= ARGV[1] and l ~= ARGV[3] then\n"
+        "  return {'LOCKED', l}\n"
+        "end\n"
+        "local now = tonumber(redis.call('TIME')[1])\n"
+        "local st = redis.call('HMGET', KEYS[2], 'cursor', 'next')\n"
+        "if st[2] and tonumber(st[2]) > now then\n"
+        "  if l then redis.call('DEL', KEYS[1]) end\n"
+        "  return {'STATE', '', st[2]}\n"
+        "end\n"
+        "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+        "local start = '-'\n"
+        "if st[1] and st[1] ~= '' then start = '(' .. st[1] end\n"
+        "local n = redis.call('ZRANGEBYLEX', KEYS[3], start, '+',\n"
+        "                     'LIMIT', 0, 1)\n"
+        "if #n > 0 then return {'STATE', n[1]} end\n"
+        "local nx = now + tonumber(ARGV[4])\n"
+        "redis.call('HSET', KEYS[2], 'cursor', '', 'next', nx)\n"
+        "redis.call('DEL', KEYS[1])\n"
+        "return {'STATE', '', tostring(nx)}\n"),
+
+    /*
+     * LIFECYCLE_DONE: KEYS[1] the lease, KEYS[2] the pass; ARGV the
+     * holder, the lease's life (ms), the repository done.  Moves the
+     * cursor past it, if the lease is still ours: "OK", or "LOCK_LOST"
+     * (another process goes on from the cursor).
+     */
+    ngx_string(
+        "if redis.call('GET', KEYS[1]) ~= ARGV[1] then\n"
+        "  return 'LOCK_LOST'\n"
+        "end\n"
+        "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+        "redis.call('HSET', KEYS[2], 'cursor', ARGV[3])\n"
+        "return 'OK'\n")
 };
 
 
