@@ -94,6 +94,17 @@ typedef struct ngx_http_oci_hash_s        ngx_http_oci_hash_t;
 typedef struct ngx_http_oci_sink_s        ngx_http_oci_sink_t;
 
 
+/*
+ * What lifecycle runs did, by trigger (0: a request, 1: the schedule),
+ * counted into the observer's zone (observe/); NULL without metrics
+ */
+typedef struct {
+    ngx_atomic_t                repositories[2];
+    ngx_atomic_t                images[2];
+    ngx_atomic_t                referrers[2];
+} ngx_http_oci_lc_stats_t;
+
+
 typedef struct {
     ngx_array_t                 redis;       /* ngx_http_oci_redis_conf_t * */
     ngx_array_t                 storages;    /* ngx_http_oci_storage_t */
@@ -101,6 +112,7 @@ typedef struct {
     ngx_log_t                  *log;
     ngx_str_t                   identity;    /* of this process: locks */
     ngx_array_t                 lifecycles;  /* schedules, policy/ */
+    ngx_http_oci_lc_stats_t    *lc_stats;
     ngx_int_t                   request_id;  /* $request_id, for events */
 } ngx_http_oci_main_conf_t;
 

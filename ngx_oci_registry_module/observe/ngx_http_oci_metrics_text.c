@@ -42,6 +42,8 @@ static void ngx_http_oci_expo_repos(ngx_http_oci_expo_t *e,
     ngx_http_oci_observe_main_conf_t *omcf);
 static void ngx_http_oci_expo_events(ngx_http_oci_expo_t *e,
     ngx_http_oci_observe_main_conf_t *omcf);
+static void ngx_http_oci_expo_lifecycle(ngx_http_oci_expo_t *e,
+    ngx_http_oci_observe_main_conf_t *omcf);
 static void ngx_http_oci_expo_histogram(ngx_http_oci_expo_t *e, char *name,
     char *label, ngx_str_t *value, ngx_atomic_t *buckets,
     const uint64_t *bounds_us, ngx_uint_t n, uint64_t sum_us);
@@ -115,6 +117,7 @@ ngx_http_oci_metrics_handler(ngx_http_request_t *r)
     ngx_http_oci_expo_redis(&e, omcf);
     ngx_http_oci_expo_repos(&e, omcf);
     ngx_http_oci_expo_events(&e, omcf);
+    ngx_http_oci_expo_lifecycle(&e, omcf);
 
     if (e.failed || e.b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -563,4 +566,50 @@ ngx_http_oci_expo_seconds(u_char *p, uint64_t us)
     }
 
     return last;
+}
+
+
+/* what lifecycle runs did, by what started them */
+
+static void
+ngx_http_oci_expo_lifecycle(ngx_http_oci_expo_t *e,
+    ngx_http_oci_observe_main_conf_t *omcf)
+{
+    ngx_uint_t                i;
+    ngx_http_oci_lc_stats_t  *st;
+
+    static const char  *triggers[] = { "run", "schedule" };
+
+    st = &omcf->sh->lifecycle;
+
+    ngx_http_oci_expo_head(e, "oci_registry_lifecycle_repositories_total",
+                           "counter", "Repositories a lifecycle policy was "
+                           "applied to, by trigger.");
+
+    for (i = 0; i < 2; i++) {
+        ngx_http_oci_expo_printf(e,
+            "oci_registry_lifecycle_repositories_total{trigger=\"%s\"} "
+            "%uA\n", triggers[i], st->repositories[i]);
+    }
+
+    ngx_http_oci_expo_head(e, "oci_registry_lifecycle_expired_images_total",
+                           "counter", "Images lifecycle policies expired, "
+                           "by trigger.");
+
+    for (i = 0; i < 2; i++) {
+        ngx_http_oci_expo_printf(e,
+            "oci_registry_lifecycle_expired_images_total{trigger=\"%s\"} "
+            "%uA\n", triggers[i], st->images[i]);
+    }
+
+    ngx_http_oci_expo_head(e,
+                           "oci_registry_lifecycle_expired_referrers_total",
+                           "counter", "Referrers deleted with the images "
+                           "lifecycle policies expired, by trigger.");
+
+    for (i = 0; i < 2; i++) {
+        ngx_http_oci_expo_printf(e,
+            "oci_registry_lifecycle_expired_referrers_total{trigger=\"%s\"} "
+            "%uA\n", triggers[i], st->referrers[i]);
+    }
 }

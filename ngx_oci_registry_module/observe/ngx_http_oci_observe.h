@@ -109,6 +109,7 @@ typedef struct {
     uint32_t                    layout;      /* what it was laid out for */
     ngx_http_oci_http_stats_t   http;
     ngx_http_oci_auth_stats_t   auth;
+    ngx_http_oci_lc_stats_t     lifecycle;
     ngx_atomic_t                repos_used;
     ngx_atomic_t                other_pulls;
     ngx_atomic_t                other_pushes;

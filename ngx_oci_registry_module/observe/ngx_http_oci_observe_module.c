@@ -328,6 +328,8 @@ ngx_http_oci_observe_attach(ngx_http_oci_observe_main_conf_t *omcf)
         rcf[i]->stats = &omcf->redis[i];
     }
 
+    rmcf->lc_stats = &omcf->sh->lifecycle;
+
     amcf = ngx_http_cycle_get_module_main_conf(omcf->cycle,
                                                ngx_http_oci_auth_module);
     amcf->stats = &omcf->sh->auth;

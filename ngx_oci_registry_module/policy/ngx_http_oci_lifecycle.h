@@ -144,6 +144,13 @@ void ngx_http_oci_lc_run_body(ngx_http_request_t *r);
 ngx_int_t ngx_http_oci_lc_image(ngx_pool_t *pool, ngx_array_t *images,
     redisReply *e);
 
+/*
+ * What a run (trigger 0) or a scheduled step (1) did, into the metrics:
+ * "repositories" 1 when a repository is done
+ */
+void ngx_http_oci_lc_counted(ngx_uint_t trigger, ngx_uint_t repositories,
+    ngx_uint_t images, ngx_uint_t referrers);
+
 /* policy/ngx_http_oci_lifecycle_sched.c: runs on a schedule */
 char *ngx_http_oci_lc_schedule_add(ngx_conf_t *cf,
     ngx_http_oci_loc_conf_t *conf, ngx_array_t *schedules);

@@ -163,3 +163,26 @@ ngx_http_oci_lc_configured(ngx_http_oci_loc_conf_t *conf, ngx_str_t *name)
 
     return NULL;
 }
+
+
+void
+ngx_http_oci_lc_counted(ngx_uint_t trigger, ngx_uint_t repositories,
+    ngx_uint_t images, ngx_uint_t referrers)
+{
+    ngx_http_oci_lc_stats_t   *st;
+    ngx_http_oci_main_conf_t  *omcf;
+
+    omcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_oci_registry_module);
+
+    st = omcf ? omcf->lc_stats : NULL;
+
+    if (st == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&st->repositories[trigger], repositories);
+    (void) ngx_atomic_fetch_add(&st->images[trigger], images);
+    (void) ngx_atomic_fetch_add(&st->referrers[trigger], referrers);
+}
+

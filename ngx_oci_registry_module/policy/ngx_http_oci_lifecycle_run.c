@@ -91,6 +91,7 @@ ngx_http_oci_lc_run_next(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     }
 
     if (im == NULL) {
+        ngx_http_oci_lc_counted(0, 1, lc->expired, lc->referrers);
         ngx_http_oci_lc_answer(r, lc);
         return;
     }

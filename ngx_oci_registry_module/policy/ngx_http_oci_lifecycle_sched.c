@@ -63,7 +63,9 @@ typedef struct {
     ngx_uint_t                  next;
     ngx_uint_t                  todo;
     ngx_uint_t                  expired;
+    ngx_uint_t                  referrers;
     unsigned                    more:1;
+    unsigned                    applied:1;   /* a policy was in force */
     unsigned                    exiting:1;
 } ngx_http_oci_lc_sched_t;
 
@@ -232,6 +234,8 @@ ngx_http_oci_lc_tick(ngx_event_t *ev)
     s->more = 0;
     s->next = 0;
     s->expired = 0;
+    s->referrers = 0;
+    s->applied = 0;
 
     if (ngx_http_oci_args_init(&a, s->pool, 7) != NGX_OK) {
         ngx_http_oci_lc_end(s, s->tick);
@@ -417,6 +421,8 @@ ngx_http_oci_lc_got_policy(void *data, redisReply *reply)
         return;
     }
 
+    s->applied = 1;
+
     ngx_http_oci_lc_bg_page(s);
 }
 
@@ -582,6 +588,12 @@ ngx_http_oci_lc_bg_expired(void *data, redisReply *reply)
     if (ngx_http_oci_script_reply(reply) == NGX_HTTP_OCI_R_DELETED) {
         s->expired++;
 
+        if (reply->elements == 2
+            && reply->element[1]->type == REDIS_REPLY_INTEGER)
+        {
+            s->referrers += (ngx_uint_t) reply->element[1]->integer;
+        }
+
         ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
                       "oci registry: lifecycle expired %V@%V (%ui tags) "
                       "by rule %ui, with %L referrers, on schedule",
@@ -612,6 +624,9 @@ static void
 ngx_http_oci_lc_bg_done(ngx_http_oci_lc_sched_t *s)
 {
     ngx_http_oci_args_t  a;
+
+    ngx_http_oci_lc_counted(1, (s->applied && !s->more) ? 1 : 0, s->expired,
+                            s->referrers);
 
     if (s->more) {
         /* the cursor stays: the next step goes on with this repository */

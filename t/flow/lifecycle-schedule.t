@@ -31,7 +31,9 @@ close $pf;
 my @nodes = map {
     my $n = OciTest::Nginx->new();
     $n->set(STORAGE => "$tmp/storage", REDIS => $redis->port);
-    $n->write_config(registry_config(workers => 2, extra =>
+    $n->write_config(registry_config(workers => 2,
+        server_extra => 'location = /metrics { oci_registry_metrics; }',
+        extra =>
         "oci_registry_lifecycle_policy sched/* $tmp/keep2.json;\n"
         . "oci_registry_lifecycle_interval 8s;\n"
         . "oci_registry_events on;"));
@@ -127,6 +129,19 @@ is_deeply([ grep { $_ != 1 } values %events ], [], 'and only one');
 my $lines = 0;
 $lines += () = $_->error_log =~ /lifecycle expired .* on schedule/g for @nodes;
 is($lines, 9, 'nine expiries logged, over both nodes');
+
+# the metrics of both nodes: nine images, four repositories a pass
+my %sum;
+for my $n (@nodes) {
+    for (split /\n/, $n->http->get($n->url('/metrics'))->{content}) {
+        $sum{$1} += $2
+            if /^(oci_registry_lifecycle_\w+\{trigger="schedule"\}) (\d+)$/;
+    }
+}
+is($sum{'oci_registry_lifecycle_expired_images_total{trigger="schedule"}'}, 9,
+   'the metrics count nine expired images, over both nodes');
+cmp_ok($sum{'oci_registry_lifecycle_repositories_total{trigger="schedule"}'},
+       '>=', 5, 'and the repositories with a policy done (two in the first pass, three in the next)');
 
 $_->allow_log(qr/lifecycle/) for @nodes;
 done_testing();

@@ -31,6 +31,7 @@ print $pf '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged",'
         . '"action":{"type":"expire"}}]}';
 close $pf;
 $t->write_config(registry_config(
+    server_extra => 'location = /metrics { oci_registry_metrics; }',
     extra => "oci_registry_lifecycle_policy cfg/* $tmp/cfg.json;\n"
            . "oci_registry_events on;"));
 $t->start;
@@ -259,6 +260,11 @@ my $v1 = $digest{'ci/app/v1'};
 like($t->error_log, qr{lifecycle expired ci/app\@\Q$v1\E \(1 tags\) by rule 1},
      'each expiry is logged');
 is_deeply(expired('ci/app', undef), {}, 'a preview after the run: nothing more');
+my $metrics = $http->get($t->url('/metrics'))->{content};
+like($metrics, qr/^oci_registry_lifecycle_expired_images_total\{trigger="run"\} 3$/m,
+     'the metrics count the run\'s three images');
+like($metrics, qr/^oci_registry_lifecycle_expired_referrers_total\{trigger="run"\} 1$/m,
+     'and its referrer');
 
 # each manifest the run deleted is a delete event, the referrer's too
 my %deleted;
