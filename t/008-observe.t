@@ -64,7 +64,10 @@ qr/\A# HELP oci_registry_http_requests_total .+\n# TYPE oci_registry_http_reques
 ^oci_registry_redis_errors_total\{redis="127.0.0.1:\d+",kind="timeout"\} \d+(?=\n).*
 ^oci_registry_redis_connections\{redis="127.0.0.1:\d+"\} \d+(?=\n).*
 ^oci_registry_repository_pulls_total\{repository="_other"\} \d+(?=\n).*
-^oci_registry_repository_pushes_total\{repository="_other"\} \d+\n\z/sm
+^oci_registry_repository_pushes_total\{repository="_other"\} \d+(?=\n).*
+^# TYPE oci_registry_lifecycle_repositories_total counter(?=\n).*
+^oci_registry_lifecycle_expired_images_total\{trigger="run"\} \d+(?=\n).*
+^oci_registry_lifecycle_expired_referrers_total\{trigger="schedule"\} \d+\n\z/sm
 --- no_error_log
 [error]
 

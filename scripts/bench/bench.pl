@@ -660,6 +660,32 @@ for my $i (1 .. 1000) {
 }
 my $per_manifest = (redis_mem() - $m0) / 1000 - $per_tag;
 
+# ---------------------------------------------------------------- lifecycle
+
+# a preview over a repository of 10 000 images, each with its own tag:
+# "keep the 10 newest t*" expires 9990, the biggest answer a policy gives
+push_small($port{ours}, 'bench/lc', $blob{cfg});
+for my $i (1 .. 10000) {
+    my $m = $manifest; $m =~ s/}$/,"annotations":{"lc":"$i"}}/;
+    put_manifest_to($port{ours}, 'bench/lc', sprintf('t%05d', $i), $m);
+}
+my $policy = '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged",'
+    . '"tagPatternList":["t*"],"countType":"imageCountMoreThan",'
+    . '"countNumber":10},"action":{"type":"expire"}}]}';
+my $lc_rss0 = worker_rss();
+my (@lc_ms, $lc_bytes);
+for (1 .. 5) {
+    my $t0 = time;
+    my ($st, undef, $c) = raw($port{ours}, 'POST', '/v2/bench/lc/_lifecycle/preview',
+                              { 'Content-Type' => 'application/json' }, $policy);
+    push @lc_ms, 1000 * (time - $t0);
+    die "preview: $st" unless $st == 200;
+    my ($n) = $c =~ /"expiringImageTotalCount":(\d+)/;
+    die "preview expires $n, not 9990" unless ($n // 0) == 9990;
+    $lc_bytes = length $c;
+}
+my $lc_rss1 = worker_rss();
+
 # ---------------------------------------------------------------- report
 
 sub median { my @v = sort { $a <=> $b } @_; @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2 }
@@ -706,6 +732,11 @@ printf $info "4 GiB upload status\t%s (digest deliberately wrong: nothing is sto
 printf $info "redis bytes per tag\t%.0f\nredis bytes per manifest\t%.0f\n",
        $per_tag, $per_manifest;
 printf $info "tag pushes per second (100000 tags)\t%.0f\n", $tag_push_rate;
+printf $info "lifecycle preview, 10000 images, 9990 expiring: ms per preview\t%s (median %.0f)\n",
+       join(' ', map { sprintf '%.0f', $_ } @lc_ms), median(@lc_ms);
+printf $info "lifecycle preview: answer bytes\t%d\n", $lc_bytes;
+printf $info "lifecycle preview: worker RSS before and after the previews KiB\t%d %d\n",
+       $lc_rss0, $lc_rss1;
 
 # the push scenarios round by round (ours, ours without fsync, distribution)
 for my $name (grep { /push/ } sort keys %res) {
