@@ -159,6 +159,9 @@ void ngx_http_oci_lc_schedule_start(ngx_array_t *schedules, ngx_log_t *log,
 void ngx_http_oci_lc_schedule_stop(ngx_array_t *schedules);
 void ngx_http_oci_lc_run_next(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
+ngx_int_t ngx_http_oci_lc_expire_args(ngx_pool_t *pool,
+    ngx_http_oci_args_t *a, ngx_str_t *base, ngx_http_oci_loc_conf_t *conf,
+    ngx_http_oci_lc_image_t *im);
 
 
 #endif /* _NGX_HTTP_OCI_LIFECYCLE_H_INCLUDED_ */

@@ -65,7 +65,6 @@ ngx_http_oci_lc_run_body(ngx_http_request_t *r)
 void
 ngx_http_oci_lc_run_next(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    ngx_uint_t                i;
     ngx_http_oci_args_t       a;
     ngx_http_oci_event_t      ev;
     ngx_http_oci_lc_ctx_t    *lc;
@@ -96,21 +95,11 @@ ngx_http_oci_lc_run_next(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return;
     }
 
-    if (ngx_http_oci_args_init(&a, r->pool,
-                               3 + im->ntags + NGX_HTTP_OCI_EVENT_ARGS)
+    if (ngx_http_oci_lc_expire_args(r->pool, &a, &ctx->base, ctx->conf, im)
         != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
-    }
-
-    ngx_http_oci_args_str(&a, &ctx->base);
-    ngx_http_oci_event_keys(&a, ctx->conf);
-    ngx_http_oci_args_str(&a, &im->digest);
-    ngx_http_oci_args_number(&a, (off_t) im->ntags);
-
-    for (i = 0; i < im->ntags; i++) {
-        ngx_http_oci_args_str(&a, &im->tags[i]);
     }
 
     ngx_memzero(&ev, sizeof(ngx_http_oci_event_t));
@@ -183,4 +172,36 @@ ngx_http_oci_lc_run_done(ngx_http_request_t *r, redisReply *reply)
     }
 
     ngx_http_oci_lc_run_next(r, ctx);
+}
+
+
+/*
+ * LIFECYCLE_EXPIRE's keys and arguments for an image, up to the event's
+ * (which the caller adds: a request's, or the schedule's)
+ */
+
+ngx_int_t
+ngx_http_oci_lc_expire_args(ngx_pool_t *pool, ngx_http_oci_args_t *a,
+    ngx_str_t *base, ngx_http_oci_loc_conf_t *conf,
+    ngx_http_oci_lc_image_t *im)
+{
+    ngx_uint_t  i;
+
+    if (ngx_http_oci_args_init(a, pool,
+                               3 + im->ntags + NGX_HTTP_OCI_EVENT_ARGS)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_oci_args_str(a, base);
+    ngx_http_oci_event_keys(a, conf);
+    ngx_http_oci_args_str(a, &im->digest);
+    ngx_http_oci_args_number(a, (off_t) im->ntags);
+
+    for (i = 0; i < im->ntags; i++) {
+        ngx_http_oci_args_str(a, &im->tags[i]);
+    }
+
+    return NGX_OK;
 }

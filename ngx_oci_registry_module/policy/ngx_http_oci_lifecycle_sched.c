@@ -512,7 +512,6 @@ ngx_http_oci_lc_bg_paged(void *data, redisReply *reply)
 static void
 ngx_http_oci_lc_bg_expire(ngx_http_oci_lc_sched_t *s)
 {
-    ngx_uint_t                i;
     ngx_http_oci_args_t       a;
     ngx_http_oci_lc_image_t  *im;
 
@@ -539,21 +538,11 @@ ngx_http_oci_lc_bg_expire(ngx_http_oci_lc_sched_t *s)
         return;
     }
 
-    if (ngx_http_oci_args_init(&a, s->pool,
-                               3 + im->ntags + NGX_HTTP_OCI_EVENT_ARGS)
+    if (ngx_http_oci_lc_expire_args(s->pool, &a, &s->base, s->conf, im)
         != NGX_OK)
     {
         ngx_http_oci_lc_end(s, s->tick);
         return;
-    }
-
-    ngx_http_oci_args_str(&a, &s->base);
-    ngx_http_oci_event_keys(&a, s->conf);
-    ngx_http_oci_args_str(&a, &im->digest);
-    ngx_http_oci_args_number(&a, (off_t) im->ntags);
-
-    for (i = 0; i < im->ntags; i++) {
-        ngx_http_oci_args_str(&a, &im->tags[i]);
     }
 
     ngx_http_oci_event_args_bg(s->pool, s->conf, &s->repo, "delete",

@@ -622,11 +622,14 @@ my $limit = 1 / (1 / $sha_mibs + 1 / $write_mibs);
 
 # ---------------------------------------------------------------- RSS
 
+# the largest of the workers' VmRSS (or, with "VmHWM", of their peaks)
 sub worker_rss {
+    my ($field) = @_;
+    $field //= 'VmRSS';
     my @w = grep { (`cat /proc/$_/cmdline 2>/dev/null` // '') =~ /worker/ }
             split ' ', `pgrep -P $ours_pid`;
     my $max = 0;
-    for (@w) { my ($kb) = slurp("/proc/$_/status") =~ /VmRSS:\s+(\d+)/; $max = $kb if $kb > $max }
+    for (@w) { my ($kb) = slurp("/proc/$_/status") =~ /$field:\s+(\d+)/; $max = $kb if $kb > $max }
     return $max;
 }
 my $rss0 = worker_rss();
@@ -664,7 +667,7 @@ my $per_manifest = (redis_mem() - $m0) / 1000 - $per_tag;
 
 # a preview over a repository of 10 000 images, each with its own tag:
 # "keep the 10 newest t*" expires 9990, the biggest answer a policy gives
-push_small($port{ours}, 'bench/lc', $blob{cfg});
+push_small($port{ours}, 'bench/lc', $blob{$_}) for qw(cfg b1k b1m b64m);
 for my $i (1 .. 10000) {
     my $m = $manifest; $m =~ s/}$/,"annotations":{"lc":"$i"}}/;
     put_manifest_to($port{ours}, 'bench/lc', sprintf('t%05d', $i), $m);
@@ -673,6 +676,7 @@ my $policy = '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged",'
     . '"tagPatternList":["t*"],"countType":"imageCountMoreThan",'
     . '"countNumber":10},"action":{"type":"expire"}}]}';
 my $lc_rss0 = worker_rss();
+my $lc_hwm0 = worker_rss('VmHWM');
 my (@lc_ms, $lc_bytes);
 for (1 .. 5) {
     my $t0 = time;
@@ -685,6 +689,7 @@ for (1 .. 5) {
     $lc_bytes = length $c;
 }
 my $lc_rss1 = worker_rss();
+my $lc_hwm1 = worker_rss('VmHWM');
 
 # ---------------------------------------------------------------- report
 
@@ -737,6 +742,8 @@ printf $info "lifecycle preview, 10000 images, 9990 expiring: ms per preview\t%s
 printf $info "lifecycle preview: answer bytes\t%d\n", $lc_bytes;
 printf $info "lifecycle preview: worker RSS before and after the previews KiB\t%d %d\n",
        $lc_rss0, $lc_rss1;
+printf $info "lifecycle preview: worker peak RSS (VmHWM) before and after KiB\t%d %d\n",
+       $lc_hwm0, $lc_hwm1;
 
 # the push scenarios round by round (ours, ours without fsync, distribution)
 for my $name (grep { /push/ } sort keys %res) {
