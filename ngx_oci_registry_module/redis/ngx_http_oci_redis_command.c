@@ -62,6 +62,8 @@ static ngx_int_t ngx_http_oci_redis_plain(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_redis_fail_pt fail, ngx_uint_t kind,
     ngx_http_oci_args_t *args);
+static ngx_int_t ngx_http_oci_redis_evalsha(ngx_http_oci_redis_conf_t *rcf,
+    ngx_uint_t script, ngx_uint_t nkeys, ngx_http_oci_args_t *args);
 static ngx_int_t ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_redis_fail_pt fail, ngx_uint_t script, int argc,
@@ -145,10 +147,7 @@ ngx_http_oci_redis_script(ngx_http_request_t *r,
 }
 
 
-/*
- * EVALSHA <sha> <nkeys> and the arguments: the head slots the argument
- * builder keeps before them, so nothing is copied
- */
+/* a script for a request, by EVALSHA (ngx_http_oci_redis_evalsha) */
 
 ngx_int_t
 ngx_http_oci_redis_script_undo(ngx_http_request_t *r,
@@ -156,17 +155,40 @@ ngx_http_oci_redis_script_undo(ngx_http_request_t *r,
     ngx_http_oci_script_e script, ngx_uint_t nkeys, ngx_http_oci_args_t *args,
     ngx_http_oci_args_t *undo)
 {
+    if (undo != NULL && undo->failed) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oci_redis_evalsha(rcf, script, nkeys, args) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oci_redis_send(r, rcf, handler, rcf->fail, script,
+                                   args->n + NGX_HTTP_OCI_ARGS_HEAD,
+                                   args->argv - NGX_HTTP_OCI_ARGS_HEAD,
+                                   args->lens - NGX_HTTP_OCI_ARGS_HEAD,
+                                   undo, NULL);
+}
+
+
+/*
+ * EVALSHA <sha> <nkeys> into the head slots the argument builder keeps
+ * before the arguments, so nothing is copied
+ */
+
+static ngx_int_t
+ngx_http_oci_redis_evalsha(ngx_http_oci_redis_conf_t *rcf,
+    ngx_uint_t script, ngx_uint_t nkeys, ngx_http_oci_args_t *args)
+{
     u_char       *p;
     size_t       *lens;
     const char  **argv;
 
-    if (rcf->conn == NULL || args->failed || args->pool == NULL
-        || (undo != NULL && undo->failed))
-    {
+    if (rcf->conn == NULL || args->failed || args->pool == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    p = ngx_pnalloc(args->pool, NGX_INT_T_LEN);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -181,9 +203,7 @@ ngx_http_oci_redis_script_undo(ngx_http_request_t *r,
     argv[2] = (char *) p;
     lens[2] = ngx_sprintf(p, "%ui", nkeys) - p;
 
-    return ngx_http_oci_redis_send(r, rcf, handler, rcf->fail, script,
-                                   args->n + NGX_HTTP_OCI_ARGS_HEAD, argv,
-                                   lens, undo, NULL);
+    return NGX_OK;
 }
 
 
@@ -282,32 +302,14 @@ ngx_http_oci_redis_call_script(ngx_http_oci_redis_conf_t *rcf,
     ngx_http_oci_redis_callback_pt cb, void *data,
     ngx_http_oci_script_e script, ngx_uint_t nkeys, ngx_http_oci_args_t *args)
 {
-    u_char       *p;
-    size_t       *lens;
-    const char  **argv;
-
-    if (rcf->conn == NULL || args->failed || args->pool == NULL) {
+    if (ngx_http_oci_redis_evalsha(rcf, script, nkeys, args) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    p = ngx_pnalloc(args->pool, NGX_INT_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    argv = args->argv - NGX_HTTP_OCI_ARGS_HEAD;
-    lens = args->lens - NGX_HTTP_OCI_ARGS_HEAD;
-
-    argv[0] = "EVALSHA";
-    lens[0] = 7;
-    argv[1] = (char *) rcf->conn->sha[script];
-    lens[1] = 40;
-    argv[2] = (char *) p;
-    lens[2] = ngx_sprintf(p, "%ui", nkeys) - p;
 
     return ngx_http_oci_redis_send_bg(rcf, cb, data, script,
-                                      args->n + NGX_HTTP_OCI_ARGS_HEAD, argv,
-                                      lens);
+                                      args->n + NGX_HTTP_OCI_ARGS_HEAD,
+                                      args->argv - NGX_HTTP_OCI_ARGS_HEAD,
+                                      args->lens - NGX_HTTP_OCI_ARGS_HEAD);
 }
 
 
