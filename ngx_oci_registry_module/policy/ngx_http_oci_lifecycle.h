@@ -138,11 +138,11 @@ void ngx_http_oci_lc_answer(ngx_http_request_t *r,
 void ngx_http_oci_lc_run_body(ngx_http_request_t *r);
 
 /*
- * One entry of LIFECYCLE_IMAGES' page into the images (copied: the reply
- * is freed after its handler); a referrer is skipped
+ * A page of LIFECYCLE_IMAGES into the images (copied: the reply is freed
+ * after its handler); referrers are skipped
  */
-ngx_int_t ngx_http_oci_lc_image(ngx_pool_t *pool, ngx_array_t *images,
-    redisReply *e);
+ngx_int_t ngx_http_oci_lc_page_add(ngx_pool_t *pool, ngx_array_t *images,
+    ngx_uint_t *next, redisReply *reply);
 
 /*
  * What a run (trigger 0) or a scheduled step (1) did, into the metrics:

@@ -47,6 +47,8 @@ static ngx_int_t ngx_http_oci_lc_parsed(ngx_http_request_t *r, u_char *text,
 static ngx_int_t ngx_http_oci_lc_page(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 static void ngx_http_oci_lc_paged(ngx_http_request_t *r, redisReply *reply);
+static ngx_int_t ngx_http_oci_lc_image(ngx_pool_t *pool,
+    ngx_array_t *images, redisReply *e);
 static ngx_int_t ngx_http_oci_lc_copy(ngx_pool_t *pool, ngx_str_t *dst,
     redisReply *src);
 static void ngx_http_oci_lc_results(ngx_http_oci_text_t *t, void *data);
@@ -445,7 +447,7 @@ ngx_http_oci_lc_page(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 static void
 ngx_http_oci_lc_paged(ngx_http_request_t *r, redisReply *reply)
 {
-    size_t                  i;
+    ngx_int_t               rc;
     ngx_str_t               body;
     ngx_http_oci_ctx_t     *ctx;
     ngx_http_oci_lc_ctx_t  *lc;
@@ -453,39 +455,33 @@ ngx_http_oci_lc_paged(ngx_http_request_t *r, redisReply *reply)
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
     lc = ctx->data;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
-        || reply->element[0]->type != REDIS_REPLY_INTEGER)
-    {
+    rc = ngx_http_oci_lc_page_add(r->pool, &lc->images, &lc->next, reply);
+
+    switch (rc) {
+
+    case NGX_ABORT:
         ngx_http_oci_unavailable(r);
         return;
-    }
 
-    for (i = 1; i < reply->elements; i++) {
-        if (ngx_http_oci_lc_image(r->pool, &lc->images, reply->element[i])
-            != NGX_OK)
-        {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-    }
+    case NGX_ERROR:
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
 
-    lc->next += reply->elements - 1;
+    case NGX_DECLINED:
+        ngx_str_set(&body, "more than 100000 manifests");
+        ngx_http_oci_finalize_error(r, NGX_HTTP_FORBIDDEN,
+                                    NGX_HTTP_OCI_ERR_DENIED, &body);
+        return;
 
-    if (reply->elements > 1
-        && lc->next < (ngx_uint_t) reply->element[0]->integer)
-    {
-        if (lc->next >= NGX_HTTP_OCI_LC_IMAGES_MAX) {
-            ngx_str_set(&body, "more than 100000 manifests");
-            ngx_http_oci_finalize_error(r, NGX_HTTP_FORBIDDEN,
-                                        NGX_HTTP_OCI_ERR_DENIED, &body);
-            return;
-        }
-
+    case NGX_AGAIN:
         if (ngx_http_oci_lc_page(r, ctx) != NGX_OK) {
             ngx_http_oci_unavailable(r);
         }
 
         return;
+
+    default: /* NGX_OK: the last page */
+        break;
     }
 
     if (ngx_http_oci_lc_evaluate(r->pool, &lc->policy, lc->images.elts,
@@ -529,11 +525,49 @@ ngx_http_oci_lc_answer(ngx_http_request_t *r, ngx_http_oci_lc_ctx_t *lc)
 
 
 /*
+ * A page of LIFECYCLE_IMAGES, {total, entry ...}, into the images:
+ * NGX_AGAIN when more pages follow (*next is where), NGX_OK after the
+ * last, NGX_DECLINED past NGX_HTTP_OCI_LC_IMAGES_MAX, NGX_ABORT for a
+ * reply that is no page, NGX_ERROR without memory
+ */
+
+ngx_int_t
+ngx_http_oci_lc_page_add(ngx_pool_t *pool, ngx_array_t *images,
+    ngx_uint_t *next, redisReply *reply)
+{
+    size_t  i;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    {
+        return NGX_ABORT;
+    }
+
+    for (i = 1; i < reply->elements; i++) {
+        if (ngx_http_oci_lc_image(pool, images, reply->element[i]) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    *next += reply->elements - 1;
+
+    if (reply->elements == 1
+        || *next >= (ngx_uint_t) reply->element[0]->integer)
+    {
+        return NGX_OK;
+    }
+
+    return (*next >= NGX_HTTP_OCI_LC_IMAGES_MAX) ? NGX_DECLINED : NGX_AGAIN;
+}
+
+
+/*
  * {digest, pushed, flags, tag ...}: copied, the reply is freed after the
  * handler.  A referrer is no image of its own: it goes with its subject.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_oci_lc_image(ngx_pool_t *pool, ngx_array_t *images, redisReply *e)
 {
     size_t                    i;

@@ -457,39 +457,27 @@ ngx_http_oci_lc_bg_paged(void *data, redisReply *reply)
 {
     ngx_http_oci_lc_sched_t  *s = data;
 
-    size_t  i;
+    ngx_int_t  rc;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements == 0
-        || reply->element[0]->type != REDIS_REPLY_INTEGER)
-    {
-        ngx_http_oci_lc_end(s, s->tick);
+    rc = (reply == NULL) ? NGX_ABORT
+                         : ngx_http_oci_lc_page_add(s->pool, &s->images,
+                                                    &s->next, reply);
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_WARN, s->log, 0,
+                      "oci registry: lifecycle of \"%V\" skipped: more "
+                      "than 100000 manifests", &s->repo);
+        ngx_http_oci_lc_bg_done(s);
         return;
     }
 
-    for (i = 1; i < reply->elements; i++) {
-        if (ngx_http_oci_lc_image(s->pool, &s->images, reply->element[i])
-            != NGX_OK)
-        {
-            ngx_http_oci_lc_end(s, s->tick);
-            return;
-        }
+    if (rc == NGX_AGAIN) {
+        ngx_http_oci_lc_bg_page(s);
+        return;
     }
 
-    s->next += reply->elements - 1;
-
-    if (reply->elements > 1
-        && s->next < (ngx_uint_t) reply->element[0]->integer)
-    {
-        if (s->next >= NGX_HTTP_OCI_LC_IMAGES_MAX) {
-            ngx_log_error(NGX_LOG_WARN, s->log, 0,
-                          "oci registry: lifecycle of \"%V\" skipped: more "
-                          "than 100000 manifests", &s->repo);
-            ngx_http_oci_lc_bg_done(s);
-            return;
-        }
-
-        ngx_http_oci_lc_bg_page(s);
+    if (rc != NGX_OK) {
+        ngx_http_oci_lc_end(s, s->tick);
         return;
     }
 
