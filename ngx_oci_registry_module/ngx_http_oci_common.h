@@ -40,7 +40,10 @@ typedef enum {
     NGX_HTTP_OCI_ROUTE_REFERRERS,
     NGX_HTTP_OCI_ROUTE_LIFECYCLE_POLICY,     /* <name>/_lifecycle/policy */
     NGX_HTTP_OCI_ROUTE_LIFECYCLE_PREVIEW,
-    NGX_HTTP_OCI_ROUTE_LIFECYCLE_RUN
+    NGX_HTTP_OCI_ROUTE_LIFECYCLE_RUN,
+    NGX_HTTP_OCI_ROUTE_GC_USAGE,             /* <name>/_gc/usage */
+    NGX_HTTP_OCI_ROUTE_GC,                   /* _gc: no name */
+    NGX_HTTP_OCI_ROUTE_GC_RUN                /* _gc/run */
 } ngx_http_oci_route_e;
 
 
@@ -112,6 +115,7 @@ typedef struct {
     ngx_log_t                  *log;
     ngx_str_t                   identity;    /* of this process: locks */
     ngx_array_t                 lifecycles;  /* schedules, policy/ */
+    ngx_array_t                 collectors;  /* policy/ngx_http_oci_gc.h */
     ngx_http_oci_lc_stats_t    *lc_stats;
     ngx_int_t                   request_id;  /* $request_id, for events */
 } ngx_http_oci_main_conf_t;
@@ -141,6 +145,11 @@ typedef struct {
     /* lifecycle policies by repository glob (policy/), or NULL */
     ngx_array_t                *lifecycle;
     ngx_msec_t                  lifecycle_interval;  /* 0: no schedule */
+
+    /* garbage collection (policy/ngx_http_oci_gc_sched.c) */
+    ngx_msec_t                  gc_interval;         /* 0: on request */
+    time_t                      gc_grace;
+    ngx_flag_t                  gc_referrers;
 
     /* what the scripts take as text: made once at configuration time */
     ngx_str_t                   upload_ttl_text;

@@ -16,6 +16,7 @@
 #include "ngx_http_oci_redis.h"
 #include "ngx_http_oci_reply.h"
 #include "ngx_http_oci_lifecycle.h"
+#include "ngx_http_oci_gc.h"
 
 
 /*
@@ -119,6 +120,27 @@ static ngx_command_t  ngx_http_oci_registry_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oci_loc_conf_t, lifecycle_interval),
+      NULL },
+
+    { ngx_string("oci_registry_gc_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, gc_interval),
+      NULL },
+
+    { ngx_string("oci_registry_gc_grace"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, gc_grace),
+      NULL },
+
+    { ngx_string("oci_registry_gc_referrers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, gc_referrers),
       NULL },
 
     { ngx_string("oci_registry_thread_pool"),
@@ -231,6 +253,8 @@ ngx_http_oci_create_main_conf(ngx_conf_t *cf)
                           sizeof(ngx_http_oci_storage_t))
            != NGX_OK
         || ngx_array_init(&omcf->lifecycles, cf->pool, 1, sizeof(void *))
+           != NGX_OK
+        || ngx_array_init(&omcf->collectors, cf->pool, 1, sizeof(void *))
            != NGX_OK)
     {
         return NULL;
@@ -272,6 +296,9 @@ ngx_http_oci_create_loc_conf(ngx_conf_t *cf)
     conf->events_actor = NGX_CONF_UNSET_PTR;
     conf->lifecycle = NGX_CONF_UNSET_PTR;
     conf->lifecycle_interval = NGX_CONF_UNSET_MSEC;
+    conf->gc_interval = NGX_CONF_UNSET_MSEC;
+    conf->gc_grace = NGX_CONF_UNSET;
+    conf->gc_referrers = NGX_CONF_UNSET;
 #if (NGX_THREADS)
     conf->thread_pool = NGX_CONF_UNSET_PTR;
 #endif
@@ -311,6 +338,9 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->lifecycle, prev->lifecycle, NULL);
     ngx_conf_merge_msec_value(conf->lifecycle_interval,
                               prev->lifecycle_interval, 0);
+    ngx_conf_merge_msec_value(conf->gc_interval, prev->gc_interval, 0);
+    ngx_conf_merge_sec_value(conf->gc_grace, prev->gc_grace, 3600);
+    ngx_conf_merge_value(conf->gc_referrers, prev->gc_referrers, 1);
 #if (NGX_THREADS)
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
 #endif
@@ -397,7 +427,8 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_http_oci_lc_schedule_add(cf, conf, &omcf->lifecycles)
-        != NGX_CONF_OK)
+        != NGX_CONF_OK
+        || ngx_http_oci_gc_add(cf, conf, &omcf->collectors) != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -672,6 +703,13 @@ ngx_http_oci_init_process(ngx_cycle_t *cycle)
                                        &omcf->identity);
     }
 
+    /* and collects garbage, on a schedule or when asked to */
+
+    if (omcf->collectors.nelts && ngx_worker == 0) {
+        ngx_http_oci_gc_start(&omcf->collectors, cycle->log,
+                              &omcf->identity);
+    }
+
     return NGX_OK;
 }
 
@@ -690,6 +728,7 @@ ngx_http_oci_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_oci_lc_schedule_stop(&omcf->lifecycles);
+    ngx_http_oci_gc_stop(&omcf->collectors);
 
     rcf = omcf->redis.elts;
 

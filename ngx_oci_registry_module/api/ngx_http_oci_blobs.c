@@ -47,7 +47,8 @@ ngx_http_oci_blobs(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     ngx_http_oci_redis_handler_pt  handler;
 
     if (ngx_http_discard_request_body(r) != NGX_OK
-        || ngx_http_oci_args_init(&a, r->pool, 2 + NGX_HTTP_OCI_EVENT_ARGS)
+        || ngx_http_oci_args_init(&a, r->pool, 2 + NGX_HTTP_OCI_BLOB_KEYS
+                                                 + NGX_HTTP_OCI_EVENT_ARGS)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -66,22 +67,28 @@ ngx_http_oci_blobs(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     ngx_str_set(&ev.media_type, "application/octet-stream");
     ev.size = -1;
 
-    /* a plain HGET or HDEL, unless the request is an event */
+    /* a plain HGET, unless the request is an event */
 
-    if (!ctx->conf->events || ev.action == NULL) {
-        ngx_http_oci_args_add(&a, (u_char *) (r->method == NGX_HTTP_DELETE
-                                              ? "HDEL" : "HGET"), 4);
+    if (r->method != NGX_HTTP_DELETE
+        && (!ctx->conf->events || ev.action == NULL))
+    {
+        ngx_http_oci_args_lit(&a, "HGET");
         ngx_http_oci_args_key(&a, &ctx->base, "blobs", NULL);
         ngx_http_oci_args_str(&a, &ctx->digest);
 
-        rc = (r->method == NGX_HTTP_DELETE)
-             ? ngx_http_oci_redis_write(r, ctx->conf->redis, handler, &a)
-             : ngx_http_oci_redis_command(r, ctx->conf->redis, handler, &a);
-
-        return ngx_http_oci_suspend(r, rc);
+        return ngx_http_oci_suspend(r,
+                   ngx_http_oci_redis_command(r, ctx->conf->redis, handler,
+                                              &a));
     }
 
+    /* a delete also updates the blob's record, for the collector */
+
     ngx_http_oci_args_str(&a, &ctx->base);
+
+    if (r->method == NGX_HTTP_DELETE) {
+        ngx_http_oci_blob_keys(&a, ctx->conf, &ctx->digest);
+    }
+
     ngx_http_oci_event_keys(&a, ctx->conf);
     ngx_http_oci_args_str(&a, &ctx->digest);
     ngx_http_oci_event_args(r, ctx, &a, &ev);
@@ -90,9 +97,22 @@ ngx_http_oci_blobs(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
                                    r->method == NGX_HTTP_DELETE
                                    ? NGX_HTTP_OCI_SCRIPT_BLOB_DELETE
                                    : NGX_HTTP_OCI_SCRIPT_BLOB_GET,
-                                   1 + NGX_HTTP_OCI_EVENT_KEYS, &a);
+                                   1 + ngx_http_oci_event_nkeys(ctx->conf)
+                                   + (r->method == NGX_HTTP_DELETE
+                                      ? NGX_HTTP_OCI_BLOB_KEYS : 0),
+                                   &a);
 
     return ngx_http_oci_suspend(r, rc);
+}
+
+
+void
+ngx_http_oci_blob_keys(ngx_http_oci_args_t *a, ngx_http_oci_loc_conf_t *conf,
+    ngx_str_t *digest)
+{
+    ngx_http_oci_args_key(a, &conf->key_prefix, "blob:", digest);
+    ngx_http_oci_args_key(a, &conf->key_prefix, "gc:repos", NULL);
+    ngx_http_oci_args_key(a, &conf->key_prefix, "gc:orphans", NULL);
 }
 
 

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oci_uploads.h"
+#include "ngx_http_oci_blobs.h"
 #include "ngx_http_oci_grammar.h"
 #include "ngx_http_oci_reply.h"
 #include "ngx_http_oci_events.h"
@@ -171,13 +172,15 @@ ngx_http_oci_upload_mount_link(ngx_http_request_t *r,
     ngx_http_oci_args_t   a;
     ngx_http_oci_event_t  ev;
 
-    if (ngx_http_oci_args_init(&a, r->pool, 7 + NGX_HTTP_OCI_EVENT_ARGS)
+    if (ngx_http_oci_args_init(&a, r->pool, 7 + NGX_HTTP_OCI_BLOB_KEYS
+                                            + NGX_HTTP_OCI_EVENT_ARGS)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     ngx_http_oci_args_str(&a, &up->ctx->base);
+    ngx_http_oci_blob_keys(&a, up->ctx->conf, &up->digest);
     ngx_http_oci_event_keys(&a, up->ctx->conf);
     ngx_http_oci_args_str(&a, &up->digest);
     ngx_http_oci_args_add(&a, size, len);
@@ -198,7 +201,8 @@ ngx_http_oci_upload_mount_link(ngx_http_request_t *r,
     return ngx_http_oci_redis_script(r, up->ctx->conf->redis,
                                      ngx_http_oci_upload_mount_done,
                                      NGX_HTTP_OCI_SCRIPT_BLOB_LINK,
-                                     1 + ngx_http_oci_event_nkeys(
+                                     1 + NGX_HTTP_OCI_BLOB_KEYS
+                                     + ngx_http_oci_event_nkeys(
                                              up->ctx->conf),
                                      &a);
 }

@@ -18,6 +18,7 @@
 #include "ngx_http_oci_referrers.h"
 #include "ngx_http_oci_tags.h"
 #include "ngx_http_oci_lifecycle.h"
+#include "ngx_http_oci_gc.h"
 
 
 /*
@@ -129,6 +130,11 @@ ngx_http_oci_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_OCI_ROUTE_REFERRERS:
         return ngx_http_oci_referrers(r, ctx);
+
+    case NGX_HTTP_OCI_ROUTE_GC:
+    case NGX_HTTP_OCI_ROUTE_GC_RUN:
+    case NGX_HTTP_OCI_ROUTE_GC_USAGE:
+        return ngx_http_oci_gc(r, ctx);
 
     default: /* NGX_HTTP_OCI_ROUTE_LIFECYCLE_* */
         return ngx_http_oci_lifecycle(r, ctx);

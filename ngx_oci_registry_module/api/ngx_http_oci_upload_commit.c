@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oci_uploads.h"
+#include "ngx_http_oci_blobs.h"
 #include "ngx_http_oci_reply.h"
 #include "ngx_http_oci_events.h"
 #include "ngx_http_oci_digest.h"
@@ -401,13 +402,15 @@ ngx_http_oci_upload_link(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
     ctx = up->ctx;
     closing = (up->mode == NGX_HTTP_OCI_UPLOAD_CLOSE);
 
-    if (ngx_http_oci_args_init(&a, r->pool, 7 + NGX_HTTP_OCI_EVENT_ARGS)
+    if (ngx_http_oci_args_init(&a, r->pool, 7 + NGX_HTTP_OCI_BLOB_KEYS
+                                            + NGX_HTTP_OCI_EVENT_ARGS)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     ngx_http_oci_args_str(&a, &ctx->base);
+    ngx_http_oci_blob_keys(&a, ctx->conf, &up->digest);
     ngx_http_oci_event_keys(&a, ctx->conf);
     ngx_http_oci_args_str(&a, &up->digest);
     ngx_http_oci_args_number(&a, up->commit.size);
@@ -439,7 +442,8 @@ ngx_http_oci_upload_link(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
     return ngx_http_oci_redis_script_undo(r, ctx->conf->redis,
                                           ngx_http_oci_upload_linked,
                                           NGX_HTTP_OCI_SCRIPT_BLOB_LINK,
-                                          1 + ngx_http_oci_event_nkeys(
+                                          1 + NGX_HTTP_OCI_BLOB_KEYS
+                                          + ngx_http_oci_event_nkeys(
                                                   ctx->conf),
                                           &a, closing ? &undo : NULL);
 }
@@ -503,11 +507,51 @@ ngx_http_oci_upload_released(ngx_http_request_t *r, redisReply *reply)
 }
 
 
-/* 201 for a blob now in the repository, by upload or by mount */
+/*
+ * 201 for a blob now in the repository, by upload or by mount.  The
+ * collector may have taken the file between our commit (or the mount's
+ * look) and the link: it checks for a link after it moved a file away
+ * and puts the file back if one came, so a link made before that check
+ * keeps the file, and one made after it finds no file here.  Then the
+ * link goes again (its undo is kept if Redis is away) and the client
+ * is told to retry.
+ */
 
 void
 ngx_http_oci_blob_created(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
 {
+    ngx_str_t             path;
+    ngx_file_info_t       fi;
+    ngx_http_oci_args_t   a;
+
+    path = up->blob_path;
+
+    if ((path.len
+         || ngx_http_oci_blob_path(r->pool, &up->ctx->conf->storage,
+                                   &up->expected, &path)
+            == NGX_OK)
+        && ngx_file_info(path.data, &fi) == NGX_FILE_ERROR
+        && ngx_errno == NGX_ENOENT)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oci registry: blob %V was collected as it was "
+                      "linked: the link goes again", &up->digest);
+
+        if (ngx_http_oci_args_init(&a, r->pool, 7) == NGX_OK) {
+            ngx_http_oci_args_lit(&a, "EVAL");
+            ngx_http_oci_args_str(&a,
+                &ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_BLOB_DELETE]);
+            ngx_http_oci_args_number(&a, 1 + NGX_HTTP_OCI_BLOB_KEYS);
+            ngx_http_oci_args_str(&a, &up->ctx->base);
+            ngx_http_oci_blob_keys(&a, up->ctx->conf, &up->digest);
+            ngx_http_oci_args_str(&a, &up->digest);
+            ngx_http_oci_redis_fire(up->ctx->conf->redis, &a);
+        }
+
+        ngx_http_oci_unavailable(r);
+        return;
+    }
+
     if (ngx_http_oci_created(r, "blobs", &up->digest) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;

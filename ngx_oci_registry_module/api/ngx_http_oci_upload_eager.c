@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oci_uploads.h"
+#include "ngx_http_oci_blobs.h"
 #include "ngx_http_oci_body.h"
 #include "ngx_http_oci_reply.h"
 #include "ngx_http_oci_events.h"
@@ -168,13 +169,15 @@ ngx_http_oci_upload_eager_close(ngx_http_request_t *r,
 
     ctx = up->ctx;
 
-    if (ngx_http_oci_args_init(&a, r->pool, 7 + NGX_HTTP_OCI_EVENT_ARGS)
+    if (ngx_http_oci_args_init(&a, r->pool, 7 + NGX_HTTP_OCI_BLOB_KEYS
+                                            + NGX_HTTP_OCI_EVENT_ARGS)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     ngx_http_oci_args_str(&a, &ctx->base);
+    ngx_http_oci_blob_keys(&a, ctx->conf, &up->digest);
     ngx_http_oci_event_keys(&a, ctx->conf);
     ngx_http_oci_args_str(&a, &up->digest);
     ngx_http_oci_args_number(&a, ctx->body.received);
@@ -194,7 +197,8 @@ ngx_http_oci_upload_eager_close(ngx_http_request_t *r,
     return ngx_http_oci_redis_script(r, ctx->conf->redis,
                                      ngx_http_oci_upload_eager_closed,
                                      NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE,
-                                     1 + ngx_http_oci_event_nkeys(ctx->conf),
+                                     1 + NGX_HTTP_OCI_BLOB_KEYS
+                                     + ngx_http_oci_event_nkeys(ctx->conf),
                                      &a);
 }
 

@@ -41,6 +41,7 @@ static ngx_int_t ngx_http_oci_query_arg(ngx_pool_t *pool, ngx_str_t *args,
 static ngx_str_t  ngx_http_oci_repository = ngx_string("repository");
 static ngx_str_t  ngx_http_oci_registry = ngx_string("registry");
 static ngx_str_t  ngx_http_oci_catalog = ngx_string("catalog");
+static ngx_str_t  ngx_http_oci_gc = ngx_string("gc");
 
 
 /*
@@ -78,12 +79,25 @@ ngx_http_oci_scope_needs(ngx_pool_t *pool, ngx_uint_t method, ngx_str_t *uri,
         return NGX_OK;
     }
 
+    /* the collector works on every repository: registry:gc:* */
+
+    if (rt.type == NGX_HTTP_OCI_ROUTE_GC
+        || rt.type == NGX_HTTP_OCI_ROUTE_GC_RUN)
+    {
+        need->type = ngx_http_oci_registry;
+        need->name = ngx_http_oci_gc;
+        need->actions = NGX_HTTP_OCI_ACT_ANY;
+        return NGX_OK;
+    }
+
     need->type = ngx_http_oci_repository;
     need->name = rt.name;
 
     /* a retention policy decides what is deleted: delete, whatever verb */
 
-    if (rt.type >= NGX_HTTP_OCI_ROUTE_LIFECYCLE_POLICY) {
+    if (rt.type >= NGX_HTTP_OCI_ROUTE_LIFECYCLE_POLICY
+        && rt.type <= NGX_HTTP_OCI_ROUTE_LIFECYCLE_RUN)
+    {
         need->actions = NGX_HTTP_OCI_ACT_DELETE;
         return NGX_OK;
     }

@@ -260,6 +260,16 @@ ngx_http_oci_route_parse(ngx_str_t *uri, ngx_http_oci_route_t *rt,
         return NGX_OK;
     }
 
+    if (ngx_http_oci_str_eq(p, last - p, "_gc") == NGX_OK) {
+        rt->type = NGX_HTTP_OCI_ROUTE_GC;
+        return NGX_OK;
+    }
+
+    if (ngx_http_oci_str_eq(p, last - p, "_gc/run") == NGX_OK) {
+        rt->type = NGX_HTTP_OCI_ROUTE_GC_RUN;
+        return NGX_OK;
+    }
+
     /* tail: after the last slash; kw: the component before it */
 
     for (tail = last; tail > p && tail[-1] != '/'; tail--) {
@@ -312,6 +322,11 @@ ngx_http_oci_route_parse(ngx_str_t *uri, ngx_http_oci_route_t *rt,
         } else {
             return NGX_DECLINED;
         }
+
+    } else if (ngx_http_oci_str_eq(kw, len, "_gc") == NGX_OK
+               && ngx_http_oci_str_eq(tail, last - tail, "usage") == NGX_OK)
+    {
+        rt->type = NGX_HTTP_OCI_ROUTE_GC_USAGE;
 
     } else if (ngx_http_oci_str_eq(kw, len, "blobs") == NGX_OK) {
 
@@ -412,6 +427,7 @@ ngx_http_oci_route_methods(ngx_http_oci_route_e type)
 
     case NGX_HTTP_OCI_ROUTE_LIFECYCLE_PREVIEW:
     case NGX_HTTP_OCI_ROUTE_LIFECYCLE_RUN:
+    case NGX_HTTP_OCI_ROUTE_GC_RUN:
         return NGX_HTTP_POST;
 
     default:

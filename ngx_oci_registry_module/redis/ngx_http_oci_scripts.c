@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_oci_scripts.h"
+#include "ngx_http_oci_scripts_gc.h"
 
 
 /*
@@ -38,7 +39,12 @@ static ngx_str_t  ngx_http_oci_replies[] = {
     ngx_string("CANCELLED"),
     ngx_string("BLOB"),
     ngx_string("MANIFEST"),
-    ngx_string("REFERRERS")
+    ngx_string("REFERRERS"),
+    ngx_string("AGAIN"),
+    ngx_string("FILES"),
+    ngx_string("WALK"),
+    ngx_string("DONE"),
+    ngx_string("IDLE")
 };
 
 
@@ -349,15 +355,17 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "return 'SAVED'\n"),
 
     /*
-     * BLOB_LINK: KEYS[2..3] events; ARGV digest, size, upload id (""
-     * for none: a mount), token, "1" for a signed id, how long it stays
-     * fresh (s), then the event.  Links a verified blob to the repository
-     * and ends its upload; a signed id is marked gone, or it would look
-     * fresh again.  "LINKED", "LOCK_LOST" or "UNKNOWN" (the upload is
+     * BLOB_LINK: KEYS[2..4] the blob's record, the collector's
+     * repositories and orphans, KEYS[5..6] events; ARGV digest, size,
+     * upload id ("" for none: a mount), token, "1" for a signed id, how
+     * long it stays fresh (s), then the event.  Links a verified blob to
+     * the repository and ends its upload; a signed id is marked gone, or
+     * it would look fresh again.  "LINKED", "LOCK_LOST" or "UNKNOWN" (the upload is
      * gone: cancelled).
      */
     ngx_string(
         NGX_HTTP_OCI_LUA_EVENT
+        NGX_HTTP_OCI_LUA_LINK
         "local b = KEYS[1]\n"
         "if ARGV[3] ~= '' then\n"
         "  local k = b .. 'upload:' .. ARGV[3]\n"
@@ -371,8 +379,8 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "    redis.call('SET', k .. ':gone', 1, 'EX', ARGV[6])\n"
         "  end\n"
         "end\n"
-        "redis.call('HSET', b .. 'blobs', ARGV[1], ARGV[2])\n"
-        "event(2, 7, '', ARGV[1])\n"
+        "link(b, ARGV[1], ARGV[2])\n"
+        "event(5, 7, '', ARGV[1])\n"
         "return 'LINKED'\n"),
 
     /*
@@ -394,7 +402,8 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "return 'CREATED'\n"),
 
     /*
-     * BLOB_CLOSE: KEYS[2..3] events; ARGV digest, size, upload id, the
+     * BLOB_CLOSE: KEYS[2..4] as for BLOB_LINK, KEYS[5..6] events; ARGV
+     * digest, size, upload id, the
      * token of a holder known to be dead ("" if none), "1" for a fresh
      * signed id, how long it stays fresh (s), then the event.  Ends an
      * upload whose closing PUT carried a whole blob, verified with the
@@ -406,6 +415,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      */
     ngx_string(
         NGX_HTTP_OCI_LUA_EVENT
+        NGX_HTTP_OCI_LUA_LINK
         "local b = KEYS[1]\n"
         "local k = b .. 'upload:' .. ARGV[3]\n"
         "local o = redis.call('HGET', k, 'offset')\n"
@@ -425,8 +435,8 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  redis.call('SET', k .. ':gone', 1, 'EX', ARGV[6])\n"
         "end\n"
         "if o ~= '0' then return 'HAD_BYTES' end\n"
-        "redis.call('HSET', b .. 'blobs', ARGV[1], ARGV[2])\n"
-        "event(2, 7, '', ARGV[1])\n"
+        "link(b, ARGV[1], ARGV[2])\n"
+        "event(5, 7, '', ARGV[1])\n"
         "return linked\n"),
 
     /*
@@ -489,14 +499,22 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "return v\n"),
 
     /*
-     * BLOB_DELETE: KEYS[2..3] events; ARGV digest, then the event.  The
-     * repository's link goes (the file stays for others): 1, or 0 when
-     * there was none.
+     * BLOB_DELETE: KEYS[2..4] as for BLOB_LINK, KEYS[5..6] events; ARGV
+     * digest, then the event.  The repository's link goes; the file stays
+     * until the collector finds that no repository links it: 1, or 0
+     * when there was none.
      */
     ngx_string(
         NGX_HTTP_OCI_LUA_EVENT
         "local n = redis.call('HDEL', KEYS[1] .. 'blobs', ARGV[1])\n"
-        "if n == 1 then event(2, 2, '', ARGV[1]) end\n"
+        "if n == 1 then\n"
+        "  redis.call('ZREM', KEYS[1] .. 'unref', ARGV[1])\n"
+        "  redis.call('SREM', KEYS[2], KEYS[1])\n"
+        "  if redis.call('EXISTS', KEYS[2]) == 0 then\n"
+        "    redis.call('ZADD', KEYS[4], redis.call('TIME')[1], ARGV[1])\n"
+        "  end\n"
+        "  event(5, 2, '', ARGV[1])\n"
+        "end\n"
         "return n\n"),
 
     /*
@@ -682,7 +700,14 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "end\n"
         "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
         "redis.call('HSET', KEYS[2], 'cursor', ARGV[3])\n"
-        "return 'OK'\n")
+        "return 'OK'\n"),
+
+    /* the garbage collector's (ngx_http_oci_scripts_gc.h) */
+    ngx_string(NGX_HTTP_OCI_LUA_GC_STEP),
+    ngx_string(NGX_HTTP_OCI_LUA_GC_CHECK),
+    ngx_string(NGX_HTTP_OCI_LUA_GC_CONFIRM),
+    ngx_string(NGX_HTTP_OCI_LUA_GC_STATUS),
+    ngx_string(NGX_HTTP_OCI_LUA_GC_USAGE)
 };
 
 

@@ -121,6 +121,45 @@ struct ngx_http_oci_sink_s {
 };
 
 
+/*
+ * The garbage collector's file system work (ngx_http_oci_gc_fs_run()):
+ * a batch of blob files, or one directory to walk
+ */
+typedef struct {
+    ngx_str_t                   digest;      /* "<algorithm>:<hex>" */
+    off_t                       size;
+    unsigned                    found:1;     /* the file or its trash */
+    unsigned                    trashed:1;   /* under its trash name */
+    unsigned                    collect:1;   /* no repository links it */
+    unsigned                    remove:1;    /* confirmed: delete it */
+    unsigned                    restored:1;
+} ngx_http_oci_gc_file_t;
+
+
+typedef enum {
+    NGX_HTTP_OCI_GC_MEASURE = 0,             /* sizes only: a dry run */
+    NGX_HTTP_OCI_GC_TRASH,                   /* to the trash names */
+    NGX_HTTP_OCI_GC_FINISH,                  /* trash: removed or back */
+    NGX_HTTP_OCI_GC_WALK                     /* a directory: candidates */
+} ngx_http_oci_gc_op_e;
+
+
+typedef struct {
+    ngx_str_t                   root;
+    ngx_http_oci_gc_op_e        op;
+    ngx_array_t                 files;       /* ngx_http_oci_gc_file_t */
+    ngx_pool_t                 *pool;        /* the walk's allocations */
+    ngx_uint_t                  dir;         /* walk: 0-255 sha256, sha512 */
+    time_t                      since;       /* walk: changed since */
+    time_t                      before;      /* walk: files changed before */
+
+    ngx_uint_t                  freed;
+    off_t                       freed_bytes;
+    ngx_err_t                   err;
+    char                       *failed;
+} ngx_http_oci_gc_fs_t;
+
+
 /* ngx_http_oci_paths.c */
 ngx_int_t ngx_http_oci_blob_path(ngx_pool_t *pool, ngx_str_t *root,
     ngx_http_oci_digest_t *d, ngx_str_t *path);
@@ -164,6 +203,9 @@ ngx_fd_t ngx_http_oci_spare_take(ngx_http_oci_spares_t *sp,
 
 /* ngx_http_oci_sweep.c: system calls only (thread pool) */
 void ngx_http_oci_sweep_run(ngx_http_oci_sweep_t *sw);
+
+/* ngx_http_oci_gc_files.c: system calls only (thread pool) */
+void ngx_http_oci_gc_fs_run(ngx_http_oci_gc_fs_t *fs);
 
 /* ngx_http_oci_sweeper.c: its schedule, in one worker */
 void ngx_http_oci_sweeper_start(ngx_http_oci_main_conf_t *omcf,

@@ -1,0 +1,504 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oci_gc.h"
+#include "ngx_http_oci_uploads.h"
+
+
+/*
+ * The collector: a pass on the schedule of oci_registry_gc_interval, or
+ * when POST /v2/_gc/run asked for one.  Worker 0 of each node tries; a
+ * Redis lease makes one process of all nodes collect.  The pass's state
+ * is in Redis (GC_STEP decides each step), so a collector killed with -9
+ * is followed at once by the next one that finds its lease's holder gone,
+ * from where it was.  Each step has a pool of its own; its file system
+ * work runs in the storage's thread pool when there is one:
+ *
+ *   FILES   blob files no record names: to their trash names, GC_CONFIRM
+ *           (still none: delete; a link came: restore), then finished
+ *   WALK    one directory of blobs/: its files older than the grace
+ *           period that no record names (GC_CHECK), then as FILES
+ *
+ * A dry run measures instead of moving anything.
+ */
+
+
+#define NGX_HTTP_OCI_GC_LEASE   30000                /* ms */
+#define NGX_HTTP_OCI_GC_TICK    5000                 /* ms, at most */
+#define NGX_HTTP_OCI_GC_KEYS    8
+
+
+
+
+static void ngx_http_oci_gc_tick(ngx_event_t *ev);
+static void ngx_http_oci_gc_stepped(void *data, redisReply *reply);
+static ngx_int_t ngx_http_oci_gc_locked(ngx_http_oci_gc_t *s,
+    redisReply *reply);
+#if (NGX_THREADS)
+static void ngx_http_oci_gc_fs_thread(void *data, ngx_log_t *log);
+static void ngx_http_oci_gc_fs_done(ngx_event_t *ev);
+#endif
+static void ngx_http_oci_gc_report(ngx_http_oci_gc_t *s, redisReply *reply);
+
+
+/* at configuration time: one collector per Redis and key prefix */
+
+char *
+ngx_http_oci_gc_add(ngx_conf_t *cf, ngx_http_oci_loc_conf_t *conf,
+    ngx_array_t *collectors)
+{
+    ngx_uint_t           i;
+    ngx_http_oci_gc_t  **sp, *s;
+
+    sp = collectors->elts;
+
+    for (i = 0; i < collectors->nelts; i++) {
+        if (sp[i]->conf->redis == conf->redis
+            && sp[i]->conf->key_prefix.len == conf->key_prefix.len
+            && ngx_strncmp(sp[i]->conf->key_prefix.data,
+                           conf->key_prefix.data, conf->key_prefix.len)
+               == 0)
+        {
+            return NGX_CONF_OK;
+        }
+    }
+
+    s = ngx_pcalloc(cf->pool, sizeof(ngx_http_oci_gc_t));
+    sp = ngx_array_push(collectors);
+    if (s == NULL || sp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *sp = s;
+    s->conf = conf;
+    s->tick = conf->gc_interval ? ngx_min(conf->gc_interval,
+                                          NGX_HTTP_OCI_GC_TICK)
+                                : NGX_HTTP_OCI_GC_TICK;
+#if (NGX_THREADS)
+    s->thread_pool = conf->thread_pool;
+#endif
+
+    return NGX_CONF_OK;
+}
+
+
+void
+ngx_http_oci_gc_start(ngx_array_t *collectors, ngx_log_t *log,
+    ngx_str_t *identity)
+{
+    u_char              *p;
+    ngx_uint_t           i;
+    ngx_pool_t          *pool;
+    ngx_http_oci_gc_t  **sp, *s;
+
+    pool = ((ngx_cycle_t *) ngx_cycle)->pool;
+    sp = collectors->elts;
+
+    for (i = 0; i < collectors->nelts; i++) {
+        s = sp[i];
+
+        p = ngx_pnalloc(pool, identity->len + sizeof(":gc") + NGX_INT_T_LEN
+                              + NGX_HTTP_OCI_HOLDER_MAX);
+        if (p == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, log, 0,
+                          "oci registry: garbage collector not started");
+            continue;
+        }
+
+        s->holder.data = p;
+        p = ngx_sprintf(p, "%V:%P:gc", identity, ngx_pid);
+        s->holder.len = p - s->holder.data;
+        s->stale_buf = p;
+        s->stale.data = p;
+        s->stale.len = 0;
+
+        s->identity = *identity;
+        s->log = log;
+        s->fs.root = s->conf->storage;
+
+        s->timer.handler = ngx_http_oci_gc_tick;
+        s->timer.data = s;
+        s->timer.log = log;
+        s->timer.cancelable = 1;
+
+        ngx_add_timer(&s->timer, 100 + (ngx_msec_t) ngx_random() % 1000);
+    }
+}
+
+
+void
+ngx_http_oci_gc_stop(ngx_array_t *collectors)
+{
+    ngx_uint_t           i;
+    ngx_http_oci_gc_t  **sp;
+
+    sp = collectors->elts;
+
+    for (i = 0; i < collectors->nelts; i++) {
+        sp[i]->exiting = 1;
+
+        if (sp[i]->timer.timer_set) {
+            ngx_del_timer(&sp[i]->timer);
+        }
+    }
+}
+
+
+void
+ngx_http_oci_gc_key(ngx_http_oci_args_t *a, ngx_http_oci_loc_conf_t *c,
+    char *suffix)
+{
+    ngx_str_t  s;
+
+    s.data = (u_char *) suffix;
+    s.len = ngx_strlen(suffix);
+
+    ngx_http_oci_args_key(a, &c->key_prefix, "gc:", &s);
+}
+
+
+static void
+ngx_http_oci_gc_tick(ngx_event_t *ev)
+{
+    ngx_http_oci_gc_t  *s = ev->data;
+
+    ngx_http_oci_args_t       a;
+    ngx_http_oci_loc_conf_t  *c;
+
+    if (s->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    s->pool = ngx_create_pool(4096, s->log);
+    if (s->pool == NULL) {
+        ngx_add_timer(&s->timer, s->tick);
+        return;
+    }
+
+    c = s->conf;
+
+    if (ngx_http_oci_args_init(&a, s->pool, NGX_HTTP_OCI_GC_KEYS + 11)
+        != NGX_OK)
+    {
+        ngx_http_oci_gc_end(s, s->tick);
+        return;
+    }
+
+    ngx_http_oci_gc_key(&a, c, "lease");
+    ngx_http_oci_gc_key(&a, c, "pass");
+    ngx_http_oci_gc_key(&a, c, "repos");
+    ngx_http_oci_gc_key(&a, c, "orphans");
+    ngx_http_oci_gc_key(&a, c, "last");
+    ngx_http_oci_gc_key(&a, c, "request");
+    ngx_http_oci_gc_key(&a, c, "dry");
+    ngx_http_oci_gc_key(&a, c, "indexed");
+
+    ngx_http_oci_args_str(&a, &s->holder);
+    ngx_http_oci_args_number(&a, NGX_HTTP_OCI_GC_LEASE);
+    ngx_http_oci_args_str(&a, &s->stale);
+    ngx_http_oci_args_number(&a, (off_t) (c->gc_interval / 1000));
+    ngx_http_oci_args_number(&a, (off_t) c->gc_grace);
+    ngx_http_oci_args_str(&a, &c->key_prefix);
+    ngx_http_oci_args_add(&a, s->finished, s->finished_len);
+    ngx_http_oci_args_number(&a, NGX_HTTP_OCI_GC_BATCH);
+    ngx_http_oci_args_flag(&a, c->gc_referrers);
+    ngx_http_oci_args_number(&a, (off_t) s->freed);
+    ngx_http_oci_args_number(&a, s->freed_bytes);
+
+    if (ngx_http_oci_redis_call_script(c->redis, ngx_http_oci_gc_stepped, s,
+                                       NGX_HTTP_OCI_SCRIPT_GC_STEP,
+                                       NGX_HTTP_OCI_GC_KEYS, &a)
+        != NGX_OK)
+    {
+        ngx_http_oci_gc_end(s, s->tick);
+        return;
+    }
+
+    /* the arguments were copied: what they report is said */
+
+    s->freed = 0;
+    s->freed_bytes = 0;
+    s->finished_len = 0;
+}
+
+
+static void
+ngx_http_oci_gc_stepped(void *data, redisReply *reply)
+{
+    ngx_http_oci_gc_t  *s = data;
+
+    redisReply  *e;
+
+    s->stale.len = 0;
+
+    if (reply == NULL) {
+        ngx_http_oci_gc_end(s, s->tick);
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, s->log, 0,
+                      "oci registry: garbage collection: %*s",
+                      (size_t) reply->len, reply->str);
+        ngx_http_oci_gc_end(s, s->tick);
+        return;
+    }
+
+    switch (ngx_http_oci_script_reply(reply)) {
+
+    case NGX_HTTP_OCI_R_LOCKED:
+        (void) ngx_http_oci_gc_locked(s, reply);
+        return;
+
+    case NGX_HTTP_OCI_R_AGAIN:
+        ngx_http_oci_gc_end(s, 1);
+        return;
+
+    case NGX_HTTP_OCI_R_DONE:
+        ngx_http_oci_gc_report(s, reply);
+        ngx_http_oci_gc_end(s, s->tick);
+        return;
+
+    case NGX_HTTP_OCI_R_FILES:
+        if (reply->elements < 3
+            || reply->element[1]->type != REDIS_REPLY_STRING)
+        {
+            break;
+        }
+
+        s->dry = (reply->element[1]->len == 1
+                  && reply->element[1]->str[0] == '1');
+        s->walk = 0;
+
+        if (ngx_http_oci_gc_files(s, reply, 2) != NGX_OK) {
+            break;
+        }
+
+        if (s->dry) {
+            ngx_http_oci_gc_fs(s, NGX_HTTP_OCI_GC_MEASURE,
+                               ngx_http_oci_gc_measured);
+            return;
+        }
+
+        ngx_http_oci_gc_trash(s);
+        return;
+
+    case NGX_HTTP_OCI_R_WALK:
+        if (reply->elements != 4) {
+            break;
+        }
+
+        e = reply->element[1];
+        if (e->type != REDIS_REPLY_STRING
+            || reply->element[2]->type != REDIS_REPLY_STRING
+            || reply->element[3]->type != REDIS_REPLY_STRING)
+        {
+            break;
+        }
+
+        s->fs.dir = ngx_atoi((u_char *) e->str, e->len);
+        s->fs.since = ngx_atotm((u_char *) reply->element[2]->str,
+                                reply->element[2]->len);
+
+        if (s->fs.since == NGX_ERROR) {
+            /* before the epoch: the first walk, of everything */
+            s->fs.since = 0;
+        }
+
+        if (s->fs.dir == (ngx_uint_t) NGX_ERROR || s->fs.dir >= 512
+            || ngx_array_init(&s->fs.files, s->pool, 64,
+                              sizeof(ngx_http_oci_gc_file_t))
+               != NGX_OK)
+        {
+            break;
+        }
+
+        s->dry = (reply->element[3]->len == 1
+                  && reply->element[3]->str[0] == '1');
+        s->walk = 1;
+        s->fs.pool = s->pool;
+        s->fs.before = ngx_time() - s->conf->gc_grace;
+
+        ngx_http_oci_gc_fs(s, NGX_HTTP_OCI_GC_WALK, ngx_http_oci_gc_walked);
+        return;
+
+    case NGX_HTTP_OCI_R_IDLE:
+        ngx_http_oci_gc_end(s, s->tick);
+        return;
+
+    default:
+        break;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, s->log, 0,
+                  "oci registry: garbage collection: unexpected reply");
+    ngx_http_oci_gc_end(s, s->tick);
+}
+
+
+/* another process has the lease: taken at once if it is a dead one of ours */
+
+static ngx_int_t
+ngx_http_oci_gc_locked(ngx_http_oci_gc_t *s, redisReply *reply)
+{
+    ngx_str_t  holder;
+
+    if (reply->elements == 2
+        && reply->element[1]->type == REDIS_REPLY_STRING
+        && reply->element[1]->len <= NGX_HTTP_OCI_HOLDER_MAX)
+    {
+        holder.data = (u_char *) reply->element[1]->str;
+        holder.len = reply->element[1]->len;
+
+        if (ngx_http_oci_holder_dead(&s->identity, &holder) == NGX_OK) {
+            ngx_log_error(NGX_LOG_INFO, s->log, 0,
+                          "oci registry: garbage collection: taking the "
+                          "lease of \"%V\", which is gone", &holder);
+
+            s->stale.data = s->stale_buf;
+            s->stale.len = ngx_cpymem(s->stale_buf, holder.data, holder.len)
+                           - s->stale_buf;
+            ngx_http_oci_gc_end(s, 1);
+            return NGX_OK;
+        }
+    }
+
+    ngx_http_oci_gc_end(s, s->tick);
+
+    return NGX_OK;
+}
+
+
+/* file system work: in the thread pool if there is one, else here */
+
+void
+ngx_http_oci_gc_fs(ngx_http_oci_gc_t *s, ngx_http_oci_gc_op_e op,
+    ngx_http_oci_gc_next_pt after)
+{
+    s->fs.op = op;
+    s->after = after;
+
+#if (NGX_THREADS)
+
+    if (s->thread_pool) {
+        if (s->task == NULL) {
+            s->task = ngx_thread_task_alloc(ngx_cycle->pool, 0);
+            if (s->task == NULL) {
+                ngx_http_oci_gc_end(s, s->tick);
+                return;
+            }
+
+            s->task->ctx = &s->fs;
+            s->task->handler = ngx_http_oci_gc_fs_thread;
+            s->task->event.handler = ngx_http_oci_gc_fs_done;
+            s->task->event.data = s;
+            s->task->event.log = s->log;
+        }
+
+        if (ngx_thread_task_post(s->thread_pool, s->task) != NGX_OK) {
+            ngx_http_oci_gc_end(s, s->tick);
+        }
+
+        return;
+    }
+
+#endif
+
+    ngx_http_oci_gc_fs_run(&s->fs);
+
+    if (s->fs.err) {
+        ngx_log_error(NGX_LOG_ERR, s->log, s->fs.err,
+                      "oci registry: garbage collection: %s failed",
+                      s->fs.failed);
+    }
+
+    s->after(s);
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_oci_gc_fs_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_oci_gc_fs_run(data);
+}
+
+
+static void
+ngx_http_oci_gc_fs_done(ngx_event_t *ev)
+{
+    ngx_http_oci_gc_t  *s = ev->data;
+
+    if (s->fs.err) {
+        ngx_log_error(NGX_LOG_ERR, s->log, s->fs.err,
+                      "oci registry: garbage collection: %s failed",
+                      s->fs.failed);
+    }
+
+    if (s->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
+        ngx_http_oci_gc_end(s, 0);
+        return;
+    }
+
+    s->after(s);
+}
+
+#endif
+/* {"DONE", dry, repositories, unlinked, bytes, files, bytes, referrers} */
+
+static void
+ngx_http_oci_gc_report(ngx_http_oci_gc_t *s, redisReply *reply)
+{
+    ngx_uint_t   i;
+    ngx_str_t    v[7];
+    redisReply  *e;
+
+    if (reply->elements != 8) {
+        return;
+    }
+
+    for (i = 0; i < 7; i++) {
+        e = reply->element[i + 1];
+
+        if (e->type != REDIS_REPLY_STRING) {
+            return;
+        }
+
+        v[i].data = (u_char *) e->str;
+        v[i].len = e->len;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
+                  "oci registry: garbage collection%s: %V repositories, "
+                  "%V blob links (%V bytes) unlinked, %V files (%V bytes) "
+                  "removed, %V referrers of deleted subjects deleted",
+                  (v[0].len == 1 && v[0].data[0] == '1')
+                  ? " (dry run, would be)" : "",
+                  &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]);
+}
+
+
+void
+ngx_http_oci_gc_end(ngx_http_oci_gc_t *s, ngx_msec_t after)
+{
+    if (s->pool) {
+        ngx_destroy_pool(s->pool);
+        s->pool = NULL;
+    }
+
+    if (after == 0 || s->exiting || ngx_exiting || ngx_quit
+        || ngx_terminate)
+    {
+        return;
+    }
+
+    ngx_add_timer(&s->timer, after);
+}

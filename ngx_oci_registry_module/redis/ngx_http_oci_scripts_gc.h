@@ -1,0 +1,312 @@
+
+/*
+ * Copyright (C) ngx_oci_registry contributors
+ */
+
+
+#ifndef _NGX_HTTP_OCI_SCRIPTS_GC_H_INCLUDED_
+#define _NGX_HTTP_OCI_SCRIPTS_GC_H_INCLUDED_
+
+
+/*
+ * The garbage collector's scripts (policy/ngx_http_oci_gc_sched.c), as
+ * text for ngx_http_oci_scripts[].  The collector's keys are not a
+ * repository's: "<prefix>gc:..." and the blob records "<prefix>blob:<d>"
+ * (the set of the key bases of the repositories linking blob <d>, which
+ * the link scripts keep).  The schema is in docs/architecture.md.
+ */
+
+
+/*
+ * link(b, digest, size): the blob is the repository's; its record names
+ * the repository, the repository is one the collector visits, and a new
+ * upload of a blob already linked starts its grace period again.  KEYS[2]
+ * is the blob's record, KEYS[3] the collector's repositories.
+ */
+#define NGX_HTTP_OCI_LUA_LINK                                                \
+    "local function link(b, d, size)\n"                                      \
+    "  redis.call('HSET', b .. 'blobs', d, size)\n"                          \
+    "  redis.call('ZREM', b .. 'unref', d)\n"                                \
+    "  redis.call('SADD', KEYS[2], b)\n"                                     \
+    "  redis.call('ZADD', KEYS[3], 0, b)\n"                                  \
+    "end\n"
+
+
+/*
+ * GC_STEP: KEYS[1] the lease, KEYS[2] the pass (hash), KEYS[3] the
+ * repositories, KEYS[4] the orphaned blobs (score: when their record
+ * emptied), KEYS[5] the last pass's report, KEYS[6] a requested pass,
+ * KEYS[7] a dry run's counts per blob, KEYS[8] the mark that every link
+ * has its record; ARGV the holder, the lease's life (ms), a holder known
+ * to be dead ("" if none), the interval (s, 0: none), the grace period
+ * (s), the key prefix, the work the caller finished ("" or
+ * "walked:<dir>"), the batch, "1" to collect referrers, the files and
+ * bytes the caller's last work freed (or would have).
+ *
+ * A pass is: "index" (once: SCAN for the links older versions made),
+ * "repos" (each repository: its links, in HSCAN batches, get their
+ * record; an unreferenced one is seen, and unlinked when it was seen
+ * longer ago than the grace period; then its referrers whose subject is
+ * gone), "orphans" (blob files whose record emptied), "walk" (the blob
+ * directories changed since the last walk, for files no record names),
+ * "done".  Replies: {"AGAIN"}, {"FILES", dry, digest...} (files to
+ * collect: no record names them now), {"WALK", dir, since, dry},
+ * {"DONE", dry, repositories, unlinked, bytes unlinked, files, bytes,
+ * referrers}, {"IDLE"} when no pass is due, {"LOCKED", holder}.
+ */
+#define NGX_HTTP_OCI_LUA_GC_STEP                                             \
+    NGX_HTTP_OCI_LUA_DELETE                                                  \
+    "local l = redis.call('GET', KEYS[1])\n"                                 \
+    "if l and l ~= ARGV[1] and l ~= ARGV[3] then\n"                          \
+    "  return {'LOCKED', l}\n"                                               \
+    "end\n"                                                                  \
+    "local now = tonumber(redis.call('TIME')[1])\n"                          \
+    "local p = KEYS[2]\n"                                                    \
+    "local pre = ARGV[6]\n"                                                  \
+    "local grace = tonumber(ARGV[5])\n"                                      \
+    "local batch = tonumber(ARGV[8])\n"                                      \
+    "if redis.call('EXISTS', p) == 0 then\n"                                 \
+    "  local req = redis.call('GET', KEYS[6])\n"                             \
+    "  local trig = 'request'\n"                                             \
+    "  if not req then\n"                                                    \
+    "    local nx = tonumber(redis.call('HGET', KEYS[5], 'next') or '')\n"   \
+    "    if ARGV[4] == '0' or (nx and nx > now) then\n"                      \
+    "      if l then redis.call('DEL', KEYS[1]) end\n"                       \
+    "      return {'IDLE'}\n"                                                \
+    "    end\n"                                                              \
+    "    trig = 'schedule'\n"                                                \
+    "    req = 'run'\n"                                                      \
+    "  end\n"                                                                \
+    "  redis.call('DEL', KEYS[6], KEYS[7])\n"                                \
+    "  local ph = 'repos'\n"                                                 \
+    "  if redis.call('EXISTS', KEYS[8]) == 0 then ph = 'index' end\n"        \
+    "  redis.call('HSET', p, 'phase', ph, 'started', now, 'trigger', trig,\n" \
+    "    'dry', (req == 'dry') and '1' or '0', 'cursor', '', 'repo', '',\n"   \
+    "    'sub', '', 'hc', '0', 'mc', '0', 'scan', '0', 'dir', 0, 'oc', 0,\n"  \
+    "    'repositories', 0, 'unlinked', 0, 'unlinkedBytes', 0,\n"             \
+    "    'files', 0, 'bytes', 0, 'referrers', 0)\n"                          \
+    "end\n"                                                                  \
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"                   \
+    "local h = redis.call('HGETALL', p)\n"                                   \
+    "local s = {}\n"                                                         \
+    "for i = 1, #h, 2 do s[h[i]] = h[i + 1] end\n"                           \
+    "local dry = (s.dry == '1')\n"                                           \
+    "if tonumber(ARGV[10]) > 0 or tonumber(ARGV[11]) > 0 then\n"             \
+    "  redis.call('HINCRBY', p, 'files', ARGV[10])\n"                        \
+    "  redis.call('HINCRBY', p, 'bytes', ARGV[11])\n"                        \
+    "end\n"                                                                  \
+    "if ARGV[7] ~= '' and ARGV[7] == 'walked:' .. s.dir then\n"              \
+    "  s.dir = tostring(tonumber(s.dir) + 1)\n"                              \
+    "  redis.call('HSET', p, 'dir', s.dir)\n"                                \
+    "end\n"                                                                  \
+                                                                             \
+    "if s.phase == 'index' then\n"                                           \
+    "  local pat = string.gsub(pre, '[%*%?%[%]\\\\]', '\\\\%0')\n"           \
+    "  local r = redis.call('SCAN', s.scan, 'MATCH', pat .. '{*}:blobs',\n"  \
+    "                       'COUNT', 1000)\n"                                \
+    "  for _, k in ipairs(r[2]) do\n"                                        \
+    "    redis.call('ZADD', KEYS[3], 0, string.sub(k, 1, -6))\n"             \
+    "  end\n"                                                                \
+    "  if r[1] == '0' then redis.call('HSET', p, 'phase', 'repos')\n"        \
+    "  else redis.call('HSET', p, 'scan', r[1]) end\n"                       \
+    "  return {'AGAIN'}\n"                                                   \
+    "end\n"                                                                  \
+                                                                             \
+    "local function repo_done(b)\n"                                          \
+    "  if redis.call('EXISTS', b .. 'blobs') == 0 then\n"                    \
+    "    redis.call('ZREM', KEYS[3], b)\n"                                   \
+    "  end\n"                                                                \
+    "  redis.call('HSET', p, 'repo', '')\n"                                  \
+    "end\n"                                                                  \
+                                                                             \
+    "if s.phase == 'repos' then\n"                                           \
+    "  local b = s.repo\n"                                                   \
+    "  if b == '' then\n"                                                    \
+    "    local start = '-'\n"                                                \
+    "    if s.cursor ~= '' then start = '(' .. s.cursor end\n"               \
+    "    local n = redis.call('ZRANGEBYLEX', KEYS[3], start, '+',\n"         \
+    "                         'LIMIT', 0, 1)\n"                              \
+    "    if #n == 0 then\n"                                                  \
+    "      redis.call('SET', KEYS[8], 1)\n"                                  \
+    "      redis.call('HSET', p, 'phase', 'orphans')\n"                      \
+    "      return {'AGAIN'}\n"                                               \
+    "    end\n"                                                              \
+    "    b = n[1]\n"                                                         \
+    "    s.sub = 'links'; s.hc = '0'; s.mc = '0'\n"                          \
+    "    redis.call('HSET', p, 'repo', b, 'cursor', b, 'sub', 'links',\n"    \
+    "               'hc', '0', 'mc', '0')\n"                                 \
+    "    redis.call('HINCRBY', p, 'repositories', 1)\n"                      \
+    "  end\n"                                                                \
+    "  if s.sub == 'links' then\n"                                           \
+    "    local r = redis.call('HSCAN', b .. 'blobs', s.hc, 'COUNT', batch)\n" \
+    "    local un, ub, f, fb = 0, 0, 0, 0\n"                                 \
+    "    local u = b .. 'unref'\n"                                           \
+    "    for i = 1, #r[2], 2 do\n"                                           \
+    "      local d = r[2][i]\n"                                              \
+    "      local size = tonumber(r[2][i + 1]) or 0\n"                        \
+    "      local rk = pre .. 'blob:' .. d\n"                                 \
+    "      redis.call('SADD', rk, b)\n"                                      \
+    "      if redis.call('EXISTS', b .. 'blobrefs:' .. d) == 1\n"            \
+    "         or redis.call('EXISTS', b .. 'mrefs:' .. d) == 1 then\n"       \
+    "        redis.call('ZREM', u, d)\n"                                     \
+    "      else\n"                                                           \
+    "        local seen = tonumber(redis.call('ZSCORE', u, d))\n"            \
+    "        if not seen then\n"                                             \
+    "          seen = now\n"                                                 \
+    "          redis.call('ZADD', u, now, d)\n"                              \
+    "        end\n"                                                          \
+    "        if seen <= now - grace then\n"                                  \
+    "          un = un + 1; ub = ub + size\n"                                \
+    "          if dry then\n"                                                \
+    "            if redis.call('HINCRBY', KEYS[7], d, 1)\n"                  \
+    "               == redis.call('SCARD', rk) then\n"                       \
+    "              f = f + 1; fb = fb + size\n"                              \
+    "            end\n"                                                      \
+    "          else\n"                                                       \
+    "            redis.call('HDEL', b .. 'blobs', d)\n"                      \
+    "            redis.call('ZREM', u, d)\n"                                 \
+    "            redis.call('SREM', rk, b)\n"                                \
+    "            if redis.call('EXISTS', rk) == 0 then\n"                    \
+    "              redis.call('ZADD', KEYS[4], now, d)\n"                    \
+    "            end\n"                                                      \
+    "          end\n"                                                        \
+    "        end\n"                                                          \
+    "      end\n"                                                            \
+    "    end\n"                                                              \
+    "    redis.call('HINCRBY', p, 'unlinked', un)\n"                         \
+    "    redis.call('HINCRBY', p, 'unlinkedBytes',\n"                        \
+    "               string.format('%.0f', ub))\n"                             \
+    "    redis.call('HINCRBY', p, 'files', f)\n"                             \
+    "    redis.call('HINCRBY', p, 'bytes', string.format('%.0f', fb))\n"     \
+    "    if r[1] ~= '0' then redis.call('HSET', p, 'hc', r[1])\n"            \
+    "    elseif ARGV[9] == '1' then redis.call('HSET', p, 'sub', 'refs')\n"  \
+    "    else repo_done(b) end\n"                                            \
+    "    return {'AGAIN'}\n"                                                 \
+    "  end\n"                                                                \
+    "  local r = redis.call('ZSCAN', b .. 'manifests', s.mc,\n"              \
+    "                       'COUNT', batch)\n"                               \
+    "  local n = 0\n"                                                        \
+    "  for i = 1, #r[2], 2 do\n"                                             \
+    "    local dg = r[2][i]\n"                                               \
+    "    local m = redis.call('HMGET', b .. 'm:' .. dg, 'subject',\n"        \
+    "                         'pushed')\n"                                  \
+    "    if m[1] and m[1] ~= '' and (tonumber(m[2]) or 0) <= now - grace\n"  \
+    "       and redis.call('EXISTS', b .. 'm:' .. m[1]) == 0 then\n"         \
+    "      n = n + 1\n"                                                      \
+    "      if not dry then delete(b, dg) end\n"                              \
+    "    end\n"                                                              \
+    "  end\n"                                                                \
+    "  redis.call('HINCRBY', p, 'referrers', n)\n"                           \
+    "  if r[1] ~= '0' then redis.call('HSET', p, 'mc', r[1])\n"              \
+    "  else repo_done(b) end\n"                                              \
+    "  return {'AGAIN'}\n"                                                   \
+    "end\n"                                                                  \
+                                                                             \
+    "if s.phase == 'orphans' then\n"                                         \
+    "  local off = 0\n"                                                      \
+    "  if dry then off = tonumber(s.oc) end\n"                               \
+    "  local ds = redis.call('ZRANGE', KEYS[4], off, off + batch - 1)\n"     \
+    "  if #ds == 0 then\n"                                                   \
+    "    redis.call('HSET', p, 'phase', 'walk')\n"                           \
+    "    return {'AGAIN'}\n"                                                 \
+    "  end\n"                                                                \
+    "  if dry then redis.call('HSET', p, 'oc', off + #ds) end\n"             \
+    "  local out = {'FILES', s.dry}\n"                                       \
+    "  for _, d in ipairs(ds) do\n"                                          \
+    "    if redis.call('EXISTS', pre .. 'blob:' .. d) == 0 then\n"           \
+    "      out[#out + 1] = d\n"                                              \
+    "    elseif not dry then\n"                                              \
+    "      redis.call('ZREM', KEYS[4], d)\n"                                 \
+    "    end\n"                                                              \
+    "  end\n"                                                                \
+    "  if #out == 2 then return {'AGAIN'} end\n"                             \
+    "  return out\n"                                                         \
+    "end\n"                                                                  \
+                                                                             \
+    "if s.phase == 'walk' then\n"                                            \
+    "  if tonumber(s.dir) < 512 then\n"                                      \
+    "    local w = tonumber(redis.call('HGET', KEYS[5], 'walked') or '0')\n" \
+    "    return {'WALK', s.dir, tostring(w - grace - 300), s.dry}\n"         \
+    "  end\n"                                                                \
+    "  if not dry then redis.call('HSET', KEYS[5], 'walked', s.started) end\n" \
+    "  redis.call('HSET', p, 'phase', 'done')\n"                             \
+    "  return {'AGAIN'}\n"                                                   \
+    "end\n"                                                                  \
+                                                                             \
+    "local w = redis.call('HGET', KEYS[5], 'walked') or '0'\n"               \
+    "local nx = ''\n"                                                        \
+    "if ARGV[4] ~= '0' then nx = now + tonumber(ARGV[4]) end\n"              \
+    "h = redis.call('HMGET', p, 'repositories', 'unlinked',\n"               \
+    "               'unlinkedBytes', 'files', 'bytes', 'referrers')\n"       \
+    "redis.call('DEL', KEYS[5])\n"                                           \
+    "redis.call('HSET', KEYS[5], 'started', s.started, 'finished', now,\n"   \
+    "           'trigger', s.trigger, 'dry', s.dry, 'repositories', h[1],\n" \
+    "           'unlinked', h[2], 'unlinkedBytes', h[3], 'files', h[4],\n"   \
+    "           'bytes', h[5], 'referrers', h[6], 'next', nx, 'walked', w)\n" \
+    "redis.call('DEL', p, KEYS[7], KEYS[1])\n"                               \
+    "return {'DONE', s.dry, h[1], h[2], h[3], h[4], h[5], h[6]}\n"
+
+
+/*
+ * GC_CHECK: KEYS[1] the lease, KEYS[2..n] blob records; ARGV the holder.
+ * Per record, "1" when it does not exist (its file is collectable), else
+ * "0"; or "LOCK_LOST".
+ */
+#define NGX_HTTP_OCI_LUA_GC_CHECK                                            \
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'LOCK_LOST' end\n" \
+    "local out = {}\n"                                                       \
+    "for i = 2, #KEYS do\n"                                                  \
+    "  out[i - 1] = (redis.call('EXISTS', KEYS[i]) == 0) and '1' or '0'\n"   \
+    "end\n"                                                                  \
+    "return table.concat(out)\n"
+
+
+/*
+ * GC_CONFIRM: KEYS[1] the lease, KEYS[2] the orphaned blobs, KEYS[3..n]
+ * the records of blobs whose files the collector moved to their trash
+ * names; ARGV the holder, then the digests.  Per blob, "d" (delete the
+ * file: still no record) or "r" (restore it: a link came meanwhile); or
+ * "LOCK_LOST".
+ */
+#define NGX_HTTP_OCI_LUA_GC_CONFIRM                                          \
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'LOCK_LOST' end\n" \
+    "local out = {}\n"                                                       \
+    "for i = 3, #KEYS do\n"                                                  \
+    "  redis.call('ZREM', KEYS[2], ARGV[i - 1])\n"                           \
+    "  out[i - 2] = (redis.call('EXISTS', KEYS[i]) == 0) and 'd' or 'r'\n"   \
+    "end\n"                                                                  \
+    "return table.concat(out)\n"
+
+
+/*
+ * GC_STATUS: KEYS[1] the pass, KEYS[2] the last report, KEYS[3] a
+ * requested pass.  {pass fields, report fields, request or nil}.
+ */
+#define NGX_HTTP_OCI_LUA_GC_STATUS                                           \
+    "return {redis.call('HGETALL', KEYS[1]),\n"                              \
+    "        redis.call('HGETALL', KEYS[2]),\n"                              \
+    "        redis.call('GET', KEYS[3])}\n"
+
+
+/*
+ * GC_USAGE: KEYS[1] a repository's base.  {links, their bytes, links no
+ * manifest references, their bytes, manifests, tags}.  O(links).
+ */
+#define NGX_HTTP_OCI_LUA_GC_USAGE                                            \
+    "local b = KEYS[1]\n"                                                    \
+    "local h = redis.call('HGETALL', b .. 'blobs')\n"                        \
+    "local n, bytes, un, ub = 0, 0, 0, 0\n"                                  \
+    "for i = 1, #h, 2 do\n"                                                  \
+    "  local size = tonumber(h[i + 1]) or 0\n"                               \
+    "  n = n + 1; bytes = bytes + size\n"                                    \
+    "  if redis.call('EXISTS', b .. 'blobrefs:' .. h[i]) == 0\n"             \
+    "     and redis.call('EXISTS', b .. 'mrefs:' .. h[i]) == 0 then\n"       \
+    "    un = un + 1; ub = ub + size\n"                                      \
+    "  end\n"                                                                \
+    "end\n"                                                                  \
+    "return {n, bytes, un, ub,\n"                                            \
+    "        redis.call('ZCARD', b .. 'manifests'),\n"                       \
+    "        redis.call('ZCARD', b .. 'tags')}\n"
+
+
+#endif /* _NGX_HTTP_OCI_SCRIPTS_GC_H_INCLUDED_ */
