@@ -510,17 +510,19 @@ ngx_http_oci_upload_released(ngx_http_request_t *r, redisReply *reply)
 /*
  * 201 for a blob now in the repository, by upload or by mount.  The
  * collector may have taken the file between our commit (or the mount's
- * look) and the link: it checks for a link after it moved a file away
- * and puts the file back if one came, so a link made before that check
- * keeps the file, and one made after it finds no file here.  Then the
- * link goes again (its undo is kept if Redis is away) and the client
- * is told to retry.
+ * look) and the link: it moves a file to its trash name, checks for a
+ * link, and then deletes it or puts it back.  A link made before that
+ * check keeps the file; after it, this finds no file.  If the trash
+ * name is still there, a hard link of it puts the bytes back whatever
+ * the collector does next; else the link goes again (its undo is kept
+ * if Redis is away) and the client is told to retry.
  */
 
 void
 ngx_http_oci_blob_created(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
 {
-    ngx_str_t             path;
+    u_char               *p;
+    ngx_str_t             path, trash;
     ngx_file_info_t       fi;
     ngx_http_oci_args_t   a;
 
@@ -533,6 +535,24 @@ ngx_http_oci_blob_created(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
         && ngx_file_info(path.data, &fi) == NGX_FILE_ERROR
         && ngx_errno == NGX_ENOENT)
     {
+        trash.len = path.len + sizeof(".gc");
+        trash.data = ngx_pnalloc(r->pool, trash.len + 1);
+
+        if (trash.data) {
+            p = ngx_cpymem(trash.data, path.data,
+                           path.len - up->expected.hex.len);
+            p = ngx_sprintf(p, ".%V.gc%Z", &up->expected.hex);
+
+            if (link((char *) trash.data, (char *) path.data) == 0
+                || ngx_errno == NGX_EEXIST)
+            {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "oci registry: blob %V was being collected "
+                              "as it was linked: kept", &up->digest);
+                goto created;
+            }
+        }
+
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "oci registry: blob %V was collected as it was "
                       "linked: the link goes again", &up->digest);
@@ -551,6 +571,8 @@ ngx_http_oci_blob_created(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
         ngx_http_oci_unavailable(r);
         return;
     }
+
+created:
 
     if (ngx_http_oci_created(r, "blobs", &up->digest) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

@@ -30,6 +30,7 @@ typedef struct {
 
 
 static ngx_http_oci_gc_field_t  ngx_http_oci_gc_fields[] = {
+    { "id", "id", 0 },
     { "phase", "phase", 1 },
     { "trigger", "trigger", 1 },
     { "dry", "dryRun", 2 },

@@ -31,7 +31,7 @@
 
 
 #define NGX_HTTP_OCI_GC_LEASE   30000                /* ms */
-#define NGX_HTTP_OCI_GC_TICK    5000                 /* ms, at most */
+#define NGX_HTTP_OCI_GC_TICK    1000                 /* ms, at most */
 #define NGX_HTTP_OCI_GC_KEYS    8
 
 
@@ -324,6 +324,7 @@ ngx_http_oci_gc_stepped(void *data, redisReply *reply)
                   && reply->element[3]->str[0] == '1');
         s->walk = 1;
         s->fs.pool = s->pool;
+        s->fs.ndirs = 32;
         s->fs.before = ngx_time() - s->conf->gc_grace;
 
         ngx_http_oci_gc_fs(s, NGX_HTTP_OCI_GC_WALK, ngx_http_oci_gc_walked);

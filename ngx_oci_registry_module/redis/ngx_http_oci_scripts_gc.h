@@ -48,9 +48,10 @@
  * record; an unreferenced one is seen, and unlinked when it was seen
  * longer ago than the grace period; then its referrers whose subject is
  * gone), "orphans" (blob files whose record emptied), "walk" (the blob
- * directories changed since the last walk, for files no record names),
+ * directories changed since the last walk, for files no record names:
+ * 32 directories a step),
  * "done".  Replies: {"AGAIN"}, {"FILES", dry, digest...} (files to
- * collect: no record names them now), {"WALK", dir, since, dry},
+ * collect: no record names them now), {"WALK", first dir, since, dry},
  * {"DONE", dry, repositories, unlinked, bytes unlinked, files, bytes,
  * referrers}, {"IDLE"} when no pass is due, {"LOCKED", holder}.
  */
@@ -80,7 +81,9 @@
     "  redis.call('DEL', KEYS[6], KEYS[7])\n"                                \
     "  local ph = 'repos'\n"                                                 \
     "  if redis.call('EXISTS', KEYS[8]) == 0 then ph = 'index' end\n"        \
-    "  redis.call('HSET', p, 'phase', ph, 'started', now, 'trigger', trig,\n" \
+    "  local id = (tonumber(redis.call('HGET', KEYS[5], 'id')) or 0) + 1\n"  \
+    "  redis.call('HSET', p, 'id', id, 'phase', ph, 'started', now,\n"       \
+    "    'trigger', trig,\n"                                                 \
     "    'dry', (req == 'dry') and '1' or '0', 'cursor', '', 'repo', '',\n"   \
     "    'sub', '', 'hc', '0', 'mc', '0', 'scan', '0', 'dir', 0, 'oc', 0,\n"  \
     "    'repositories', 0, 'unlinked', 0, 'unlinkedBytes', 0,\n"             \
@@ -96,7 +99,7 @@
     "  redis.call('HINCRBY', p, 'bytes', ARGV[11])\n"                        \
     "end\n"                                                                  \
     "if ARGV[7] ~= '' and ARGV[7] == 'walked:' .. s.dir then\n"              \
-    "  s.dir = tostring(tonumber(s.dir) + 1)\n"                              \
+    "  s.dir = tostring(tonumber(s.dir) + 32)\n"                             \
     "  redis.call('HSET', p, 'dir', s.dir)\n"                                \
     "end\n"                                                                  \
                                                                              \
@@ -239,7 +242,8 @@
     "h = redis.call('HMGET', p, 'repositories', 'unlinked',\n"               \
     "               'unlinkedBytes', 'files', 'bytes', 'referrers')\n"       \
     "redis.call('DEL', KEYS[5])\n"                                           \
-    "redis.call('HSET', KEYS[5], 'started', s.started, 'finished', now,\n"   \
+    "redis.call('HSET', KEYS[5], 'id', s.id, 'started', s.started,\n"       \
+    "           'finished', now,\n"                                          \
     "           'trigger', s.trigger, 'dry', s.dry, 'repositories', h[1],\n" \
     "           'unlinked', h[2], 'unlinkedBytes', h[3], 'files', h[4],\n"   \
     "           'bytes', h[5], 'referrers', h[6], 'next', nx, 'walked', w)\n" \

@@ -28,7 +28,7 @@
 
 static ngx_int_t ngx_http_oci_gc_paths(ngx_http_oci_gc_fs_t *fs,
     ngx_http_oci_gc_file_t *f, u_char *path, u_char *trash);
-static void ngx_http_oci_gc_walk(ngx_http_oci_gc_fs_t *fs);
+static void ngx_http_oci_gc_walk(ngx_http_oci_gc_fs_t *fs, ngx_uint_t n);
 static ngx_int_t ngx_http_oci_gc_hex(u_char *p, size_t len);
 static void ngx_http_oci_gc_failed(ngx_http_oci_gc_fs_t *fs, char *what);
 
@@ -48,7 +48,10 @@ ngx_http_oci_gc_fs_run(ngx_http_oci_gc_fs_t *fs)
     fs->failed = NULL;
 
     if (fs->op == NGX_HTTP_OCI_GC_WALK) {
-        ngx_http_oci_gc_walk(fs);
+        for (i = fs->dir; i < fs->dir + fs->ndirs && i < 512; i++) {
+            ngx_http_oci_gc_walk(fs, i);
+        }
+
         return;
     }
 
@@ -137,14 +140,14 @@ ngx_http_oci_gc_fs_run(ngx_http_oci_gc_fs_t *fs)
 
 
 /*
- * One directory of blobs/ (dir 0-255: sha256/00-ff, 256-511: sha512),
+ * One directory of blobs/ (n 0-255: sha256/00-ff, 256-511: sha512),
  * if it changed since fs->since: its files that changed before
  * fs->before (older than the grace period), to be checked against Redis,
  * and its trash files, to be finished
  */
 
 static void
-ngx_http_oci_gc_walk(ngx_http_oci_gc_fs_t *fs)
+ngx_http_oci_gc_walk(ngx_http_oci_gc_fs_t *fs, ngx_uint_t n)
 {
     DIR                     *dir;
     size_t                   len, hexlen;
@@ -154,11 +157,11 @@ ngx_http_oci_gc_walk(ngx_http_oci_gc_fs_t *fs)
     struct dirent           *de;
     ngx_http_oci_gc_file_t  *f;
 
-    alg = (fs->dir < 256) ? "sha256" : "sha512";
-    hexlen = (fs->dir < 256) ? 64 : 128;
+    alg = (n < 256) ? "sha256" : "sha512";
+    hexlen = (n < 256) ? 64 : 128;
 
     p = ngx_snprintf(path, NGX_HTTP_OCI_GC_PATH - 1, "%V/blobs/%s/%02xi",
-                     &fs->root, alg, fs->dir % 256);
+                     &fs->root, alg, n % 256);
     *p = '\0';
 
     dir = opendir((char *) path);

@@ -150,6 +150,7 @@ typedef struct {
     ngx_array_t                 files;       /* ngx_http_oci_gc_file_t */
     ngx_pool_t                 *pool;        /* the walk's allocations */
     ngx_uint_t                  dir;         /* walk: 0-255 sha256, sha512 */
+    ngx_uint_t                  ndirs;       /* walk: from dir on */
     time_t                      since;       /* walk: changed since */
     time_t                      before;      /* walk: files changed before */
 

@@ -87,9 +87,7 @@ sub collect {
         my $s = status();
         my $l = $s->{last};
         if ($l && !$s->{running} && !$s->{requested}
-            && (!$before || $l->{started} > $before->{started}
-                || $l->{finished} > $before->{finished}
-                || ($l->{dryRun} ? 1 : 0) != ($before->{dryRun} ? 1 : 0)))
+            && (!$before || $l->{id} > $before->{id}))
         {
             return $l;
         }
