@@ -48,6 +48,7 @@ struct ngx_http_oci_gc_s {
     size_t                      finished_len;
 
     /* the step */
+    ngx_msec_t                  step_start;
     ngx_pool_t                 *pool;
     ngx_http_oci_gc_fs_t        fs;
     ngx_uint_t                  next;        /* the batch's first file */

@@ -176,6 +176,7 @@ ngx_http_oci_gc_tick(ngx_event_t *ev)
         return;
     }
 
+    s->step_start = ngx_current_msec;
     s->pool = ngx_create_pool(4096, s->log);
     if (s->pool == NULL) {
         ngx_add_timer(&s->timer, s->tick);
@@ -490,6 +491,20 @@ ngx_http_oci_gc_report(ngx_http_oci_gc_t *s, redisReply *reply)
 void
 ngx_http_oci_gc_end(ngx_http_oci_gc_t *s, ngx_msec_t after)
 {
+    ngx_msec_t  took;
+
+    /*
+     * The next step of a pass waits three times as long as this one
+     * took: the collector, its Redis scripts and its file system work
+     * included, keeps to a quarter of the time, and the pulls and pushes
+     * get the rest (docs/performance.md, "Garbage collection")
+     */
+
+    if (after == 1) {
+        took = ngx_current_msec - s->step_start;
+        after = ngx_max(3 * took, 1);
+    }
+
     if (s->pool) {
         ngx_destroy_pool(s->pool);
         s->pool = NULL;

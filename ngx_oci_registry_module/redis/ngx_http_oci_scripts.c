@@ -110,9 +110,17 @@ ngx_http_oci_script_reply(redisReply *reply)
 /*
  * delete(b, digest): a manifest by digest, with its tags, its reverse
  * indexes, its referrer entry and its place in the index of manifests;
- * false when there is none
+ * false when there is none.  A blob it leaves unreferenced starts its
+ * grace period for the collector (ngx_http_oci_scripts_gc.h).
  */
 #define NGX_HTTP_OCI_LUA_DELETE                                              \
+    "local function unref(b, d)\n"                                           \
+    "  if redis.call('EXISTS', b .. 'blobrefs:' .. d) == 0\n"                \
+    "     and redis.call('EXISTS', b .. 'mrefs:' .. d) == 0\n"               \
+    "     and redis.call('HEXISTS', b .. 'blobs', d) == 1 then\n"            \
+    "    redis.call('ZADD', b .. 'unref', redis.call('TIME')[1], d)\n"       \
+    "  end\n"                                                                \
+    "end\n"                                                                  \
     "local function delete(b, dg)\n"                                         \
     "  local mk = b .. 'm:' .. dg\n"                                         \
     "  local m = redis.call('HMGET', mk, 'subject', 'blobs', 'manifests',\n"  \
@@ -126,9 +134,11 @@ ngx_http_oci_script_reply(redisReply *reply)
     "  redis.call('DEL', b .. 'digesttags:' .. dg)\n"                        \
     "  for d in string.gmatch(m[2] or '', '%S+') do\n"                       \
     "    redis.call('SREM', b .. 'blobrefs:' .. d, dg)\n"                    \
+    "    unref(b, d)\n"                                                      \
     "  end\n"                                                                \
     "  for d in string.gmatch(m[3] or '', '%S+') do\n"                       \
     "    redis.call('SREM', b .. 'mrefs:' .. d, dg)\n"                       \
+    "    unref(b, d)\n"                                                      \
     "  end\n"                                                                \
     "  if m[1] ~= '' then\n"                                                 \
     "    redis.call('ZREM', b .. 'referrers:' .. m[1], dg)\n"                \
@@ -219,9 +229,11 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  redis.call('ZADD', b .. 'manifests', now, dg)\n"
         "  for _, d in ipairs(blobs) do\n"
         "    redis.call('SADD', b .. 'blobrefs:' .. d, dg)\n"
+        "    redis.call('ZREM', b .. 'unref', d)\n"
         "  end\n"
         "  for _, d in ipairs(mans) do\n"
         "    redis.call('SADD', b .. 'mrefs:' .. d, dg)\n"
+        "    redis.call('ZREM', b .. 'unref', d)\n"
         "  end\n"
         "  if ARGV[6] ~= '' then\n"
         "    redis.call('ZADD', rk, 0, dg)\n"
@@ -360,8 +372,8 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      * upload id ("" for none: a mount), token, "1" for a signed id, how
      * long it stays fresh (s), then the event.  Links a verified blob to
      * the repository and ends its upload; a signed id is marked gone, or
-     * it would look fresh again.  "LINKED", "LOCK_LOST" or "UNKNOWN" (the upload is
-     * gone: cancelled).
+     * it would look fresh again.  "LINKED", "LOCK_LOST" or "UNKNOWN"
+     * (the upload is gone: cancelled).
      */
     ngx_string(
         NGX_HTTP_OCI_LUA_EVENT

@@ -19,14 +19,18 @@
 
 /*
  * link(b, digest, size): the blob is the repository's; its record names
- * the repository, the repository is one the collector visits, and a new
- * upload of a blob already linked starts its grace period again.  KEYS[2]
- * is the blob's record, KEYS[3] the collector's repositories.
+ * the repository, the repository is one the collector visits, and an
+ * upload no manifest references yet (a new one, or again) starts its
+ * grace period in "<base>unref".  KEYS[2] is the blob's record, KEYS[3]
+ * the collector's repositories.
  */
 #define NGX_HTTP_OCI_LUA_LINK                                                \
     "local function link(b, d, size)\n"                                      \
     "  redis.call('HSET', b .. 'blobs', d, size)\n"                          \
-    "  redis.call('ZREM', b .. 'unref', d)\n"                                \
+    "  if redis.call('EXISTS', b .. 'blobrefs:' .. d) == 0\n"                \
+    "     and redis.call('EXISTS', b .. 'mrefs:' .. d) == 0 then\n"          \
+    "    redis.call('ZADD', b .. 'unref', redis.call('TIME')[1], d)\n"       \
+    "  end\n"                                                                \
     "  redis.call('SADD', KEYS[2], b)\n"                                     \
     "  redis.call('ZADD', KEYS[3], 0, b)\n"                                  \
     "end\n"
@@ -44,14 +48,16 @@
  * bytes the caller's last work freed (or would have).
  *
  * A pass is: "index" (once: SCAN for the links older versions made),
- * "repos" (each repository: its links, in HSCAN batches, get their
- * record; an unreferenced one is seen, and unlinked when it was seen
- * longer ago than the grace period; then its referrers whose subject is
- * gone), "orphans" (blob files whose record emptied), "walk" (the blob
- * directories changed since the last walk, for files no record names:
- * 32 directories a step),
- * "done".  Replies: {"AGAIN"}, {"FILES", dry, digest...} (files to
- * collect: no record names them now), {"WALK", first dir, since, dry},
+ * "repos" (each repository: on the first pass its links, in HSCAN
+ * batches, get their record and the unreferenced ones an entry in
+ * "<base>unref", as the scripts that change references keep it from
+ * then on; the entries older than the grace period are unlinked if still
+ * unreferenced; then its referrers whose subject is gone), "orphans"
+ * (blob files whose record emptied), "walk" (the blob directories
+ * changed since the last walk, for files no record names: 32
+ * directories a step), "done".  Replies: {"AGAIN"}, {"FILES", dry,
+ * digest...} (files to collect: no record names them now), {"WALK",
+ * first dir, since, dry},
  * {"DONE", dry, repositories, unlinked, bytes unlinked, files, bytes,
  * referrers}, {"IDLE"} when no pass is due, {"LOCKED", holder}.
  */
@@ -85,7 +91,8 @@
     "  redis.call('HSET', p, 'id', id, 'phase', ph, 'started', now,\n"       \
     "    'trigger', trig,\n"                                                 \
     "    'dry', (req == 'dry') and '1' or '0', 'cursor', '', 'repo', '',\n"   \
-    "    'sub', '', 'hc', '0', 'mc', '0', 'scan', '0', 'dir', 0, 'oc', 0,\n"  \
+    "    'sub', '', 'hc', '0', 'mc', '0', 'uc', '0', 'scan', '0', 'dir', 0,\n" \
+    "    'oc', 0, 'full', (ph == 'index') and '1' or '0',\n"                  \
     "    'repositories', 0, 'unlinked', 0, 'unlinkedBytes', 0,\n"             \
     "    'files', 0, 'bytes', 0, 'referrers', 0)\n"                          \
     "end\n"                                                                  \
@@ -135,43 +142,54 @@
     "      return {'AGAIN'}\n"                                               \
     "    end\n"                                                              \
     "    b = n[1]\n"                                                         \
-    "    s.sub = 'links'; s.hc = '0'; s.mc = '0'\n"                          \
-    "    redis.call('HSET', p, 'repo', b, 'cursor', b, 'sub', 'links',\n"    \
-    "               'hc', '0', 'mc', '0')\n"                                 \
+    "    s.sub = 'unref'; s.hc = '0'; s.mc = '0'; s.uc = '0'\n"              \
+    "    if s.full == '1' then s.sub = 'links' end\n"                        \
+    "    redis.call('HSET', p, 'repo', b, 'cursor', b, 'sub', s.sub,\n"      \
+    "               'hc', '0', 'mc', '0', 'uc', '0')\n"                      \
     "    redis.call('HINCRBY', p, 'repositories', 1)\n"                      \
     "  end\n"                                                                \
+    "  local u = b .. 'unref'\n"                                             \
+    "  local function refd(d)\n"                                             \
+    "    return redis.call('EXISTS', b .. 'blobrefs:' .. d) == 1\n"          \
+    "           or redis.call('EXISTS', b .. 'mrefs:' .. d) == 1\n"          \
+    "  end\n"                                                                \
     "  if s.sub == 'links' then\n"                                           \
-    "    local r = redis.call('HSCAN', b .. 'blobs', s.hc, 'COUNT', batch)\n" \
-    "    local un, ub, f, fb = 0, 0, 0, 0\n"                                 \
-    "    local u = b .. 'unref'\n"                                           \
+    "    local r = redis.call('HSCAN', b .. 'blobs', s.hc, 'COUNT', batch)\n"\
     "    for i = 1, #r[2], 2 do\n"                                           \
     "      local d = r[2][i]\n"                                              \
-    "      local size = tonumber(r[2][i + 1]) or 0\n"                        \
+    "      redis.call('SADD', pre .. 'blob:' .. d, b)\n"                     \
+    "      if refd(d) then redis.call('ZREM', u, d)\n"                       \
+    "      else redis.call('ZADD', u, 'NX', now, d) end\n"                   \
+    "    end\n"                                                              \
+    "    if r[1] ~= '0' then redis.call('HSET', p, 'hc', r[1])\n"            \
+    "    else redis.call('HSET', p, 'sub', 'unref') end\n"                   \
+    "    return {'AGAIN'}\n"                                                 \
+    "  end\n"                                                                \
+    "  if s.sub == 'unref' then\n"                                           \
+    "    local off = 0\n"                                                    \
+    "    if dry then off = tonumber(s.uc) end\n"                             \
+    "    local ds = redis.call('ZRANGEBYSCORE', u, '-inf', now - grace,\n"   \
+    "                          'LIMIT', off, batch)\n"                       \
+    "    local un, ub, f, fb = 0, 0, 0, 0\n"                                 \
+    "    for _, d in ipairs(ds) do\n"                                        \
+    "      local size = redis.call('HGET', b .. 'blobs', d)\n"               \
     "      local rk = pre .. 'blob:' .. d\n"                                 \
-    "      redis.call('SADD', rk, b)\n"                                      \
-    "      if redis.call('EXISTS', b .. 'blobrefs:' .. d) == 1\n"            \
-    "         or redis.call('EXISTS', b .. 'mrefs:' .. d) == 1 then\n"       \
-    "        redis.call('ZREM', u, d)\n"                                     \
+    "      if not size or refd(d) then\n"                                    \
+    "        if not dry then redis.call('ZREM', u, d) end\n"                 \
     "      else\n"                                                           \
-    "        local seen = tonumber(redis.call('ZSCORE', u, d))\n"            \
-    "        if not seen then\n"                                             \
-    "          seen = now\n"                                                 \
-    "          redis.call('ZADD', u, now, d)\n"                              \
-    "        end\n"                                                          \
-    "        if seen <= now - grace then\n"                                  \
-    "          un = un + 1; ub = ub + size\n"                                \
-    "          if dry then\n"                                                \
-    "            if redis.call('HINCRBY', KEYS[7], d, 1)\n"                  \
-    "               == redis.call('SCARD', rk) then\n"                       \
-    "              f = f + 1; fb = fb + size\n"                              \
-    "            end\n"                                                      \
-    "          else\n"                                                       \
-    "            redis.call('HDEL', b .. 'blobs', d)\n"                      \
-    "            redis.call('ZREM', u, d)\n"                                 \
-    "            redis.call('SREM', rk, b)\n"                                \
-    "            if redis.call('EXISTS', rk) == 0 then\n"                    \
-    "              redis.call('ZADD', KEYS[4], now, d)\n"                    \
-    "            end\n"                                                      \
+    "        size = tonumber(size) or 0\n"                                   \
+    "        un = un + 1; ub = ub + size\n"                                  \
+    "        if dry then\n"                                                  \
+    "          if redis.call('HINCRBY', KEYS[7], d, 1)\n"                    \
+    "             == redis.call('SCARD', rk) then\n"                         \
+    "            f = f + 1; fb = fb + size\n"                                \
+    "          end\n"                                                        \
+    "        else\n"                                                         \
+    "          redis.call('HDEL', b .. 'blobs', d)\n"                        \
+    "          redis.call('ZREM', u, d)\n"                                   \
+    "          redis.call('SREM', rk, b)\n"                                  \
+    "          if redis.call('EXISTS', rk) == 0 then\n"                      \
+    "            redis.call('ZADD', KEYS[4], now, d)\n"                      \
     "          end\n"                                                        \
     "        end\n"                                                          \
     "      end\n"                                                            \
@@ -181,18 +199,17 @@
     "               string.format('%.0f', ub))\n"                             \
     "    redis.call('HINCRBY', p, 'files', f)\n"                             \
     "    redis.call('HINCRBY', p, 'bytes', string.format('%.0f', fb))\n"     \
-    "    if r[1] ~= '0' then redis.call('HSET', p, 'hc', r[1])\n"            \
-    "    elseif ARGV[9] == '1' then redis.call('HSET', p, 'sub', 'refs')\n"  \
+    "    if dry then redis.call('HSET', p, 'uc', off + #ds) end\n"           \
+    "    if #ds == batch then return {'AGAIN'} end\n"                        \
+    "    if ARGV[9] == '1' then redis.call('HSET', p, 'sub', 'refs')\n"      \
     "    else repo_done(b) end\n"                                            \
     "    return {'AGAIN'}\n"                                                 \
     "  end\n"                                                                \
-    "  local r = redis.call('ZSCAN', b .. 'manifests', s.mc,\n"              \
-    "                       'COUNT', batch)\n"                               \
+    "  local r = redis.call('ZSCAN', b .. 'manifests', s.mc, 'COUNT', batch)\n"\
     "  local n = 0\n"                                                        \
     "  for i = 1, #r[2], 2 do\n"                                             \
     "    local dg = r[2][i]\n"                                               \
-    "    local m = redis.call('HMGET', b .. 'm:' .. dg, 'subject',\n"        \
-    "                         'pushed')\n"                                  \
+    "    local m = redis.call('HMGET', b .. 'm:' .. dg, 'subject', 'pushed')\n"\
     "    if m[1] and m[1] ~= '' and (tonumber(m[2]) or 0) <= now - grace\n"  \
     "       and redis.call('EXISTS', b .. 'm:' .. m[1]) == 0 then\n"         \
     "      n = n + 1\n"                                                      \

@@ -141,9 +141,9 @@ ngx_http_oci_gc_fs_run(ngx_http_oci_gc_fs_t *fs)
 
 /*
  * One directory of blobs/ (n 0-255: sha256/00-ff, 256-511: sha512),
- * if it changed since fs->since: its files that changed before
- * fs->before (older than the grace period), to be checked against Redis,
- * and its trash files, to be finished
+ * if it changed since fs->since: its files that changed between then
+ * and fs->before (older than the grace period), to be checked against
+ * Redis, and its trash files, to be finished
  */
 
 static void
@@ -202,8 +202,19 @@ ngx_http_oci_gc_walk(ngx_http_oci_gc_fs_t *fs, ngx_uint_t n)
         }
 
         if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1
-            || !S_ISREG(st.st_mode)
-            || (name == (u_char *) de->d_name && st.st_ctime >= fs->before))
+            || !S_ISREG(st.st_mode))
+        {
+            continue;
+        }
+
+        /*
+         * A file changed before "since" was looked at by an earlier walk
+         * (its record emptied since then is in the orphans' queue); one
+         * changed after "before" is not past the grace period yet
+         */
+
+        if (name == (u_char *) de->d_name
+            && (st.st_ctime >= fs->before || st.st_ctime < fs->since))
         {
             continue;
         }

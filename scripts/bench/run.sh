@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Runs the side-by-side benchmark (see scripts/bench/bench.pl) and draws
-# the chart.  Results: build/bench/{results.tsv,info.txt,chart.png}.
+# the chart, then garbage collection at scale (scripts/bench/gc.pl).
+# Results: build/bench/{results.tsv,info.txt,chart.png,gc.txt}.
+# BENCH_ONLY=gc runs the collection part alone.
 #   scripts/bench/run.sh [ROUNDS [SECONDS]]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 export BENCH_ROUNDS=${1:-${BENCH_ROUNDS:-3}} BENCH_SECONDS=${2:-${BENCH_SECONDS:-5}}
 export BENCH_OUT=${BENCH_OUT:-$top/build/bench}
+if [ "${BENCH_ONLY:-}" = gc ]; then
+    # garbage collection only (scripts/bench/gc.pl)
+    perl scripts/bench/gc.pl
+    echo "bench: $BENCH_OUT/gc.txt"
+    exit 0
+fi
 perl scripts/bench/bench.pl
 if [ -n "${BENCH_ONLY:-}" ]; then
     # a part of the scenarios: no chart of the whole
@@ -18,4 +26,6 @@ grep -v " p99 ms" "$BENCH_OUT/results.tsv" | grep -v "of 100000" \
     > "$BENCH_OUT/chart.tsv"
 gnuplot -e "out='$BENCH_OUT/chart.png'; in='$BENCH_OUT/chart.tsv'" \
     scripts/bench/chart.gp
-echo "bench: $BENCH_OUT/results.tsv, $BENCH_OUT/info.txt, $BENCH_OUT/chart.png"
+perl scripts/bench/gc.pl
+echo "bench: $BENCH_OUT/results.tsv, $BENCH_OUT/info.txt, $BENCH_OUT/chart.png," \
+     "$BENCH_OUT/gc.txt"

@@ -192,11 +192,13 @@ for my $r (0 .. 19) {
         $junk{$d} = 1;
         push @args, $d, length $bytes;
     }
-    # links as an upload makes them (BLOB_LINK's records), in one step
+    # links as an upload makes them (BLOB_LINK: the record, the unref
+    # entry), in one step
     $redis->cmd('EVAL',
         "for i = 1, #ARGV, 2 do
            redis.call('HSET', KEYS[1] .. 'blobs', ARGV[i], ARGV[i + 1])
            redis.call('SADD', 'oci:blob:' .. ARGV[i], KEYS[1])
+           redis.call('ZADD', KEYS[1] .. 'unref', 0, ARGV[i])
          end
          redis.call('ZADD', 'oci:gc:repos', 0, KEYS[1])
          return 1", 1, $base, @args);
