@@ -108,6 +108,20 @@ typedef struct {
 } ngx_http_oci_lc_stats_t;
 
 
+/*
+ * What garbage collection passes did (policy/ngx_http_oci_gc_sched.c),
+ * dry runs apart, counted into the observer's zone; NULL without metrics
+ */
+typedef struct {
+    ngx_atomic_t                passes[2];   /* real, dry */
+    ngx_atomic_t                unlinked;
+    ngx_atomic_t                unlinked_bytes;
+    ngx_atomic_t                files;
+    ngx_atomic_t                bytes;
+    ngx_atomic_t                referrers;
+} ngx_http_oci_gc_stats_t;
+
+
 typedef struct {
     ngx_array_t                 redis;       /* ngx_http_oci_redis_conf_t * */
     ngx_array_t                 storages;    /* ngx_http_oci_storage_t */
@@ -117,6 +131,7 @@ typedef struct {
     ngx_array_t                 lifecycles;  /* schedules, policy/ */
     ngx_array_t                 collectors;  /* policy/ngx_http_oci_gc.h */
     ngx_http_oci_lc_stats_t    *lc_stats;
+    ngx_http_oci_gc_stats_t    *gc_stats;
     ngx_int_t                   request_id;  /* $request_id, for events */
 } ngx_http_oci_main_conf_t;
 
@@ -150,6 +165,7 @@ typedef struct {
     ngx_msec_t                  gc_interval;         /* 0: on request */
     time_t                      gc_grace;
     ngx_flag_t                  gc_referrers;
+    ngx_int_t                   gc_pace;     /* waits per step's time */
 
     /* what the scripts take as text: made once at configuration time */
     ngx_str_t                   upload_ttl_text;

@@ -136,6 +136,13 @@ static ngx_command_t  ngx_http_oci_registry_commands[] = {
       offsetof(ngx_http_oci_loc_conf_t, gc_grace),
       NULL },
 
+    { ngx_string("oci_registry_gc_pace"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, gc_pace),
+      NULL },
+
     { ngx_string("oci_registry_gc_referrers"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -299,6 +306,7 @@ ngx_http_oci_create_loc_conf(ngx_conf_t *cf)
     conf->gc_interval = NGX_CONF_UNSET_MSEC;
     conf->gc_grace = NGX_CONF_UNSET;
     conf->gc_referrers = NGX_CONF_UNSET;
+    conf->gc_pace = NGX_CONF_UNSET;
 #if (NGX_THREADS)
     conf->thread_pool = NGX_CONF_UNSET_PTR;
 #endif
@@ -341,6 +349,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->gc_interval, prev->gc_interval, 0);
     ngx_conf_merge_sec_value(conf->gc_grace, prev->gc_grace, 3600);
     ngx_conf_merge_value(conf->gc_referrers, prev->gc_referrers, 1);
+    ngx_conf_merge_value(conf->gc_pace, prev->gc_pace, 9);
 #if (NGX_THREADS)
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
 #endif
@@ -362,6 +371,12 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /* the scripts take these as text: made once here, not per request */
 
     conf->fresh = ngx_min(conf->upload_ttl, NGX_HTTP_OCI_FRESH);
+
+    if (conf->gc_pace < 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_registry_gc_pace\" must not be negative");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->referrers_max <= 0 || conf->uploads_max <= 0
         || conf->events_backlog <= 0)

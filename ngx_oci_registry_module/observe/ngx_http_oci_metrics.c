@@ -273,6 +273,11 @@ ngx_http_oci_family(ngx_http_oci_route_e type)
     case NGX_HTTP_OCI_ROUTE_LIFECYCLE_RUN:
         return NGX_HTTP_OCI_FAM_LIFECYCLE;
 
+    case NGX_HTTP_OCI_ROUTE_GC:
+    case NGX_HTTP_OCI_ROUTE_GC_RUN:
+    case NGX_HTTP_OCI_ROUTE_GC_USAGE:
+        return NGX_HTTP_OCI_FAM_GC;
+
     default:
         return NGX_HTTP_OCI_FAM_UNKNOWN;
     }

@@ -42,6 +42,8 @@ static void ngx_http_oci_expo_repos(ngx_http_oci_expo_t *e,
     ngx_http_oci_observe_main_conf_t *omcf);
 static void ngx_http_oci_expo_events(ngx_http_oci_expo_t *e,
     ngx_http_oci_observe_main_conf_t *omcf);
+static void ngx_http_oci_expo_gc(ngx_http_oci_expo_t *e,
+    ngx_http_oci_observe_main_conf_t *omcf);
 static void ngx_http_oci_expo_lifecycle(ngx_http_oci_expo_t *e,
     ngx_http_oci_observe_main_conf_t *omcf);
 static void ngx_http_oci_expo_histogram(ngx_http_oci_expo_t *e, char *name,
@@ -57,7 +59,8 @@ static u_char *ngx_http_oci_expo_seconds(u_char *p, uint64_t us);
 static ngx_str_t  ngx_http_oci_families[] = {
     ngx_string("base"), ngx_string("catalog"), ngx_string("tags"),
     ngx_string("manifests"), ngx_string("blobs"), ngx_string("uploads"),
-    ngx_string("referrers"), ngx_string("lifecycle"), ngx_string("unknown")
+    ngx_string("referrers"), ngx_string("lifecycle"), ngx_string("gc"),
+    ngx_string("unknown")
 };
 
 static ngx_str_t  ngx_http_oci_methods[] = {
@@ -118,6 +121,7 @@ ngx_http_oci_metrics_handler(ngx_http_request_t *r)
     ngx_http_oci_expo_repos(&e, omcf);
     ngx_http_oci_expo_events(&e, omcf);
     ngx_http_oci_expo_lifecycle(&e, omcf);
+    ngx_http_oci_expo_gc(&e, omcf);
 
     if (e.failed || e.b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -611,5 +615,54 @@ ngx_http_oci_expo_lifecycle(ngx_http_oci_expo_t *e,
         ngx_http_oci_expo_printf(e,
             "oci_registry_lifecycle_expired_referrers_total{trigger=\"%s\"} "
             "%uA\n", triggers[i], st->referrers[i]);
+    }
+}
+
+
+/* what garbage collection passes did */
+
+static void
+ngx_http_oci_expo_gc(ngx_http_oci_expo_t *e,
+    ngx_http_oci_observe_main_conf_t *omcf)
+{
+    ngx_uint_t                i;
+    ngx_atomic_t             *v[5];
+    ngx_http_oci_gc_stats_t  *st;
+
+    static char  *names[] = {
+        "oci_registry_gc_unlinked_blobs_total",
+        "oci_registry_gc_unlinked_bytes_total",
+        "oci_registry_gc_removed_files_total",
+        "oci_registry_gc_removed_bytes_total",
+        "oci_registry_gc_deleted_referrers_total"
+    };
+
+    static char  *helps[] = {
+        "Blob links garbage collection removed.",
+        "Bytes of the blob links garbage collection removed.",
+        "Blob files garbage collection removed.",
+        "Bytes of the blob files garbage collection removed.",
+        "Referrers of deleted manifests garbage collection deleted."
+    };
+
+    st = &omcf->sh->gc;
+
+    v[0] = &st->unlinked;
+    v[1] = &st->unlinked_bytes;
+    v[2] = &st->files;
+    v[3] = &st->bytes;
+    v[4] = &st->referrers;
+
+    ngx_http_oci_expo_head(e, "oci_registry_gc_passes_total", "counter",
+                           "Garbage collection passes finished, by whether "
+                           "they were dry runs.");
+    ngx_http_oci_expo_printf(e,
+        "oci_registry_gc_passes_total{dry=\"false\"} %uA\n"
+        "oci_registry_gc_passes_total{dry=\"true\"} %uA\n",
+        st->passes[0], st->passes[1]);
+
+    for (i = 0; i < 5; i++) {
+        ngx_http_oci_expo_head(e, names[i], "counter", helps[i]);
+        ngx_http_oci_expo_printf(e, "%s %uA\n", names[i], *v[i]);
     }
 }

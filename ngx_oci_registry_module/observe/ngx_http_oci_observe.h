@@ -34,6 +34,7 @@ typedef enum {
     NGX_HTTP_OCI_FAM_UPLOADS,
     NGX_HTTP_OCI_FAM_REFERRERS,
     NGX_HTTP_OCI_FAM_LIFECYCLE,
+    NGX_HTTP_OCI_FAM_GC,
     NGX_HTTP_OCI_FAM_UNKNOWN,                /* no such endpoint */
     NGX_HTTP_OCI_FAM_N
 } ngx_http_oci_family_e;
@@ -110,6 +111,7 @@ typedef struct {
     ngx_http_oci_http_stats_t   http;
     ngx_http_oci_auth_stats_t   auth;
     ngx_http_oci_lc_stats_t     lifecycle;
+    ngx_http_oci_gc_stats_t     gc;
     ngx_atomic_t                repos_used;
     ngx_atomic_t                other_pulls;
     ngx_atomic_t                other_pushes;

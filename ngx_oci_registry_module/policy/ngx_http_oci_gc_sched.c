@@ -46,6 +46,7 @@ static void ngx_http_oci_gc_fs_thread(void *data, ngx_log_t *log);
 static void ngx_http_oci_gc_fs_done(ngx_event_t *ev);
 #endif
 static void ngx_http_oci_gc_report(ngx_http_oci_gc_t *s, redisReply *reply);
+static ngx_atomic_uint_t ngx_http_oci_gc_num(ngx_str_t *v);
 
 
 /* at configuration time: one collector per Redis and key prefix */
@@ -459,9 +460,11 @@ ngx_http_oci_gc_fs_done(ngx_event_t *ev)
 static void
 ngx_http_oci_gc_report(ngx_http_oci_gc_t *s, redisReply *reply)
 {
-    ngx_uint_t   i;
-    ngx_str_t    v[7];
-    redisReply  *e;
+    ngx_uint_t                 i, dry;
+    ngx_str_t                  v[7];
+    redisReply                *e;
+    ngx_http_oci_gc_stats_t   *st;
+    ngx_http_oci_main_conf_t  *omcf;
 
     if (reply->elements != 8) {
         return;
@@ -478,13 +481,46 @@ ngx_http_oci_gc_report(ngx_http_oci_gc_t *s, redisReply *reply)
         v[i].len = e->len;
     }
 
+    dry = (v[0].len == 1 && v[0].data[0] == '1');
+
+    omcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_oci_registry_module);
+    st = omcf ? omcf->gc_stats : NULL;
+
+    if (st) {
+        (void) ngx_atomic_fetch_add(&st->passes[dry], 1);
+
+        if (!dry) {
+            (void) ngx_atomic_fetch_add(&st->unlinked,
+                                        ngx_http_oci_gc_num(&v[2]));
+            (void) ngx_atomic_fetch_add(&st->unlinked_bytes,
+                                        ngx_http_oci_gc_num(&v[3]));
+            (void) ngx_atomic_fetch_add(&st->files,
+                                        ngx_http_oci_gc_num(&v[4]));
+            (void) ngx_atomic_fetch_add(&st->bytes,
+                                        ngx_http_oci_gc_num(&v[5]));
+            (void) ngx_atomic_fetch_add(&st->referrers,
+                                        ngx_http_oci_gc_num(&v[6]));
+        }
+    }
+
     ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
                   "oci registry: garbage collection%s: %V repositories, "
                   "%V blob links (%V bytes) unlinked, %V files (%V bytes) "
                   "removed, %V referrers of deleted subjects deleted",
-                  (v[0].len == 1 && v[0].data[0] == '1')
-                  ? " (dry run, would be)" : "",
+                  dry ? " (dry run, would be)" : "",
                   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]);
+}
+
+
+static ngx_atomic_uint_t
+ngx_http_oci_gc_num(ngx_str_t *v)
+{
+    off_t  n;
+
+    n = ngx_atoof(v->data, v->len);
+
+    return (n == NGX_ERROR) ? 0 : (ngx_atomic_uint_t) n;
 }
 
 
@@ -494,15 +530,15 @@ ngx_http_oci_gc_end(ngx_http_oci_gc_t *s, ngx_msec_t after)
     ngx_msec_t  took;
 
     /*
-     * The next step of a pass waits three times as long as this one
-     * took: the collector, its Redis scripts and its file system work
-     * included, keeps to a quarter of the time, and the pulls and pushes
-     * get the rest (docs/performance.md, "Garbage collection")
+     * The next step of a pass waits oci_registry_gc_pace times as long
+     * as this one took (9: the collector, its Redis scripts and its file
+     * system work included, keeps to a tenth of the time), and the pulls
+     * and pushes get the rest (docs/performance.md, "Garbage collection")
      */
 
     if (after == 1) {
         took = ngx_current_msec - s->step_start;
-        after = ngx_max(3 * took, 1);
+        after = ngx_max((ngx_msec_t) s->conf->gc_pace * took, 1);
     }
 
     if (s->pool) {

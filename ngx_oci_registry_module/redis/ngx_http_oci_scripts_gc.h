@@ -52,7 +52,8 @@
  * batches, get their record and the unreferenced ones an entry in
  * "<base>unref", as the scripts that change references keep it from
  * then on; the entries older than the grace period are unlinked if still
- * unreferenced; then its referrers whose subject is gone), "orphans"
+ * unreferenced; then its referrers whose subject is gone; a step goes on
+ * to the next repositories until it did "batch" entries), "orphans"
  * (blob files whose record emptied), "walk" (the blob directories
  * changed since the last walk, for files no record names: 32
  * directories a step), "done".  Replies: {"AGAIN"}, {"FILES", dry,
@@ -127,9 +128,18 @@
     "    redis.call('ZREM', KEYS[3], b)\n"                                   \
     "  end\n"                                                                \
     "  redis.call('HSET', p, 'repo', '')\n"                                  \
+    "  s.repo = ''\n"                                                        \
     "end\n"                                                                  \
                                                                              \
-    "if s.phase == 'repos' then\n"                                           \
+    "local function set(k, v)\n"                                             \
+    "  redis.call('HSET', p, k, v)\n"                                        \
+    "  s[k] = tostring(v)\n"                                                 \
+    "end\n"                                                                  \
+    "local function refd(b, d)\n"                                            \
+    "  return redis.call('EXISTS', b .. 'blobrefs:' .. d) == 1\n"            \
+    "         or redis.call('EXISTS', b .. 'mrefs:' .. d) == 1\n"            \
+    "end\n"                                                                  \
+    "local function repos_step()\n"                                          \
     "  local b = s.repo\n"                                                   \
     "  if b == '' then\n"                                                    \
     "    local start = '-'\n"                                                \
@@ -138,32 +148,26 @@
     "                         'LIMIT', 0, 1)\n"                              \
     "    if #n == 0 then\n"                                                  \
     "      redis.call('SET', KEYS[8], 1)\n"                                  \
-    "      redis.call('HSET', p, 'phase', 'orphans')\n"                      \
-    "      return {'AGAIN'}\n"                                               \
+    "      set('phase', 'orphans')\n"                                        \
+    "      return nil\n"                                                     \
     "    end\n"                                                              \
     "    b = n[1]\n"                                                         \
-    "    s.sub = 'unref'; s.hc = '0'; s.mc = '0'; s.uc = '0'\n"              \
-    "    if s.full == '1' then s.sub = 'links' end\n"                        \
-    "    redis.call('HSET', p, 'repo', b, 'cursor', b, 'sub', s.sub,\n"      \
-    "               'hc', '0', 'mc', '0', 'uc', '0')\n"                      \
+    "    set('repo', b); set('cursor', b)\n"                                 \
+    "    set('sub', (s.full == '1') and 'links' or 'unref')\n"               \
+    "    set('hc', '0'); set('mc', '0'); set('uc', '0')\n"                   \
     "    redis.call('HINCRBY', p, 'repositories', 1)\n"                      \
     "  end\n"                                                                \
     "  local u = b .. 'unref'\n"                                             \
-    "  local function refd(d)\n"                                             \
-    "    return redis.call('EXISTS', b .. 'blobrefs:' .. d) == 1\n"          \
-    "           or redis.call('EXISTS', b .. 'mrefs:' .. d) == 1\n"          \
-    "  end\n"                                                                \
     "  if s.sub == 'links' then\n"                                           \
     "    local r = redis.call('HSCAN', b .. 'blobs', s.hc, 'COUNT', batch)\n"\
     "    for i = 1, #r[2], 2 do\n"                                           \
     "      local d = r[2][i]\n"                                              \
     "      redis.call('SADD', pre .. 'blob:' .. d, b)\n"                     \
-    "      if refd(d) then redis.call('ZREM', u, d)\n"                       \
+    "      if refd(b, d) then redis.call('ZREM', u, d)\n"                    \
     "      else redis.call('ZADD', u, 'NX', now, d) end\n"                   \
     "    end\n"                                                              \
-    "    if r[1] ~= '0' then redis.call('HSET', p, 'hc', r[1])\n"            \
-    "    else redis.call('HSET', p, 'sub', 'unref') end\n"                   \
-    "    return {'AGAIN'}\n"                                                 \
+    "    if r[1] ~= '0' then set('hc', r[1]) else set('sub', 'unref') end\n" \
+    "    return 1 + #r[2] / 2\n"                                             \
     "  end\n"                                                                \
     "  if s.sub == 'unref' then\n"                                           \
     "    local off = 0\n"                                                    \
@@ -174,7 +178,7 @@
     "    for _, d in ipairs(ds) do\n"                                        \
     "      local size = redis.call('HGET', b .. 'blobs', d)\n"               \
     "      local rk = pre .. 'blob:' .. d\n"                                 \
-    "      if not size or refd(d) then\n"                                    \
+    "      if not size or refd(b, d) then\n"                                 \
     "        if not dry then redis.call('ZREM', u, d) end\n"                 \
     "      else\n"                                                           \
     "        size = tonumber(size) or 0\n"                                   \
@@ -194,16 +198,18 @@
     "        end\n"                                                          \
     "      end\n"                                                            \
     "    end\n"                                                              \
-    "    redis.call('HINCRBY', p, 'unlinked', un)\n"                         \
-    "    redis.call('HINCRBY', p, 'unlinkedBytes',\n"                        \
-    "               string.format('%.0f', ub))\n"                             \
-    "    redis.call('HINCRBY', p, 'files', f)\n"                             \
-    "    redis.call('HINCRBY', p, 'bytes', string.format('%.0f', fb))\n"     \
-    "    if dry then redis.call('HSET', p, 'uc', off + #ds) end\n"           \
-    "    if #ds == batch then return {'AGAIN'} end\n"                        \
-    "    if ARGV[9] == '1' then redis.call('HSET', p, 'sub', 'refs')\n"      \
-    "    else repo_done(b) end\n"                                            \
-    "    return {'AGAIN'}\n"                                                 \
+    "    if un > 0 or f > 0 then\n"                                          \
+    "      redis.call('HINCRBY', p, 'unlinked', un)\n"                       \
+    "      redis.call('HINCRBY', p, 'unlinkedBytes',\n"                      \
+    "                 string.format('%.0f', ub))\n"                          \
+    "      redis.call('HINCRBY', p, 'files', f)\n"                           \
+    "      redis.call('HINCRBY', p, 'bytes', string.format('%.0f', fb))\n"   \
+    "    end\n"                                                              \
+    "    if dry then set('uc', off + #ds) end\n"                             \
+    "    if #ds < batch then\n"                                              \
+    "      if ARGV[9] == '1' then set('sub', 'refs') else repo_done(b) end\n"\
+    "    end\n"                                                              \
+    "    return 1 + #ds\n"                                                   \
     "  end\n"                                                                \
     "  local r = redis.call('ZSCAN', b .. 'manifests', s.mc, 'COUNT', batch)\n"\
     "  local n = 0\n"                                                        \
@@ -216,9 +222,17 @@
     "      if not dry then delete(b, dg) end\n"                              \
     "    end\n"                                                              \
     "  end\n"                                                                \
-    "  redis.call('HINCRBY', p, 'referrers', n)\n"                           \
-    "  if r[1] ~= '0' then redis.call('HSET', p, 'mc', r[1])\n"              \
-    "  else repo_done(b) end\n"                                              \
+    "  if n > 0 then redis.call('HINCRBY', p, 'referrers', n) end\n"         \
+    "  if r[1] ~= '0' then set('mc', r[1]) else repo_done(b) end\n"          \
+    "  return 1 + #r[2] / 2\n"                                               \
+    "end\n"                                                                  \
+    "if s.phase == 'repos' then\n"                                           \
+    "  local spent = 0\n"                                                    \
+    "  while spent < batch do\n"                                             \
+    "    local w = repos_step()\n"                                           \
+    "    if not w then break end\n"                                          \
+    "    spent = spent + w\n"                                                \
+    "  end\n"                                                                \
     "  return {'AGAIN'}\n"                                                   \
     "end\n"                                                                  \
                                                                              \

@@ -34,7 +34,9 @@ my $redis = OciTest::Redis->start;
 my $t = OciTest::Nginx->new();
 $t->set(STORAGE => "$tmp/storage", REDIS => $redis->port);
 $t->write_config(registry_config(workers => 2,
-    extra => "oci_registry_gc_grace 0s;\noci_registry_delete on;"));
+    # no grace and no pace: as many passes as can be, to race the clients
+    extra => "oci_registry_gc_grace 0s;\noci_registry_gc_pace 0;\n"
+           . "oci_registry_delete on;"));
 $t->start;
 my $http = $t->http;
 
