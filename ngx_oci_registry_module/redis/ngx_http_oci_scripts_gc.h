@@ -260,7 +260,7 @@
     "if s.phase == 'walk' then\n"                                            \
     "  if tonumber(s.dir) < 512 then\n"                                      \
     "    local w = tonumber(redis.call('HGET', KEYS[5], 'walked') or '0')\n" \
-    "    return {'WALK', s.dir, tostring(w - grace - 300), s.dry}\n"         \
+    "    return {'WALK', s.dir, tostring(w - grace - 60), s.dry}\n"         \
     "  end\n"                                                                \
     "  if not dry then redis.call('HSET', KEYS[5], 'walked', s.started) end\n" \
     "  redis.call('HSET', p, 'phase', 'done')\n"                             \

@@ -3,8 +3,8 @@
 # repositories of 1000; half of them referenced by 500 manifests, half
 # unreferenced), one pass that collects the 50 000, its time, the
 # collecting worker's memory and what the blob records cost Redis; then
-# pull rates (manifest GET by tag c16, blob GET 1 MiB c16) with passes
-# running back to back against the rates without, round by round.
+# pull rates (manifest GET by tag c16, blob GET 1 MiB c16) during a pass
+# against the rates right after it, in pairs of windows.
 #
 #   BENCH_ONLY=gc scripts/bench/run.sh      (also the end of make bench)
 
@@ -202,7 +202,7 @@ my $second_s = time - $t0;
 # ---------------------------------------------------------------- pulls
 
 sub wrk {
-    my ($path) = @_;
+    my ($path, $secs) = @_;
     my $o = run("wrk -t2 -c16 -d${secs}s '" . url($path) . "'");
     my ($rps) = $o =~ /Requests\/sec:\s+([\d.]+)/;
     my ($non2xx) = $o =~ /Non-2xx or 3xx responses: (\d+)/;
@@ -210,22 +210,25 @@ sub wrk {
     return $rps;
 }
 
-my (%quiet, %busy, $busy_passes);
-for my $round (1 .. $rounds) {
+# Pairs of windows, the target alternating: one while a pass runs (asked
+# for, the window starts when the pass does), one after it ended.  A
+# window covered by a pass only in part is counted as such.
+my $win = 3;
+my (%quiet, %busy, $covered, $windows);
+for my $round (1 .. 2 * $rounds) {
     for my $p ('/v2/gc/pull/manifests/latest', "/v2/gc/pull/blobs/$md") {
-        push @{ $quiet{$p} }, wrk($p);
-        # passes back to back for as long as wrk runs
-        my $pid = fork // die;
-        if (!$pid) { my $n = 0; while (1) { pass(); $n++;
-                     spew("$tmp/passes", $n) } }
-        sleep 0.2;
-        push @{ $busy{$p} }, wrk($p);
-        kill 'KILL', $pid; waitpid($pid, 0);
-        $busy_passes += -f "$tmp/passes" ? slurp("$tmp/passes") : 0;
-        unlink "$tmp/passes";
-        sleep 1 while status()->{running};
-        printf STDERR "gc round %d %-40s quiet %.0f during passes %.0f req/s\n",
-               $round, $p, $quiet{$p}[-1], $busy{$p}[-1];
+        my $before = status()->{last}{id};
+        $http->request('POST', url('/v2/_gc/run'))->{status} == 202 or die;
+        sleep 0.01 until status()->{running};
+        push @{ $busy{$p} }, wrk($p, $win);
+        $windows++;
+        $covered++ if status()->{running};
+        sleep 0.05 until (status()->{last}{id} // 0) > ($before // 0)
+                         && !status()->{running};
+        push @{ $quiet{$p} }, wrk($p, $win);
+        printf STDERR "gc round %d %-16s during a pass %.0f, without %.0f req/s\n",
+               $round, $p =~ /manifests/ ? 'manifest GET' : 'blob GET 1 MiB',
+               $busy{$p}[-1], $quiet{$p}[-1];
     }
 }
 
@@ -241,11 +244,12 @@ printf $info "first pass: largest growth of a worker's RSS, peak RSS (KiB)\t%d %
 printf $info "second pass (nothing to collect, 50000 blobs): seconds\t%.2f\n", $second_s;
 for my $p (sort keys %quiet) {
     my @ratio = map { $busy{$p}[$_] / $quiet{$p}[$_] } 0 .. $#{ $quiet{$p} };
-    printf $info "%s req/s without / during passes\t%.0f / %.0f (per round: %s; median %.0f%%)\n",
+    printf $info "%s req/s during a pass / without, %d pairs of %d s windows\t"
+           . "%.0f / %.0f (per pair: %s; median %.0f%%)\n",
            $p =~ /manifests/ ? 'manifest GET by tag c16' : 'blob GET 1 MiB c16',
-           median(@{ $quiet{$p} }), median(@{ $busy{$p} }),
+           scalar @ratio, $win, median(@{ $busy{$p} }), median(@{ $quiet{$p} }),
            join(' ', map { sprintf '%.0f%%', 100 * $_ } @ratio), 100 * median(@ratio);
 }
-printf $info "passes completed during the pull rounds\t%d\n", $busy_passes;
+printf $info "windows a pass covered to their end\t%d of %d\n", $covered, $windows;
 close $info;
 print slurp("$out/gc.txt");
