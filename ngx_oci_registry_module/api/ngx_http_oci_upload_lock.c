@@ -231,6 +231,34 @@ ngx_http_oci_holder_dead(ngx_str_t *identity, ngx_str_t *holder)
 }
 
 
+ngx_int_t
+ngx_http_oci_lease_dead(ngx_str_t *identity, redisReply *reply,
+    ngx_str_t *stale)
+{
+    ngx_str_t  holder;
+
+    if (ngx_http_oci_script_reply(reply) != NGX_HTTP_OCI_R_LOCKED
+        || reply->elements != 2
+        || reply->element[1]->type != REDIS_REPLY_STRING
+        || reply->element[1]->len > NGX_HTTP_OCI_HOLDER_MAX)
+    {
+        return NGX_DECLINED;
+    }
+
+    holder.data = (u_char *) reply->element[1]->str;
+    holder.len = reply->element[1]->len;
+
+    if (ngx_http_oci_holder_dead(identity, &holder) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    stale->len = ngx_cpymem(stale->data, holder.data, holder.len)
+                 - stale->data;
+
+    return NGX_OK;
+}
+
+
 /*
  * The replies the lock's and the eager close's scripts share: "UNKNOWN"
  * (404) and {"LOCKED", holder}: another request is writing the upload

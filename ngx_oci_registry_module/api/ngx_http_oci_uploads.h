@@ -108,6 +108,14 @@ void ngx_http_oci_upload_locked(ngx_http_request_t *r, redisReply *reply);
  * PID namespace that is gone, so what it holds may be taken at once
  */
 ngx_int_t ngx_http_oci_holder_dead(ngx_str_t *identity, ngx_str_t *holder);
+
+/*
+ * NGX_OK: a background script's reply is {"LOCKED", holder} and the holder
+ * is such a process; it is copied into stale (NGX_HTTP_OCI_HOLDER_MAX
+ * bytes at stale->data), for the next call to take the lease over
+ */
+ngx_int_t ngx_http_oci_lease_dead(ngx_str_t *identity, redisReply *reply,
+    ngx_str_t *stale);
 ngx_int_t ngx_http_oci_process_identity(ngx_pool_t *pool, ngx_log_t *log,
     ngx_str_t *id);
 ngx_int_t ngx_http_oci_upload_token(ngx_http_request_t *r,

@@ -190,7 +190,7 @@ ngx_http_oci_delivery_batch(void *data, redisReply *reply)
 {
     ngx_http_oci_delivery_t  *d = data;
 
-    ngx_str_t                 body, holder;
+    ngx_str_t                 body;
     redisReply               *entries;
     ngx_http_oci_endpoint_t  *ep;
 
@@ -198,25 +198,14 @@ ngx_http_oci_delivery_batch(void *data, redisReply *reply)
     d->stale.len = 0;
 
     if (reply != NULL
-        && ngx_http_oci_script_reply(reply) == NGX_HTTP_OCI_R_LOCKED
-        && reply->elements == 2
-        && reply->element[1]->type == REDIS_REPLY_STRING
-        && reply->element[1]->len <= NGX_HTTP_OCI_HOLDER_MAX)
+        && ngx_http_oci_lease_dead(&d->identity, reply, &d->stale) == NGX_OK)
     {
-        holder.data = (u_char *) reply->element[1]->str;
-        holder.len = reply->element[1]->len;
-
-        if (ngx_http_oci_holder_dead(&d->identity, &holder) == NGX_OK) {
-            ngx_log_error(NGX_LOG_INFO, d->log, 0,
-                          "oci registry: events for \"%V\": taking the "
-                          "lease of \"%V\", which is gone", &ep->name,
-                          &holder);
-
-            d->stale.len = ngx_cpymem(d->stale.data, holder.data, holder.len)
-                           - d->stale.data;
-            ngx_http_oci_delivery_next(d, 1);
-            return;
-        }
+        ngx_log_error(NGX_LOG_INFO, d->log, 0,
+                      "oci registry: events for \"%V\": taking the "
+                      "lease of \"%V\", which is gone", &ep->name,
+                      &d->stale);
+        ngx_http_oci_delivery_next(d, 1);
+        return;
     }
 
     if (reply == NULL

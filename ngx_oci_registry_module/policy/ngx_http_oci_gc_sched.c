@@ -351,26 +351,14 @@ ngx_http_oci_gc_stepped(void *data, redisReply *reply)
 static ngx_int_t
 ngx_http_oci_gc_locked(ngx_http_oci_gc_t *s, redisReply *reply)
 {
-    ngx_str_t  holder;
+    s->stale.data = s->stale_buf;
 
-    if (reply->elements == 2
-        && reply->element[1]->type == REDIS_REPLY_STRING
-        && reply->element[1]->len <= NGX_HTTP_OCI_HOLDER_MAX)
-    {
-        holder.data = (u_char *) reply->element[1]->str;
-        holder.len = reply->element[1]->len;
-
-        if (ngx_http_oci_holder_dead(&s->identity, &holder) == NGX_OK) {
-            ngx_log_error(NGX_LOG_INFO, s->log, 0,
-                          "oci registry: garbage collection: taking the "
-                          "lease of \"%V\", which is gone", &holder);
-
-            s->stale.data = s->stale_buf;
-            s->stale.len = ngx_cpymem(s->stale_buf, holder.data, holder.len)
-                           - s->stale_buf;
-            ngx_http_oci_gc_end(s, 1);
-            return NGX_OK;
-        }
+    if (ngx_http_oci_lease_dead(&s->identity, reply, &s->stale) == NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, s->log, 0,
+                      "oci registry: garbage collection: taking the lease "
+                      "of \"%V\", which is gone", &s->stale);
+        ngx_http_oci_gc_end(s, 1);
+        return NGX_OK;
     }
 
     ngx_http_oci_gc_end(s, s->tick);

@@ -333,30 +333,16 @@ ngx_http_oci_lc_stepped(void *data, redisReply *reply)
 static ngx_int_t
 ngx_http_oci_lc_locked(ngx_http_oci_lc_sched_t *s, redisReply *reply)
 {
-    ngx_str_t  holder;
-
     if (ngx_http_oci_script_reply(reply) != NGX_HTTP_OCI_R_LOCKED) {
         return NGX_DECLINED;
     }
 
-    if (reply->elements == 2
-        && reply->element[1]->type == REDIS_REPLY_STRING
-        && reply->element[1]->len <= NGX_HTTP_OCI_HOLDER_MAX)
-    {
-        holder.data = (u_char *) reply->element[1]->str;
-        holder.len = reply->element[1]->len;
-
-        if (ngx_http_oci_holder_dead(&s->identity, &holder) == NGX_OK) {
-            ngx_log_error(NGX_LOG_INFO, s->log, 0,
-                          "oci registry: lifecycle schedule: taking the "
-                          "lease of \"%V\", which is gone", &holder);
-
-            s->stale.len = ngx_cpymem(s->stale.data, holder.data,
-                                      holder.len)
-                           - s->stale.data;
-            ngx_http_oci_lc_end(s, 1);
-            return NGX_OK;
-        }
+    if (ngx_http_oci_lease_dead(&s->identity, reply, &s->stale) == NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, s->log, 0,
+                      "oci registry: lifecycle schedule: taking the "
+                      "lease of \"%V\", which is gone", &s->stale);
+        ngx_http_oci_lc_end(s, 1);
+        return NGX_OK;
     }
 
     ngx_http_oci_lc_end(s, s->tick);
