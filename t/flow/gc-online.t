@@ -215,7 +215,10 @@ while (time < $deadline) {
     my $s = eval { status() } or next;
     if ($s->{running} && ($s->{running}{unlinkedBlobs} // 0) > 0) {
         $seen = $s->{running};
-        $t->kill9;
+        my @pids = $t->kill9;
+        # the workers die after the master: their sockets go with them
+        my $gone = time + 5;
+        sleep 0.02 while time < $gone && grep { kill 0, $_ } @pids;
         $killed = 1;
         last;
     }
