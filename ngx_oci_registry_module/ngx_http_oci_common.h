@@ -162,6 +162,7 @@ typedef struct {
     ngx_msec_t                  lifecycle_interval;  /* 0: no schedule */
 
     /* garbage collection (policy/ngx_http_oci_gc_sched.c) */
+    ngx_flag_t                  gc;          /* this node collects */
     ngx_msec_t                  gc_interval;         /* 0: on request */
     time_t                      gc_grace;
     ngx_flag_t                  gc_referrers;

@@ -122,6 +122,13 @@ static ngx_command_t  ngx_http_oci_registry_commands[] = {
       offsetof(ngx_http_oci_loc_conf_t, lifecycle_interval),
       NULL },
 
+    { ngx_string("oci_registry_gc"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oci_loc_conf_t, gc),
+      NULL },
+
     { ngx_string("oci_registry_gc_interval"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -303,6 +310,7 @@ ngx_http_oci_create_loc_conf(ngx_conf_t *cf)
     conf->events_actor = NGX_CONF_UNSET_PTR;
     conf->lifecycle = NGX_CONF_UNSET_PTR;
     conf->lifecycle_interval = NGX_CONF_UNSET_MSEC;
+    conf->gc = NGX_CONF_UNSET;
     conf->gc_interval = NGX_CONF_UNSET_MSEC;
     conf->gc_grace = NGX_CONF_UNSET;
     conf->gc_referrers = NGX_CONF_UNSET;
@@ -346,6 +354,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->lifecycle, prev->lifecycle, NULL);
     ngx_conf_merge_msec_value(conf->lifecycle_interval,
                               prev->lifecycle_interval, 0);
+    ngx_conf_merge_value(conf->gc, prev->gc, 1);
     ngx_conf_merge_msec_value(conf->gc_interval, prev->gc_interval, 0);
     ngx_conf_merge_sec_value(conf->gc_grace, prev->gc_grace, 3600);
     ngx_conf_merge_value(conf->gc_referrers, prev->gc_referrers, 1);

@@ -58,6 +58,10 @@ ngx_http_oci_gc_add(ngx_conf_t *cf, ngx_http_oci_loc_conf_t *conf,
     ngx_uint_t           i;
     ngx_http_oci_gc_t  **sp, *s;
 
+    if (!conf->gc) {
+        return NGX_CONF_OK;
+    }
+
     sp = collectors->elts;
 
     for (i = 0; i < collectors->nelts; i++) {

@@ -35,7 +35,8 @@ my $redis = OciTest::Redis->start();
 
 my $t = OciTest::Nginx->new();
 $t->set(STORAGE => $storage, REDIS => $redis->port);
-$t->write_config(registry_config(workers => 1));
+# no collector: its idle step would count in INFO commandstats
+$t->write_config(registry_config(workers => 1, extra => 'oci_registry_gc off;'));
 $t->start;
 my $http = $t->http;
 
