@@ -1,7 +1,8 @@
 # Lifecycle expiry as a real client sees it: skopeo pushes three images
 # built with umoci, a policy keeps the newest two, a run expires the
-# oldest; skopeo inspect of the expired tag fails with manifest unknown,
-# and the kept ones pull back byte-identical.
+# oldest; skopeo inspect of the expired tag fails with manifest unknown;
+# a garbage collection pass frees exactly the expired image's own blobs
+# from the disk, and the kept ones pull back byte-identical.
 
 use strict;
 use warnings;
@@ -9,6 +10,8 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
 use File::Temp qw(tempdir);
+use File::Find ();
+use Time::HiRes qw(sleep time);
 use JSON::PP;
 use OciTest::Nginx;
 use OciTest::Redis;
@@ -23,7 +26,7 @@ my $redis = OciTest::Redis->start();
 mkdir "$tmp/storage";
 my $t = OciTest::Nginx->new();
 $t->set(STORAGE => "$tmp/storage", REDIS => $redis->port);
-$t->write_config(registry_config());
+$t->write_config(registry_config(extra => 'oci_registry_gc_grace 0s;'));
 $t->start;
 
 my $reg = '127.0.0.1:' . $t->port;
@@ -37,7 +40,7 @@ for my $v (1 .. 3) {
     $digest{$v} = layout_manifest($src, "v$v")->{digest};
 
     # pushed $v days apart: v1 the oldest
-    my $at = time - (4 - $v) * 86400;
+    my $at = int(time) - (4 - $v) * 86400;
     $redis->cmd('HSET', "oci:{team/app}:m:$digest{$v}", 'pushed', $at);
     $redis->cmd('ZADD', "oci:{team/app}:manifests", $at, $digest{$v});
 }
@@ -64,6 +67,38 @@ is_deeply([ map { $_->{imageDigest} } @{ $run->{expiredImages} } ],
 my $out = `skopeo inspect --tls-verify=false docker://$reg/team/app:v1 2>&1`;
 isnt($?, 0, 'skopeo inspect of the expired v1 fails');
 like($out, qr/manifest unknown/i, '  with manifest unknown');
+
+# the disk: the blob files under the storage root
+sub disk {
+    my $bytes = 0;
+    File::Find::find(sub { $bytes += -s $_ if -f $_ }, "$tmp/storage/blobs");
+    return $bytes;
+}
+my %kept;
+for my $v (2, 3) {
+    my $m = decode_json(read_blob($src, $digest{$v}));
+    $kept{$_->{digest}} = 1 for $m->{config}, @{ $m->{layers} };
+}
+my $m1 = decode_json(read_blob($src, $digest{1}));
+my $own = 0;
+$own += $_->{size} for grep { !$kept{$_->{digest}} } $m1->{config}, @{ $m1->{layers} };
+ok($own > 0, "v1 has blobs of its own ($own bytes)");
+my $bytes0 = disk();
+my $id0 = decode_json($http->get($t->url('/v2/_gc'))->{content})->{last}{id} // 0;
+is($http->request('POST', $t->url('/v2/_gc/run'))->{status}, 202,
+   'a garbage collection pass asked for');
+my ($last, $deadline) = (undef, time + 30);
+while (time < $deadline) {
+    my $st = decode_json($http->get($t->url('/v2/_gc'))->{content});
+    if ($st->{last} && !$st->{running} && $st->{last}{id} > $id0) {
+        $last = $st->{last};
+        last;
+    }
+    sleep 0.1;
+}
+ok($last, 'the pass finished');
+is($bytes0 - disk(), $own, "the disk shrank by v1's own config and layers");
+is($last->{removedBytes}, $own, 'and the report says so');
 
 for my $v (2, 3) {
     run('skopeo', 'copy', @tls, "docker://$reg/team/app:v$v", "oci:$tmp/back:v$v");
