@@ -451,8 +451,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_http_oci_lc_schedule_add(cf, conf, &omcf->lifecycles)
-        != NGX_CONF_OK
-        || ngx_http_oci_gc_add(cf, conf, &omcf->collectors) != NGX_CONF_OK)
+        != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -474,7 +473,9 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 #endif
             conf->spares = st[i].spares;
             conf->idkey = st[i].idkey;
-            return NGX_CONF_OK;
+
+            /* the collector works on the root with the root's pool */
+            return ngx_http_oci_gc_add(cf, conf, &omcf->collectors, &st[i]);
         }
     }
 
@@ -501,7 +502,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     conf->spares = st->spares;
     conf->idkey = st->idkey;
 
-    return NGX_CONF_OK;
+    return ngx_http_oci_gc_add(cf, conf, &omcf->collectors, st);
 }
 
 

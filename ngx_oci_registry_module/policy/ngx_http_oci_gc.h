@@ -85,7 +85,7 @@ void ngx_http_oci_gc_key(ngx_http_oci_args_t *a, ngx_http_oci_loc_conf_t *c,
 
 /* one collector per Redis and key prefix, in worker 0 of each node */
 char *ngx_http_oci_gc_add(ngx_conf_t *cf, ngx_http_oci_loc_conf_t *conf,
-    ngx_array_t *collectors);
+    ngx_array_t *collectors, ngx_http_oci_storage_t *st);
 void ngx_http_oci_gc_start(ngx_array_t *collectors, ngx_log_t *log,
     ngx_str_t *identity);
 void ngx_http_oci_gc_stop(ngx_array_t *collectors);

@@ -53,7 +53,7 @@ static ngx_atomic_uint_t ngx_http_oci_gc_num(ngx_str_t *v);
 
 char *
 ngx_http_oci_gc_add(ngx_conf_t *cf, ngx_http_oci_loc_conf_t *conf,
-    ngx_array_t *collectors)
+    ngx_array_t *collectors, ngx_http_oci_storage_t *st)
 {
     ngx_uint_t           i;
     ngx_http_oci_gc_t  **sp, *s;
@@ -86,8 +86,9 @@ ngx_http_oci_gc_add(ngx_conf_t *cf, ngx_http_oci_loc_conf_t *conf,
     s->tick = conf->gc_interval ? ngx_min(conf->gc_interval,
                                           NGX_HTTP_OCI_GC_TICK)
                                 : NGX_HTTP_OCI_GC_TICK;
+    s->fs.root = st->root;
 #if (NGX_THREADS)
-    s->thread_pool = conf->thread_pool;
+    s->thread_pool = st->thread_pool;
 #endif
 
     return NGX_CONF_OK;
@@ -126,7 +127,6 @@ ngx_http_oci_gc_start(ngx_array_t *collectors, ngx_log_t *log,
 
         s->identity = *identity;
         s->log = log;
-        s->fs.root = s->conf->storage;
 
         s->timer.handler = ngx_http_oci_gc_tick;
         s->timer.data = s;
