@@ -27,6 +27,8 @@ static void ngx_http_oci_gc_confirm(ngx_http_oci_gc_t *s);
 static ngx_int_t ngx_http_oci_gc_batch(ngx_http_oci_gc_t *s,
     ngx_http_oci_args_t *a, ngx_uint_t *n);
 static void ngx_http_oci_gc_confirmed(void *data, redisReply *reply);
+static ngx_int_t ngx_http_oci_gc_flags(ngx_http_oci_gc_t *s,
+    redisReply *reply, ngx_uint_t confirm);
 static void ngx_http_oci_gc_finished(ngx_http_oci_gc_t *s);
 
 
@@ -156,12 +158,32 @@ ngx_http_oci_gc_checked(void *data, redisReply *reply)
 {
     ngx_http_oci_gc_t  *s = data;
 
+    if (ngx_http_oci_gc_flags(s, reply, 0) != NGX_OK) {
+        ngx_http_oci_gc_end(s, s->tick);
+        return;
+    }
+
+    ngx_http_oci_gc_check(s);
+}
+
+
+/*
+ * A GC_CHECK or GC_CONFIRM reply: one flag per file of the batch from
+ * s->next on (the files not yet trashed for a check, the files to collect
+ * for a confirmation), into "collect" or "remove"; s->next moves past
+ * them.  NGX_ERROR for no answer or LOCK_LOST: the caller stops the step,
+ * and trash left is finished by a later walk of its directory.
+ */
+
+static ngx_int_t
+ngx_http_oci_gc_flags(ngx_http_oci_gc_t *s, redisReply *reply,
+    ngx_uint_t confirm)
+{
     size_t                   j;
     ngx_http_oci_gc_file_t  *f;
 
     if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
-        ngx_http_oci_gc_end(s, s->tick);
-        return;
+        return NGX_ERROR;
     }
 
     f = s->fs.files.elts;
@@ -170,12 +192,15 @@ ngx_http_oci_gc_checked(void *data, redisReply *reply)
     for ( /* void */ ; s->next < s->fs.files.nelts && j < reply->len;
          s->next++)
     {
-        if (!f[s->next].trashed) {
+        if (confirm && f[s->next].collect) {
+            f[s->next].remove = (reply->str[j++] == 'd');
+
+        } else if (!confirm && !f[s->next].trashed) {
             f[s->next].collect = (reply->str[j++] == '1');
         }
     }
 
-    ngx_http_oci_gc_check(s);
+    return NGX_OK;
 }
 
 
@@ -278,24 +303,9 @@ ngx_http_oci_gc_confirmed(void *data, redisReply *reply)
 {
     ngx_http_oci_gc_t  *s = data;
 
-    size_t                   j;
-    ngx_http_oci_gc_file_t  *f;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
-        /* LOCK_LOST, or no answer: the trash is finished by a later walk */
+    if (ngx_http_oci_gc_flags(s, reply, 1) != NGX_OK) {
         ngx_http_oci_gc_end(s, s->tick);
         return;
-    }
-
-    f = s->fs.files.elts;
-    j = 0;
-
-    for ( /* void */ ; s->next < s->fs.files.nelts && j < reply->len;
-         s->next++)
-    {
-        if (f[s->next].collect) {
-            f[s->next].remove = (reply->str[j++] == 'd');
-        }
     }
 
     ngx_http_oci_gc_confirm(s);

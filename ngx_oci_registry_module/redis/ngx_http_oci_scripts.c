@@ -114,9 +114,9 @@ ngx_http_oci_script_reply(redisReply *reply)
  * grace period for the collector (ngx_http_oci_scripts_gc.h).
  */
 #define NGX_HTTP_OCI_LUA_DELETE                                              \
+    NGX_HTTP_OCI_LUA_REFD                                                    \
     "local function unref(b, d)\n"                                           \
-    "  if redis.call('EXISTS', b .. 'blobrefs:' .. d) == 0\n"                \
-    "     and redis.call('EXISTS', b .. 'mrefs:' .. d) == 0\n"               \
+    "  if not refd(b, d)\n"                                                  \
     "     and redis.call('HEXISTS', b .. 'blobs', d) == 1 then\n"            \
     "    redis.call('ZADD', b .. 'unref', redis.call('TIME')[1], d)\n"       \
     "  end\n"                                                                \

@@ -18,6 +18,17 @@
 
 
 /*
+ * refd(b, digest): whether a manifest of the repository references the
+ * blob, as a layer or config (blobrefs) or as an index entry (mrefs)
+ */
+#define NGX_HTTP_OCI_LUA_REFD                                                \
+    "local function refd(b, d)\n"                                            \
+    "  return redis.call('EXISTS', b .. 'blobrefs:' .. d) == 1\n"            \
+    "         or redis.call('EXISTS', b .. 'mrefs:' .. d) == 1\n"            \
+    "end\n"
+
+
+/*
  * link(b, digest, size): the blob is the repository's; its record names
  * the repository, the repository is one the collector visits, and an
  * upload no manifest references yet (a new one, or again) starts its
@@ -25,10 +36,10 @@
  * the collector's repositories.
  */
 #define NGX_HTTP_OCI_LUA_LINK                                                \
+    NGX_HTTP_OCI_LUA_REFD                                                    \
     "local function link(b, d, size)\n"                                      \
     "  redis.call('HSET', b .. 'blobs', d, size)\n"                          \
-    "  if redis.call('EXISTS', b .. 'blobrefs:' .. d) == 0\n"                \
-    "     and redis.call('EXISTS', b .. 'mrefs:' .. d) == 0 then\n"          \
+    "  if not refd(b, d) then\n"                                             \
     "    redis.call('ZADD', b .. 'unref', redis.call('TIME')[1], d)\n"       \
     "  end\n"                                                                \
     "  redis.call('SADD', KEYS[2], b)\n"                                     \
@@ -134,10 +145,6 @@
     "local function set(k, v)\n"                                             \
     "  redis.call('HSET', p, k, v)\n"                                        \
     "  s[k] = tostring(v)\n"                                                 \
-    "end\n"                                                                  \
-    "local function refd(b, d)\n"                                            \
-    "  return redis.call('EXISTS', b .. 'blobrefs:' .. d) == 1\n"            \
-    "         or redis.call('EXISTS', b .. 'mrefs:' .. d) == 1\n"            \
     "end\n"                                                                  \
     "local function repos_step()\n"                                          \
     "  local b = s.repo\n"                                                   \
@@ -328,14 +335,14 @@
  * manifest references, their bytes, manifests, tags}.  O(links).
  */
 #define NGX_HTTP_OCI_LUA_GC_USAGE                                            \
+    NGX_HTTP_OCI_LUA_REFD                                                    \
     "local b = KEYS[1]\n"                                                    \
     "local h = redis.call('HGETALL', b .. 'blobs')\n"                        \
     "local n, bytes, un, ub = 0, 0, 0, 0\n"                                  \
     "for i = 1, #h, 2 do\n"                                                  \
     "  local size = tonumber(h[i + 1]) or 0\n"                               \
     "  n = n + 1; bytes = bytes + size\n"                                    \
-    "  if redis.call('EXISTS', b .. 'blobrefs:' .. h[i]) == 0\n"             \
-    "     and redis.call('EXISTS', b .. 'mrefs:' .. h[i]) == 0 then\n"       \
+    "  if not refd(b, h[i]) then\n"                                          \
     "    un = un + 1; ub = ub + size\n"                                      \
     "  end\n"                                                                \
     "end\n"                                                                  \
