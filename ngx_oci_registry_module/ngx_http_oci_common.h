@@ -222,7 +222,19 @@ typedef struct {
 
     /* the endpoint's own state (see its header), or NULL */
     void                       *data;
+
+    /* the request's mirror (mirror/ngx_http_oci_mirror.h), or NULL */
+    void                       *mirror;
 } ngx_http_oci_ctx_t;
+
+
+/* a manifest as Redis holds it: body is NULL for a HEAD (size only) */
+typedef struct {
+    ngx_str_t                   digest;
+    ngx_str_t                   type;
+    u_char                     *body;
+    size_t                      size;
+} ngx_http_oci_cached_t;
 
 
 extern ngx_module_t  ngx_http_oci_registry_module;

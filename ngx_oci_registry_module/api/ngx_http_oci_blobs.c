@@ -13,6 +13,7 @@
 #include "ngx_http_oci_redis.h"
 #include "ngx_http_oci_reply.h"
 #include "ngx_http_oci_events.h"
+#include "ngx_http_oci_mirror.h"
 
 
 /*
@@ -28,8 +29,6 @@ static void ngx_http_oci_blob_found(ngx_http_request_t *r,
     redisReply *reply);
 static void ngx_http_oci_blob_deleted(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_oci_blob_send(ngx_http_request_t *r,
-    ngx_http_oci_ctx_t *ctx);
 static ngx_int_t ngx_http_oci_blob_open_error(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx, ngx_str_t *path, ngx_err_t err, char *failed);
 
@@ -124,6 +123,11 @@ ngx_http_oci_blob_found(ngx_http_request_t *r, redisReply *reply)
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
     if (reply->type == REDIS_REPLY_NIL) {
+        if (ctx->mirror) {
+            ngx_http_finalize_request(r, ngx_http_oci_mirror_blob(r, ctx));
+            return;
+        }
+
         ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
                                     NGX_HTTP_OCI_ERR_BLOB_UNKNOWN,
                                     &ctx->digest);
@@ -168,7 +172,7 @@ ngx_http_oci_blob_deleted(ngx_http_request_t *r, redisReply *reply)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oci_blob_send(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
     ngx_int_t                  rc;

@@ -14,6 +14,10 @@
 
 ngx_int_t ngx_http_oci_blobs(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx);
 
+/* sends the repository's linked blob ctx->route.digest from its file */
+ngx_int_t ngx_http_oci_blob_send(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx);
+
 /*
  * The keys after the repository's base of the scripts that link and
  * unlink blobs (BLOB_LINK, BLOB_CLOSE, BLOB_DELETE): the blob's record,

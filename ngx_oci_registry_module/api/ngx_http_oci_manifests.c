@@ -17,6 +17,7 @@
 #include "ngx_http_oci_digest.h"
 #include "ngx_http_oci_redis.h"
 #include "ngx_http_oci_redis_keys.h"
+#include "ngx_http_oci_mirror.h"
 
 
 /*
@@ -134,7 +135,7 @@ ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     pull = (r->method == NGX_HTTP_GET && ctx->conf->events_pulls);
 
-    if (ngx_http_oci_manifest_ref(r, ctx, &a, 4, pull) != NGX_OK) {
+    if (ngx_http_oci_manifest_ref(r, ctx, &a, 5, pull) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -145,6 +146,17 @@ ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     } else {
         ngx_http_oci_args_lit(&a, "get");
+    }
+
+    /* a mirrored tag fetched before the cutoff is revalidated */
+
+    if (ctx->mirror) {
+        ngx_http_oci_args_str(&a,
+                              &((ngx_http_oci_mirrored_t *) ctx->mirror)
+                                  ->cutoff);
+
+    } else {
+        ngx_http_oci_args_lit(&a, "");
     }
 
     if (pull) {
@@ -170,26 +182,39 @@ ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 static void
 ngx_http_oci_manifest_found(ngx_http_request_t *r, redisReply *reply)
 {
-    off_t                size;
-    u_char              *body;
-    ngx_str_t            type;
-    redisReply          *d, *t, *v;
-    ngx_http_oci_ctx_t  *ctx;
+    off_t                   size;
+    ngx_int_t               rc;
+    redisReply             *d, *t, *v;
+    ngx_http_oci_ctx_t     *ctx;
+    ngx_http_oci_cached_t   m;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
 
     if (reply->type == REDIS_REPLY_NIL) {
+        if (ctx->mirror) {
+            ngx_http_finalize_request(r,
+                ngx_http_oci_mirror_manifest(r, ctx, NULL));
+            return;
+        }
+
         ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
                                     NGX_HTTP_OCI_ERR_MANIFEST_UNKNOWN,
                                     &ctx->route.reference);
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+    if (reply->type != REDIS_REPLY_ARRAY
+        || (reply->elements != 3 && reply->elements != 4)
         || reply->element[0]->type != REDIS_REPLY_STRING
         || reply->element[1]->type != REDIS_REPLY_STRING
         || reply->element[2]->type != REDIS_REPLY_STRING)
     {
+        if (reply->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "oci registry: manifest script failed: %*s",
+                          (size_t) reply->len, reply->str);
+        }
+
         ngx_http_oci_unavailable(r);
         return;
     }
@@ -198,28 +223,12 @@ ngx_http_oci_manifest_found(ngx_http_request_t *r, redisReply *reply)
     t = reply->element[1];
     v = reply->element[2];
 
-    if (ngx_http_oci_manifest_acceptable(r, (u_char *) t->str, t->len)
-        != NGX_OK)
-    {
-        ngx_http_oci_finalize_error(r, NGX_HTTP_NOT_FOUND,
-                                    NGX_HTTP_OCI_ERR_MANIFEST_UNKNOWN,
-                                    &ctx->route.reference);
-        return;
-    }
-
     /* the reply is freed when we return: copy what the response needs */
 
-    if (ngx_http_oci_set_str(r, &ctx->digest, (u_char *) d->str, d->len)
+    if (ngx_http_oci_set_str(r, &m.digest, (u_char *) d->str, d->len)
         != NGX_OK
-        || ngx_http_oci_set_str(r, &type, (u_char *) t->str, t->len)
+        || ngx_http_oci_set_str(r, &m.type, (u_char *) t->str, t->len)
            != NGX_OK)
-    {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (ngx_http_oci_media_type_json(&type) != NGX_OK
-        && ngx_http_oci_manifest_sandbox(r) != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -227,22 +236,56 @@ ngx_http_oci_manifest_found(ngx_http_request_t *r, redisReply *reply)
 
     if (r->method == NGX_HTTP_HEAD) {
         size = ngx_atoof((u_char *) v->str, v->len);
-        body = NULL;
+        m.body = NULL;
 
         if (size == NGX_ERROR) {
             ngx_http_oci_unavailable(r);
             return;
         }
 
+        m.size = (size_t) size;
+
     } else {
-        size = v->len;
-        body = ngx_pnalloc(r->pool, v->len);
-        if (body == NULL) {
+        m.size = v->len;
+        m.body = ngx_pnalloc(r->pool, v->len);
+        if (m.body == NULL) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
 
-        ngx_memcpy(body, v->str, v->len);
+        ngx_memcpy(m.body, v->str, v->len);
+    }
+
+    if (reply->elements == 4 && ctx->mirror) {
+        /* a mirrored tag past its TTL: asks the upstream first */
+        rc = ngx_http_oci_mirror_manifest(r, ctx, &m);
+
+    } else {
+        rc = ngx_http_oci_manifest_answer(r, ctx, &m);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+ngx_int_t
+ngx_http_oci_manifest_answer(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
+    ngx_http_oci_cached_t *m)
+{
+    if (ngx_http_oci_manifest_acceptable(r, m->type.data, m->type.len)
+        != NGX_OK)
+    {
+        return ngx_http_oci_send_error(r, NGX_HTTP_NOT_FOUND,
+                                       NGX_HTTP_OCI_ERR_MANIFEST_UNKNOWN,
+                                       &ctx->route.reference);
+    }
+
+    ctx->digest = m->digest;
+
+    if (ngx_http_oci_media_type_json(&m->type) != NGX_OK
+        && ngx_http_oci_manifest_sandbox(r) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* If-None-Match: nginx's not-modified filter answers 304 from it */
@@ -251,15 +294,13 @@ ngx_http_oci_manifest_found(ngx_http_request_t *r, redisReply *reply)
         != NGX_OK
         || ngx_http_oci_etag(r, &ctx->digest) != NGX_OK)
     {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* HEAD: the stored size, no body */
 
-    ngx_http_finalize_request(r, ngx_http_oci_send_typed(r, NGX_HTTP_OK,
-                                                         &type, body,
-                                                         (size_t) size));
+    return ngx_http_oci_send_typed(r, NGX_HTTP_OK, &m->type, m->body,
+                                   m->size);
 }
 
 

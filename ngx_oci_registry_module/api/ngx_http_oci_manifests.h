@@ -14,5 +14,9 @@
 ngx_int_t ngx_http_oci_manifests(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 
+/* answers a GET or HEAD with a manifest (the mirror's, once fetched) */
+ngx_int_t ngx_http_oci_manifest_answer(ngx_http_request_t *r,
+    ngx_http_oci_ctx_t *ctx, ngx_http_oci_cached_t *m);
+
 
 #endif /* _NGX_HTTP_OCI_MANIFESTS_H_INCLUDED_ */

@@ -19,6 +19,7 @@
 #include "ngx_http_oci_tags.h"
 #include "ngx_http_oci_lifecycle.h"
 #include "ngx_http_oci_gc.h"
+#include "ngx_http_oci_mirror.h"
 
 
 /*
@@ -92,6 +93,13 @@ ngx_http_oci_handler(ngx_http_request_t *r)
                    "oci route:%d name:\"%V\" ref:\"%V\"",
                    (int) ctx->route.type, &ctx->route.name,
                    &ctx->route.reference);
+
+    /* a mirrored repository's local name, and its read-only rule */
+
+    rc = ngx_http_oci_mirror_select(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
 
     if (ctx->route.name.len
         && ngx_http_oci_key_base(r->pool, &olcf->key_prefix,

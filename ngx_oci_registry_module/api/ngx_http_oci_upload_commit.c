@@ -67,7 +67,8 @@ ngx_http_oci_upload_file(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
 
     if (up->offset == 0
         && (up->mode == NGX_HTTP_OCI_UPLOAD_MONOLITHIC
-            || up->mode == NGX_HTTP_OCI_UPLOAD_CLOSE)
+            || up->mode == NGX_HTTP_OCI_UPLOAD_CLOSE
+            || up->mode == NGX_HTTP_OCI_UPLOAD_MIRROR)
         && ngx_http_oci_upload_spare(r, up, cln) == NGX_OK)
     {
         ngx_http_oci_sink_init(&up->sink, up->fd, up->path.data, 0, limit,
@@ -94,7 +95,8 @@ ngx_http_oci_upload_file(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
         }
     }
 
-    up->remove = (up->mode == NGX_HTTP_OCI_UPLOAD_MONOLITHIC);
+    up->remove = (up->mode == NGX_HTTP_OCI_UPLOAD_MONOLITHIC
+                  || up->mode == NGX_HTTP_OCI_UPLOAD_MIRROR);
 
     cln->handler = ngx_http_oci_upload_cleanup;
     cln->data = up;
@@ -427,8 +429,10 @@ ngx_http_oci_upload_link(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
     ngx_http_oci_args_flag(&a, up->fresh);
     ngx_http_oci_args_str(&a, &ctx->conf->fresh_text);
 
+    /* a mirror's copy of an upstream's blob is not a push */
+
     ngx_memzero(&ev, sizeof(ngx_http_oci_event_t));
-    ev.action = "push";
+    ev.action = (up->mode == NGX_HTTP_OCI_UPLOAD_MIRROR) ? NULL : "push";
     ev.kind = "blobs";
     ngx_str_set(&ev.media_type, "application/octet-stream");
     ev.size = up->commit.size;
@@ -573,6 +577,11 @@ ngx_http_oci_blob_created(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
     }
 
 created:
+
+    if (up->done) {
+        up->done(r, up);
+        return;
+    }
 
     if (ngx_http_oci_created(r, "blobs", &up->digest) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

@@ -37,11 +37,19 @@ typedef enum {
     NGX_HTTP_OCI_UPLOAD_MONOLITHIC,          /* POST ?digest= with the blob */
     NGX_HTTP_OCI_UPLOAD_CHUNK,               /* PATCH */
     NGX_HTTP_OCI_UPLOAD_CLOSE,               /* PUT ?digest=, last chunk */
-    NGX_HTTP_OCI_UPLOAD_EAGER                /* PUT, small blob read first */
+    NGX_HTTP_OCI_UPLOAD_EAGER,               /* PUT, small blob read first */
+    NGX_HTTP_OCI_UPLOAD_MIRROR               /* a mirror's fetched blob */
 } ngx_http_oci_upload_mode_e;
 
 
-typedef struct {
+typedef struct ngx_http_oci_upload_s  ngx_http_oci_upload_t;
+
+/* the blob is linked: the answer is the caller's (a mirror's stream) */
+typedef void (*ngx_http_oci_upload_done_pt)(ngx_http_request_t *r,
+    ngx_http_oci_upload_t *up);
+
+
+struct ngx_http_oci_upload_s {
     ngx_http_oci_ctx_t         *ctx;
     ngx_http_oci_upload_mode_e  mode;
 
@@ -77,7 +85,9 @@ typedef struct {
     unsigned                    remove:1;    /* unlink the file on cleanup */
     unsigned                    fresh:1;     /* a signed id, still fresh */
     unsigned                    verify:1;    /* digest of another alg */
-} ngx_http_oci_upload_t;
+
+    ngx_http_oci_upload_done_pt done;        /* NULL: answer 201 */
+};
 
 
 /* ngx_http_oci_upload_session.c */

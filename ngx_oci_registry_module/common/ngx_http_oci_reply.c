@@ -134,6 +134,13 @@ ngx_http_oci_send_error(ngx_http_request_t *r, ngx_uint_t status,
 {
     ngx_str_t  body;
 
+    if (r->header_sent) {
+        /* a streamed answer (a mirror's blob) failed: cut it short */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oci registry: answer cut short (%ui)", status);
+        return NGX_ERROR;
+    }
+
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
     }

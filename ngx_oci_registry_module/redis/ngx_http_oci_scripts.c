@@ -9,6 +9,7 @@
 
 #include "ngx_http_oci_scripts.h"
 #include "ngx_http_oci_scripts_gc.h"
+#include "ngx_http_oci_scripts_mirror.h"
 
 
 /*
@@ -44,7 +45,9 @@ static ngx_str_t  ngx_http_oci_replies[] = {
     ngx_string("FILES"),
     ngx_string("WALK"),
     ngx_string("DONE"),
-    ngx_string("IDLE")
+    ngx_string("IDLE"),
+    ngx_string("LEASED"),
+    ngx_string("WAIT")
 };
 
 
@@ -153,12 +156,59 @@ ngx_http_oci_script_reply(redisReply *reply)
     "end\n"
 
 
+/*
+ * store(b, digest, type, body, size, subject, descriptor, artifactType,
+ * blobs, manifests): a manifest not yet in the repository is, with its
+ * reverse indexes and referrer entries; tag(b, t, digest) points a tag
+ * at it.  MANIFEST_PUT checks first; MIRROR_PUT stores what an upstream
+ * sent, whose blobs come when they are pulled.
+ */
+#define NGX_HTTP_OCI_LUA_STORE                                               \
+    "local function store(b, dg, ty, body, size, subj, desc, at,\n"          \
+    "                     blobs, mans)\n"                                    \
+    "  local mk = b .. 'm:' .. dg\n"                                         \
+    "  if redis.call('EXISTS', mk) == 1 then return end\n"                   \
+    "  local rk = b .. 'referrers:' .. subj\n"                               \
+    "  local now = redis.call('TIME')[1]\n"                                  \
+    "  redis.call('HSET', mk, 'type', ty, 'body', body, 'size', size,\n"     \
+    "             'subject', subj, 'desc', desc, 'at', at,\n"                \
+    "             'blobs', table.concat(blobs, ' '),\n"                      \
+    "             'manifests', table.concat(mans, ' '), 'pushed', now)\n"    \
+    "  redis.call('ZADD', b .. 'manifests', now, dg)\n"                      \
+    "  for _, d in ipairs(blobs) do\n"                                       \
+    "    redis.call('SADD', b .. 'blobrefs:' .. d, dg)\n"                    \
+    "    redis.call('ZREM', b .. 'unref', d)\n"                              \
+    "  end\n"                                                                \
+    "  for _, d in ipairs(mans) do\n"                                        \
+    "    redis.call('SADD', b .. 'mrefs:' .. d, dg)\n"                       \
+    "    redis.call('ZREM', b .. 'unref', d)\n"                              \
+    "  end\n"                                                                \
+    "  if subj ~= '' then\n"                                                 \
+    "    redis.call('ZADD', rk, 0, dg)\n"                                    \
+    "    if at ~= '' then\n"                                                 \
+    "      redis.call('ZADD', rk .. ':type:' .. at, 0, dg)\n"                \
+    "    end\n"                                                              \
+    "  end\n"                                                                \
+    "end\n"                                                                  \
+    "local function tag(b, t, dg)\n"                                         \
+    "  local old = redis.call('HGET', b .. 'tagmap', t)\n"                   \
+    "  if old and old ~= dg then\n"                                          \
+    "    redis.call('SREM', b .. 'digesttags:' .. old, t)\n"                 \
+    "  end\n"                                                                \
+    "  redis.call('HSET', b .. 'tagmap', t, dg)\n"                           \
+    "  redis.call('ZADD', b .. 'tags', 0, t)\n"                              \
+    "  redis.call('SADD', b .. 'digesttags:' .. dg, t)\n"                    \
+    "end\n"
+
+
 ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
 
     /*
      * MANIFEST_GET: KEYS[2..3] events; ARGV tag-or-digest, "t"|"d",
-     * "get"|"head", then the event of a pull (no action: pulls are not
-     * events, or a HEAD).  Returns {digest, type, body or size}, or nil.
+     * "get"|"head", a mirror's cutoff ("": not mirrored), then the event
+     * of a pull (no action: pulls are not events, or a HEAD).  Returns
+     * {digest, type, body or size}, with a fourth "stale" for a mirrored
+     * tag fetched before the cutoff, or nil.
      */
     ngx_string(
         NGX_HTTP_OCI_LUA_EVENT
@@ -174,7 +224,13 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "if ARGV[3] == 'head' then f = 'size' end\n"
         "local m = redis.call('HMGET', b .. 'm:' .. d, 'type', f)\n"
         "if not m[1] then return nil end\n"
-        "event(2, 4, tag, d, m[1])\n"
+        "event(2, 5, tag, d, m[1])\n"
+        "if ARGV[4] ~= '' and tag ~= '' then\n"
+        "  local at = redis.call('HGET', b .. 'mirror', tag)\n"
+        "  if at and tonumber(at) < tonumber(ARGV[4]) then\n"
+        "    return {d, m[1], m[2], 'stale'}\n"
+        "  end\n"
+        "end\n"
         "return {d, m[1], m[2]}\n"),
 
     /*
@@ -191,6 +247,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      */
     ngx_string(
         NGX_HTTP_OCI_LUA_EVENT
+        NGX_HTTP_OCI_LUA_STORE
         "local b = KEYS[1]\n"
         "local dg = ARGV[2]\n"
         "local i = 10\n"
@@ -214,43 +271,14 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "    return {'MANIFEST', d}\n"
         "  end\n"
         "end\n"
-        "local mk = b .. 'm:' .. dg\n"
         "local rk = b .. 'referrers:' .. ARGV[6]\n"
-        "if ARGV[6] ~= '' and redis.call('EXISTS', mk) == 0\n"
+        "if ARGV[6] ~= '' and redis.call('EXISTS', b .. 'm:' .. dg) == 0\n"
         "   and redis.call('ZCARD', rk) >= tonumber(ARGV[9]) then\n"
         "  return {'REFERRERS', ARGV[6]}\n"
         "end\n"
-        "if redis.call('EXISTS', mk) == 0 then\n"
-        "  local now = redis.call('TIME')[1]\n"
-        "  redis.call('HSET', mk, 'type', ARGV[3], 'body', ARGV[4],\n"
-        "             'size', ARGV[5], 'subject', ARGV[6], 'desc', ARGV[7],\n"
-        "             'at', ARGV[8], 'blobs', table.concat(blobs, ' '),\n"
-        "             'manifests', table.concat(mans, ' '), 'pushed', now)\n"
-        "  redis.call('ZADD', b .. 'manifests', now, dg)\n"
-        "  for _, d in ipairs(blobs) do\n"
-        "    redis.call('SADD', b .. 'blobrefs:' .. d, dg)\n"
-        "    redis.call('ZREM', b .. 'unref', d)\n"
-        "  end\n"
-        "  for _, d in ipairs(mans) do\n"
-        "    redis.call('SADD', b .. 'mrefs:' .. d, dg)\n"
-        "    redis.call('ZREM', b .. 'unref', d)\n"
-        "  end\n"
-        "  if ARGV[6] ~= '' then\n"
-        "    redis.call('ZADD', rk, 0, dg)\n"
-        "    if ARGV[8] ~= '' then\n"
-        "      redis.call('ZADD', rk .. ':type:' .. ARGV[8], 0, dg)\n"
-        "    end\n"
-        "  end\n"
-        "end\n"
-        "for _, t in ipairs(tags) do\n"
-        "  local old = redis.call('HGET', b .. 'tagmap', t)\n"
-        "  if old and old ~= dg then\n"
-        "    redis.call('SREM', b .. 'digesttags:' .. old, t)\n"
-        "  end\n"
-        "  redis.call('HSET', b .. 'tagmap', t, dg)\n"
-        "  redis.call('ZADD', b .. 'tags', 0, t)\n"
-        "  redis.call('SADD', b .. 'digesttags:' .. dg, t)\n"
-        "end\n"
+        "store(b, dg, ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],\n"
+        "      blobs, mans)\n"
+        "for _, t in ipairs(tags) do tag(b, t, dg) end\n"
         "redis.call('ZADD', KEYS[2], 0, ARGV[1])\n"
         "for _, t in ipairs(tags) do event(3, i, t, dg) end\n"
         "if #tags == 0 then event(3, i, '', dg) end\n"
@@ -719,7 +747,11 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
     ngx_string(NGX_HTTP_OCI_LUA_GC_CHECK),
     ngx_string(NGX_HTTP_OCI_LUA_GC_CONFIRM),
     ngx_string(NGX_HTTP_OCI_LUA_GC_STATUS),
-    ngx_string(NGX_HTTP_OCI_LUA_GC_USAGE)
+    ngx_string(NGX_HTTP_OCI_LUA_GC_USAGE),
+
+    /* the mirrors' (ngx_http_oci_scripts_mirror.h) */
+    ngx_string(NGX_HTTP_OCI_LUA_STORE NGX_HTTP_OCI_LUA_MIRROR_PUT),
+    ngx_string(NGX_HTTP_OCI_LUA_MIRROR_LEASE)
 };
 
 
@@ -739,5 +771,6 @@ const u_char  ngx_http_oci_script_writes[NGX_HTTP_OCI_SCRIPT_N] = {
     [NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE] = 1,
     [NGX_HTTP_OCI_SCRIPT_UPLOAD_CANCEL] = 1,
     [NGX_HTTP_OCI_SCRIPT_BLOB_DELETE] = 1,
-    [NGX_HTTP_OCI_SCRIPT_LIFECYCLE_EXPIRE] = 1
+    [NGX_HTTP_OCI_SCRIPT_LIFECYCLE_EXPIRE] = 1,
+    [NGX_HTTP_OCI_SCRIPT_MIRROR_PUT] = 1
 };

@@ -1,0 +1,307 @@
+# Pull-through mirrors against real upstreams: Debian's docker-registry,
+# open and with htpasswd Basic auth, seeded by skopeo with images umoci
+# built.  By prefix, by containerd's ?ns= and as the default; skopeo
+# through the mirror; the cache served with the upstream gone; a stale
+# tag with a Warning; wrong bytes and a killed upstream never stored; 16
+# concurrent cold pulls of one 64 MiB blob cost one upstream GET.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use File::Temp qw(tempdir);
+use Digest::SHA qw(sha256_hex);
+use IO::Socket::INET;
+use JSON::PP;
+use Time::HiRes qw(time sleep);
+use OciTest::Nginx;
+use OciTest::Redis;
+use OciTest::Upstream;
+use OciTest::Registry qw(registry_config);
+use OciTest::Images qw(run build_image layout_manifest read_blob have);
+
+plan skip_all => 'docker-registry, skopeo and umoci are needed '
+               . '(scripts/bootstrap --test)'
+    unless OciTest::Upstream->available && have('skopeo') && have('umoci')
+           && have('htpasswd');
+
+my $tmp = tempdir(CLEANUP => 1);
+my $redis = OciTest::Redis->start();
+my $storage = "$tmp/storage";
+mkdir $storage;
+
+my $open = OciTest::Upstream->start();
+my $basic = OciTest::Upstream->start(user => 'mirror', password => 's3cret');
+
+open my $cf, '>', "$tmp/creds" or die;
+print $cf "mirror:s3cret\n";
+close $cf;
+
+my $t = OciTest::Nginx->new();
+$t->set(STORAGE => $storage, REDIS => $redis->port,
+        UP => $open->port, UP2 => $basic->port, CREDS => "$tmp/creds");
+$t->write_config(registry_config(
+    workers => 2,
+    extra => <<'EOF2',
+oci_registry_mirror hub http://127.0.0.1:%%UP%% ns=docker.io default
+                    ttl=2s;
+oci_registry_mirror private http://127.0.0.1:%%UP2%%
+                    credentials=%%CREDS%%;
+oci_registry_mirror nocreds http://127.0.0.1:%%UP2%%;
+EOF2
+    server_extra => <<'EOF2',
+location = /_oci_mirror {
+    internal;
+    proxy_pass $oci_mirror_url;
+    proxy_pass_request_headers off;
+    proxy_pass_request_body off;
+    proxy_set_header Authorization $oci_mirror_authorization;
+    proxy_set_header Accept $oci_mirror_accept;
+    proxy_set_header Range $oci_mirror_range;
+    proxy_http_version 1.1;
+    proxy_buffering off;
+    proxy_connect_timeout 2s;
+    proxy_read_timeout 10s;
+}
+EOF2
+));
+$t->start;
+
+my $http = HTTP::Tiny->new(timeout => 30);
+my $base = $t->url('');
+my @tls = ('--src-tls-verify=false', '--dest-tls-verify=false');
+
+# --- seed the upstreams: a small image and one with a 64 MiB layer
+
+my $small = "$tmp/small";
+build_image($small, 'v1', 'amd64', { 'a.txt' => "mirror me\n" },
+            { 'b.bin' => join('', map { chr(int rand 256) } 1 .. 200_000) });
+run('skopeo', 'copy', @tls, "oci:$small:v1",
+    'docker://' . $open->addr . '/library/app:v1');
+run('skopeo', 'copy', @tls, '--dest-creds=mirror:s3cret', "oci:$small:v1",
+    'docker://' . $basic->addr . '/team/app:v1');
+
+sub image_manifest {
+    my ($dir, $tag) = @_;
+    return decode_json(read_blob($dir, layout_manifest($dir, $tag)->{digest}));
+}
+
+my $m = image_manifest($small, 'v1');
+my @layers = map { $_->{digest} } @{ $m->{layers} };
+my $layer = $layers[-1];
+my $layer_bytes = read_blob($small, $layer);
+
+sub get { $http->request($_[2] // 'GET', "$base$_[0]", { headers => $_[1] // {} }) }
+
+my $accept = { Accept => 'application/vnd.oci.image.manifest.v1+json' };
+
+# --- by prefix: manifest, blob
+
+my $r = get('/v2/hub/library/app/manifests/v1', $accept);
+is $r->{status}, 200, 'a manifest by tag through the prefix';
+my $digest = $r->{headers}{'docker-content-digest'};
+is $digest, 'sha256:' . sha256_hex($r->{content}),
+   'its digest is that of its bytes';
+
+$r = get("/v2/hub/library/app/blobs/$layer");
+is $r->{status}, 200, 'a blob, cold';
+ok $r->{content} eq $layer_bytes, 'its bytes are the layer\'s';
+
+my ($hex) = $layer =~ /sha256:(.*)/;
+ok -f "$storage/blobs/sha256/" . substr($hex, 0, 2) . "/$hex",
+   'and it is stored as a blob';
+
+is $open->count('GET', "/v2/library/app/blobs/$layer"), 1,
+   'the upstream was asked once';
+
+$r = get("/v2/hub/library/app/blobs/$layer");
+ok $r->{status} == 200 && $r->{content} eq $layer_bytes,
+   'the second pull is served';
+is $open->count('GET', "/v2/library/app/blobs/$layer"), 1,
+   'from the cache';
+
+$r = get("/v2/hub/library/app/blobs/$layer", {}, 'HEAD');
+is $r->{headers}{'content-length'}, length $layer_bytes, 'HEAD of it';
+
+$r = get("/v2/hub/library/app/blobs/$layer", { Range => 'bytes=10-19' });
+is $r->{status}, 206, 'a range of it';
+is $r->{content}, substr($layer_bytes, 10, 10), 'the right bytes';
+
+# --- by ?ns= (containerd) and as the default (Docker Engine)
+
+$r = get('/v2/library/app/manifests/v1?ns=docker.io', $accept);
+is $r->{status}, 200, 'by ?ns=docker.io';
+is $r->{headers}{'oci-namespace'}, 'docker.io', 'OCI-Namespace says so';
+is $r->{headers}{'docker-content-digest'}, $digest, 'the same manifest';
+
+$r = get('/v2/library/app/manifests/v1', $accept);
+is $r->{status}, 200, 'with neither: the default mirror';
+
+$r = get('/v2/_catalog');
+my $cat = decode_json($r->{content})->{repositories};
+ok((grep { $_ eq 'hub/library/app' } @$cat), 'the catalog shows the copy '
+   . 'under its prefix');
+
+# --- read-only
+
+$r = $http->request('POST', "$base/v2/hub/library/app/blobs/uploads/");
+is $r->{status}, 405, 'a push to a mirror is refused';
+like $r->{content}, qr/"UNSUPPORTED"/, 'with UNSUPPORTED';
+$r = $http->request('DELETE', "$base/v2/hub/library/app/manifests/v1");
+is $r->{status}, 405, 'and so is a delete';
+
+# --- skopeo through the mirror, by prefix
+
+run('skopeo', 'copy', @tls, 'docker://127.0.0.1:' . $t->port
+    . '/hub/library/app:v1', "oci:$tmp/pulled:v1");
+my $pm = image_manifest("$tmp/pulled", 'v1');
+is_deeply [map { $_->{digest} } @{ $pm->{layers} }], \@layers,
+   'skopeo pulls the image through the mirror';
+for my $d (@layers) {
+    ok read_blob("$tmp/pulled", $d) eq read_blob($small, $d),
+       "layer $d byte-identical";
+}
+
+# --- Basic auth upstream, credentials from a file
+
+$r = get('/v2/private/team/app/manifests/v1', $accept);
+is $r->{status}, 200, 'an htpasswd upstream, with the file\'s credentials';
+$r = get("/v2/private/team/app/blobs/$layer");
+ok $r->{status} == 200 && $r->{content} eq $layer_bytes,
+   'its blob too';
+$r = get('/v2/nocreds/team/app/manifests/v1', $accept);
+is $r->{status}, 404, 'without credentials the upstream shows nothing';
+# (nginx's debug log shows every header a proxy sends: not that one)
+my $logged = join '', grep { m{^\d{4}/\d\d/\d\d \S+ \[(?!debug)} }
+                     split /^/, $t->error_log;
+my $access = do { local (@ARGV, $/) = ($t->dir . '/logs/access.log'); <> };
+unlike $logged . $access, qr/s3cret|bWlycm9yOnMzY3JldA/,
+   'the credentials are in no log';
+
+# --- the upstream gone: the cache serves; a stale tag gets a Warning
+
+$open->stop;
+$r = get("/v2/hub/library/app/blobs/$layer");
+ok $r->{status} == 200 && $r->{content} eq $layer_bytes,
+   'a cached blob, upstream down';
+$r = get('/v2/hub/library/app/manifests/v1', $accept);
+is $r->{status}, 200, 'a cached tag within its TTL';
+ok !$r->{headers}{warning}, 'fresh: no Warning';
+sleep 3.2;
+$r = get('/v2/hub/library/app/manifests/v1', $accept);
+is $r->{status}, 200, 'past its TTL, upstream down: served stale';
+like $r->{headers}{warning} // '', qr/^110 /, 'with a Warning';
+
+my $t0 = time;
+$r = get('/v2/hub/library/other/manifests/v1', $accept);
+is $r->{status}, 502, 'an uncached tag, upstream down: 502';
+like $r->{content}, qr/"code":"UNAVAILABLE"/, 'with the OCI error body';
+cmp_ok time - $t0, '<', 5, 'quickly';
+
+$open->start_again;
+sleep 3.2;
+$r = get('/v2/hub/library/app/manifests/v1', $accept);
+ok $r->{status} == 200 && !$r->{headers}{warning},
+   'upstream back: revalidated';
+is $open->count('HEAD', '/v2/library/app/manifests/v1'), 1,
+   'by a HEAD';
+
+# --- wrong bytes from the upstream: rejected, not stored
+
+my $big = do {
+    open my $u, '<', '/dev/urandom' or die;
+    read($u, my $b, 64 * 1024 * 1024) == 64 * 1024 * 1024 or die;
+    $b;
+};
+my $bigsrc = "$tmp/big";
+build_image($bigsrc, 'v1', 'amd64', { 'big.bin' => $big });
+undef $big;
+run('skopeo', 'copy', @tls, "oci:$bigsrc:v1",
+    'docker://' . $open->addr . '/library/big:v1');
+my $bm = image_manifest($bigsrc, 'v1');
+my $bigl = $bm->{layers}[0]{digest};
+my $bigsize = $bm->{layers}[0]{size};
+my $bigfile = $open->blob_file($bigl);
+
+my $sane = read_blob($bigsrc, $bigl);
+{
+    open my $f, '+<', $bigfile or die;
+    binmode $f;
+    seek $f, 1000, 0;
+    print $f 'X' x 16;
+    close $f;
+}
+$r = get("/v2/hub/library/big/blobs/$bigl");
+ok $r->{status} != 200 || length($r->{content}) != $bigsize,
+   'wrong bytes from the upstream: the answer is cut short';
+my ($bighex) = $bigl =~ /sha256:(.*)/;
+my $bigpath = "$storage/blobs/sha256/" . substr($bighex, 0, 2) . "/$bighex";
+ok !-e $bigpath, 'and nothing is stored';
+$t->allow_log(qr/are sha256:.*not stored|answer cut short|prematurely/);
+
+{
+    open my $f, '>', $bigfile or die;
+    binmode $f;
+    print $f $sane;
+    close $f;
+}
+undef $sane;
+
+# --- the upstream killed mid-blob
+
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $t->port) or die;
+    print $s "GET /v2/hub/library/big/blobs/$bigl HTTP/1.1\r\n"
+           . "Host: x\r\nConnection: close\r\n\r\n";
+    my $got = '';
+    while (length($got) < 1024 * 1024) {
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        $got .= $buf;
+    }
+    $open->kill9;
+    while (1) {
+        my $n = sysread($s, my $buf, 1 << 20);
+        last unless $n;
+        $got .= $buf;
+    }
+    my ($hdr, $body) = split /\r\n\r\n/, $got, 2;
+    like $hdr, qr/^HTTP\/1.1 200/, 'mid-blob: it had begun';
+    cmp_ok length($body), '<', $bigsize, 'the client gets less than all';
+    ok !-e $bigpath, 'nothing is stored';
+}
+$open->start_again;
+
+# --- 16 concurrent cold pulls of the 64 MiB blob: one upstream GET
+
+my $before = $open->count('GET', "/v2/library/big/blobs/$bigl");
+my @kids;
+for my $i (1 .. 16) {
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my $res = HTTP::Tiny->new(timeout => 120)
+            ->get("$base/v2/hub/library/big/blobs/$bigl");
+        open my $o, '>', "$tmp/pull.$i" or POSIX::_exit(2);
+        print $o $res->{status}, ' ', sha256_hex($res->{content}), "\n";
+        close $o;
+        POSIX::_exit(0);
+    }
+    push @kids, $pid;
+}
+waitpid $_, 0 for @kids;
+my %seen;
+for my $i (1 .. 16) {
+    open my $f, '<', "$tmp/pull.$i" or die;
+    my $line = <$f>;
+    chomp $line;
+    $seen{$line}++;
+}
+is_deeply \%seen, { "200 $bighex" => 16 }, '16 cold pulls, all byte-identical';
+is $open->count('GET', "/v2/library/big/blobs/$bigl") - $before, 1,
+   'exactly one upstream GET of it';
+ok -f $bigpath, 'and it is stored';
+
+$t->check_logs;
+done_testing;

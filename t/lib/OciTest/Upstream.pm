@@ -1,0 +1,109 @@
+package OciTest::Upstream;
+
+# A real peer registry for the mirror tests: Debian's docker-registry
+# (distribution 2.8), open or with htpasswd Basic auth, on a free port,
+# with its own storage.  Its log (one line per request) lets a test count
+# what the mirror asked of it.
+
+use strict;
+use warnings;
+use File::Temp ();
+use IO::Socket::INET ();
+use POSIX ();
+use Time::HiRes ();
+use OciTest::Nginx;
+
+sub available { !system('command -v docker-registry >/dev/null 2>&1') }
+
+sub start {
+    my ($class, %o) = @_;
+    my $dir = File::Temp::tempdir('oci-upstream-XXXXXX', TMPDIR => 1,
+                                  CLEANUP => 1);
+    my $self = bless { dir => $dir, port => OciTest::Nginx::free_port(),
+                       %o }, $class;
+    my $auth = '';
+    if ($o{user}) {
+        system("htpasswd -Bbc $dir/htpasswd $o{user} $o{password} "
+               . ">/dev/null 2>&1") == 0 or die "htpasswd failed";
+        $auth = "auth:\n  htpasswd:\n    realm: upstream\n"
+              . "    path: $dir/htpasswd\n";
+    }
+    open my $f, '>', "$dir/config.yml" or die $!;
+    print $f <<"EOF2";
+version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$self->{port}
+$auth
+EOF2
+    close $f;
+    return $self->_spawn;
+}
+
+sub _spawn {
+    my ($self) = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>>', "$self->{dir}/log" or die;
+        open STDERR, '>&', \*STDOUT or die;
+        exec 'docker-registry', 'serve', "$self->{dir}/config.yml";
+        POSIX::_exit(127);
+    }
+    $self->{pid} = $pid;
+    for (1 .. 200) {
+        return $self if IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                              PeerPort => $self->{port});
+        Time::HiRes::sleep(0.05);
+    }
+    die "docker-registry did not start:\n" . $self->log;
+}
+
+sub port { $_[0]{port} }
+sub addr { "127.0.0.1:$_[0]{port}" }
+sub url  { "http://127.0.0.1:$_[0]{port}" }
+sub dir  { $_[0]{dir} }
+
+sub log {
+    my ($self) = @_;
+    open my $f, '<', "$self->{dir}/log" or return '';
+    local $/;
+    return scalar <$f>;
+}
+
+# the requests (its access log's lines) for a path, by method
+sub count {
+    my ($self, $method, $path) = @_;
+    my $n = () = $self->log =~ /"\Q$method $path\E HTTP/g;
+    return $n;
+}
+
+sub kill9 {
+    my ($self) = @_;
+    return unless $self->{pid};
+    kill 'KILL', $self->{pid};
+    waitpid $self->{pid}, 0;
+    delete $self->{pid};
+}
+
+sub stop { $_[0]->kill9 }
+sub start_again { $_[0]->_spawn }
+
+# the file of a blob in its storage (to corrupt it)
+sub blob_file {
+    my ($self, $digest) = @_;
+    my ($hex) = $digest =~ /^sha256:([0-9a-f]{64})$/ or die $digest;
+    return "$self->{dir}/data/docker/registry/v2/blobs/sha256/"
+         . substr($hex, 0, 2) . "/$hex/data";
+}
+
+sub DESTROY { $_[0]->kill9 }
+
+1;
