@@ -2,15 +2,21 @@
 # Runs the registry in the foreground: a private redis-server from
 # conf/redis.conf and nginx from conf/nginx.conf, on 127.0.0.1:5000.
 # With --auth (make run-auth), conf/nginx-auth.conf: token authentication
-# with keys and a demo user created in var/auth/ on first start.
+# with keys and a demo user created in var/auth/ on first start.  With
+# --mirror (make run-mirror), conf/nginx-mirror.conf: a pull-through
+# mirror of Docker Hub, or of $MIRROR_UPSTREAM when that is set.
 # Ctrl-C stops both.
 set -euo pipefail
 
 conf=conf/nginx.conf
 auth=
+mirror=
 if [ "${1:-}" = --auth ]; then
     conf=conf/nginx-auth.conf
     auth=1
+elif [ "${1:-}" = --mirror ]; then
+    conf=var/nginx-mirror.conf
+    mirror=${MIRROR_UPSTREAM:-https://registry-1.docker.io}
 fi
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +39,21 @@ pid_alive() {
 }
 
 mkdir -p var/redis var/storage var/log var/tmp
+
+if [ -n "$mirror" ]; then
+    # the upstream, and a resolver nginx can ask for its host names
+    case "$mirror" in
+        http://*|https://*) ;;
+        *) echo "run: MIRROR_UPSTREAM must be an http:// or https:// URL" >&2
+           exit 1 ;;
+    esac
+    ns=$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf \
+         2>/dev/null || true)
+    case "$ns" in *:*) ns="[$ns]" ;; esac
+    sed -e "s|https://registry-1.docker.io|$mirror|" \
+        -e "s|resolver 127.0.0.53|resolver ${ns:-127.0.0.1}|" \
+        conf/nginx-mirror.conf > var/nginx-mirror.conf
+fi
 
 if [ -n "$auth" ]; then
     # the token signing key pair (ES256) and the DEMO-ONLY htpasswd
@@ -127,7 +148,15 @@ cat <<MSG
 
 MSG
 
-if [ -z "$auth" ]; then
+if [ -n "$mirror" ]; then
+    cat <<MSG
+  A read-only pull-through mirror of $mirror
+  (conf/nginx-mirror.conf, docs/mirror.md), e.g.:
+    skopeo inspect --tls-verify=false \\
+        docker://127.0.0.1:$port/dockerhub/library/nginx:latest
+
+MSG
+elif [ -z "$auth" ]; then
     cat <<MSG
   Push an image, e.g.:
     skopeo copy --dest-tls-verify=false \\

@@ -19,6 +19,7 @@ use OciTest::Nginx;
 use OciTest::Redis;
 use OciTest::Upstream;
 use OciTest::Registry qw(registry_config);
+use OciTest::Auth qw(auth_setup auth_config);
 use OciTest::Images qw(run build_image layout_manifest read_blob have);
 
 plan skip_all => 'docker-registry, skopeo and umoci are needed '
@@ -34,13 +35,23 @@ mkdir $storage;
 my $open = OciTest::Upstream->start();
 my $basic = OciTest::Upstream->start(user => 'mirror', password => 's3cret');
 
+# our own registry with token auth: the Bearer flow Docker Hub uses
+my $redis2 = OciTest::Redis->start();
+my $tok = OciTest::Nginx->new();
+mkdir "$tmp/tokstore";
+$tok->set(STORAGE => "$tmp/tokstore", REDIS => $redis2->port,
+          AUTH => auth_setup("$tmp/auth"));
+$tok->write_config(auth_config());
+$tok->start;
+
 open my $cf, '>', "$tmp/creds" or die;
 print $cf "mirror:s3cret\n";
 close $cf;
 
 my $t = OciTest::Nginx->new();
 $t->set(STORAGE => $storage, REDIS => $redis->port,
-        UP => $open->port, UP2 => $basic->port, CREDS => "$tmp/creds");
+        UP => $open->port, UP2 => $basic->port, CREDS => "$tmp/creds",
+        UP3 => $tok->port);
 $t->write_config(registry_config(
     workers => 2,
     extra => <<'EOF2',
@@ -49,6 +60,8 @@ oci_registry_mirror hub http://127.0.0.1:%%UP%% ns=docker.io default
 oci_registry_mirror private http://127.0.0.1:%%UP2%%
                     credentials=%%CREDS%%;
 oci_registry_mirror nocreds http://127.0.0.1:%%UP2%%;
+oci_registry_mirror tok http://127.0.0.1:%%UP3%% auth=demo:demo;
+oci_registry_mirror anon http://127.0.0.1:%%UP3%%;
 EOF2
     server_extra => <<'EOF2',
 location = /_oci_mirror {
@@ -86,6 +99,11 @@ sub image_manifest {
     my ($dir, $tag) = @_;
     return decode_json(read_blob($dir, layout_manifest($dir, $tag)->{digest}));
 }
+
+run('skopeo', 'copy', @tls, '--dest-creds=demo:demo', "oci:$small:v1",
+    'docker://127.0.0.1:' . $tok->port . '/demo/app:v1');
+run('skopeo', 'copy', @tls, '--dest-creds=admin:admin', "oci:$small:v1",
+    'docker://127.0.0.1:' . $tok->port . '/public/app:v1');
 
 my $m = image_manifest($small, 'v1');
 my @layers = map { $_->{digest} } @{ $m->{layers} };
@@ -178,6 +196,25 @@ my $logged = join '', grep { m{^\d{4}/\d\d/\d\d \S+ \[(?!debug)} }
 my $access = do { local (@ARGV, $/) = ($t->dir . '/logs/access.log'); <> };
 unlike $logged . $access, qr/s3cret|bWlycm9yOnMzY3JldA/,
    'the credentials are in no log';
+
+# --- a token-auth upstream: 401, a token from its realm, then the pull
+
+my $tokens = sub {
+    my $log = do { local (@ARGV, $/) = ($tok->dir . '/logs/oci.log'); <> };
+    my $n = () = $log =~ /\|GET \/token\?/g;
+    $n;
+};
+my $tokens_before = $tokens->();
+$r = get('/v2/tok/demo/app/manifests/v1', $accept);
+is $r->{status}, 200, 'a Bearer upstream: the manifest, with a token';
+$r = get("/v2/tok/demo/app/blobs/$layer");
+ok $r->{status} == 200 && $r->{content} eq $layer_bytes, 'and a blob';
+is $tokens->() - $tokens_before, 1,
+   'one token, kept for the next request';
+$r = get('/v2/anon/public/app/manifests/v1', $accept);
+is $r->{status}, 200, 'an anonymous token for a public repository';
+$r = get('/v2/anon/demo/app/manifests/v1', $accept);
+is $r->{status}, 404, 'none for a private one';
 
 # --- the upstream gone: the cache serves; a stale tag gets a Warning
 

@@ -54,7 +54,7 @@ sub _spawn {
     if ($pid == 0) {
         open STDOUT, '>>', "$self->{dir}/log" or die;
         open STDERR, '>&', \*STDOUT or die;
-        exec 'docker-registry', 'serve', "$self->{dir}/config.yml";
+        { exec 'docker-registry', 'serve', "$self->{dir}/config.yml" }
         POSIX::_exit(127);
     }
     $self->{pid} = $pid;
