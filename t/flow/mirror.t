@@ -44,6 +44,30 @@ $tok->set(STORAGE => "$tmp/tokstore", REDIS => $redis2->port,
 $tok->write_config(auth_config());
 $tok->start;
 
+# a rate-limited front of the open upstream, as Docker Hub is: one
+# request a minute, then 429 with Retry-After (stock nginx, limit_req)
+my $front = OciTest::Nginx->new();
+$front->set(UP => $open->port);
+$front->write_config(<<'EOF2');
+%%GLOBALS%%
+master_process off;
+events { worker_connections 64; }
+http {
+    %%HTTP_GLOBALS%%
+    limit_req_zone $server_port zone=one:1m rate=1r/m;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / {
+            limit_req zone=one;
+            limit_req_status 429;
+            add_header Retry-After 60 always;
+            proxy_pass http://127.0.0.1:%%UP%%;
+        }
+    }
+}
+EOF2
+$front->start;
+
 open my $cf, '>', "$tmp/creds" or die;
 print $cf "mirror:s3cret\n";
 close $cf;
@@ -51,7 +75,7 @@ close $cf;
 my $t = OciTest::Nginx->new();
 $t->set(STORAGE => $storage, REDIS => $redis->port,
         UP => $open->port, UP2 => $basic->port, CREDS => "$tmp/creds",
-        UP3 => $tok->port);
+        UP3 => $tok->port, FRONT => $front->port);
 $t->write_config(registry_config(
     workers => 2,
     extra => <<'EOF2',
@@ -62,6 +86,7 @@ oci_registry_mirror private http://127.0.0.1:%%UP2%%
 oci_registry_mirror nocreds http://127.0.0.1:%%UP2%%;
 oci_registry_mirror tok http://127.0.0.1:%%UP3%% auth=demo:demo;
 oci_registry_mirror anon http://127.0.0.1:%%UP3%%;
+oci_registry_mirror limited http://127.0.0.1:%%FRONT%% ttl=1s;
 EOF2
     server_extra => <<'EOF2',
 location = /_oci_mirror {
@@ -215,6 +240,27 @@ $r = get('/v2/anon/public/app/manifests/v1', $accept);
 is $r->{status}, 200, 'an anonymous token for a public repository';
 $r = get('/v2/anon/demo/app/manifests/v1', $accept);
 is $r->{status}, 404, 'none for a private one';
+
+# --- 429 from the upstream: passed on, served stale, never retried
+
+my $front_requests = sub {
+    my $log = do { local (@ARGV, $/) = ($front->dir . '/logs/access.log'); <> };
+    my @l = split /\n/, $log // '';
+    scalar @l;
+};
+$r = get('/v2/limited/library/app/manifests/v1', $accept);
+is $r->{status}, 200, 'a rate-limited upstream: the first request passes';
+my $n0 = $front_requests->();
+$r = get('/v2/limited/library/app/manifests/sha256:' . ('0' x 64), $accept);
+is $r->{status}, 429, 'the next gets its 429';
+like $r->{content}, qr/"code":"TOOMANYREQUESTS"/, 'with the OCI body';
+is $r->{headers}{'retry-after'}, '60', 'and its Retry-After';
+sleep 2.2;
+$r = get('/v2/limited/library/app/manifests/v1', $accept);
+is $r->{status}, 200, 'a cached tag past its TTL: served';
+like $r->{headers}{warning} // '', qr/^110 /, 'stale, with a Warning';
+is $front_requests->() - $n0, 2, 'one upstream request per client request: '
+   . 'no retry';
 
 # --- the upstream gone: the cache serves; a stale tag gets a Warning
 
