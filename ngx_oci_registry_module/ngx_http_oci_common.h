@@ -122,6 +122,20 @@ typedef struct {
 } ngx_http_oci_gc_stats_t;
 
 
+/*
+ * What the mirrors did (mirror/), counted into the observer's zone; NULL
+ * without metrics.  Kinds: manifests, blobs, tokens; results: ok, not
+ * found (404, 401, 403), failed (no answer, 5xx, 429, anything else).
+ */
+typedef struct {
+    ngx_atomic_t                hits[2];     /* manifests, blobs: cached */
+    ngx_atomic_t                fetches[3][3];
+    ngx_atomic_t                bytes;       /* of blobs stored */
+    ngx_atomic_t                stale;       /* tags served stale */
+    ngx_atomic_t                rejected;    /* bodies not stored */
+} ngx_http_oci_mirror_stats_t;
+
+
 typedef struct {
     ngx_array_t                 redis;       /* ngx_http_oci_redis_conf_t * */
     ngx_array_t                 storages;    /* ngx_http_oci_storage_t */
@@ -132,6 +146,7 @@ typedef struct {
     ngx_array_t                 collectors;  /* policy/ngx_http_oci_gc.h */
     ngx_http_oci_lc_stats_t    *lc_stats;
     ngx_http_oci_gc_stats_t    *gc_stats;
+    ngx_http_oci_mirror_stats_t  *mirror_stats;
     ngx_int_t                   request_id;  /* $request_id, for events */
 } ngx_http_oci_main_conf_t;
 

@@ -69,7 +69,10 @@ qr/\A# HELP oci_registry_http_requests_total .+\n# TYPE oci_registry_http_reques
 ^oci_registry_lifecycle_expired_images_total\{trigger="run"\} \d+(?=\n).*
 ^oci_registry_lifecycle_expired_referrers_total\{trigger="schedule"\} \d+(?=\n).*
 ^oci_registry_gc_passes_total\{dry="true"\} \d+(?=\n).*
-^oci_registry_gc_deleted_referrers_total \d+\n\z/sm
+^oci_registry_gc_deleted_referrers_total \d+(?=\n).*
+^# TYPE oci_registry_mirror_fetches_total counter(?=\n).*
+^oci_registry_mirror_fetches_total\{kind="tokens",result="failed"\} \d+(?=\n).*
+^oci_registry_mirror_rejected_total \d+\n\z/sm
 --- no_error_log
 [error]
 

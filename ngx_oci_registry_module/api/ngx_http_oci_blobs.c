@@ -139,6 +139,10 @@ ngx_http_oci_blob_found(ngx_http_request_t *r, redisReply *reply)
         return;
     }
 
+    if (ctx->mirror) {
+        ngx_http_oci_mirror_count(r, hits[1], 1);
+    }
+
     ngx_http_finalize_request(r, ngx_http_oci_blob_send(r, ctx));
 }
 

@@ -261,6 +261,10 @@ ngx_http_oci_manifest_found(ngx_http_request_t *r, redisReply *reply)
         rc = ngx_http_oci_mirror_manifest(r, ctx, &m);
 
     } else {
+        if (ctx->mirror) {
+            ngx_http_oci_mirror_count(r, hits[0], 1);
+        }
+
         rc = ngx_http_oci_manifest_answer(r, ctx, &m);
     }
 

@@ -66,6 +66,23 @@ typedef enum {
 } ngx_http_oci_fetch_mode_e;
 
 
+/* what is fetched, as ngx_http_oci_mirror_stats_t counts it */
+#define NGX_HTTP_OCI_MIRROR_MANIFESTS  0
+#define NGX_HTTP_OCI_MIRROR_BLOBS      1
+#define NGX_HTTP_OCI_MIRROR_TOKENS     2
+
+/* counts into the observer's zone, when there is one */
+#define ngx_http_oci_mirror_count(r, field, n)                               \
+    do {                                                                     \
+        ngx_http_oci_main_conf_t  *omcf__;                                   \
+        omcf__ = ngx_http_get_module_main_conf(r,                            \
+                                               ngx_http_oci_registry_module);\
+        if (omcf__->mirror_stats) {                                          \
+            (void) ngx_atomic_fetch_add(&omcf__->mirror_stats->field, n);    \
+        }                                                                    \
+    } while (0)
+
+
 typedef struct ngx_http_oci_fetch_s  ngx_http_oci_fetch_t;
 
 /* the fetch ended (f->status says how); the handler owns the request */
@@ -77,6 +94,7 @@ struct ngx_http_oci_fetch_s {
     ngx_http_oci_ctx_t         *ctx;
     ngx_http_oci_mirrored_t    *mr;
     ngx_http_oci_fetch_mode_e   mode;
+    ngx_uint_t                  kind;        /* NGX_HTTP_OCI_MIRROR_* */
     ngx_uint_t                  method;      /* NGX_HTTP_GET or _HEAD */
     ngx_str_t                   path;        /* "/v2/<name>/..." */
     ngx_str_t                   url;         /* what $oci_mirror_url is */

@@ -331,6 +331,7 @@ ngx_http_oci_token_fetch(ngx_http_request_t *r, ngx_http_oci_fetch_t *f,
     t->ctx = f->ctx;
     t->mr = f->mr;
     t->mode = NGX_HTTP_OCI_FETCH_COLLECT;
+    t->kind = NGX_HTTP_OCI_MIRROR_TOKENS;
     t->method = NGX_HTTP_GET;
     t->length = -1;
     t->mem_max = NGX_HTTP_OCI_TOKEN_MAX * 2;

@@ -208,6 +208,7 @@ ngx_http_oci_mirror_leased(ngx_http_request_t *r, redisReply *reply)
 
     case NGX_HTTP_OCI_R_LINKED:
         /* fetched meanwhile, by us or by another process */
+        ngx_http_oci_mirror_count(r, hits[1], 1);
         ngx_http_finalize_request(r, ngx_http_oci_blob_send(r, ctx));
         return;
 
@@ -407,6 +408,9 @@ ngx_http_oci_mirror_streamed(ngx_http_request_t *r, ngx_http_oci_fetch_t *f)
                       "oci registry: mirror \"%V\": blob %V ended after %O "
                       "of %O bytes: not stored", &f->mr->mirror->prefix,
                       &ctx->digest, f->received, f->length);
+        if (f->store) {
+            ngx_http_oci_mirror_count(r, rejected, 1);
+        }
         ngx_http_finalize_request(r, NGX_ERROR);
         return;
     }
@@ -431,6 +435,7 @@ ngx_http_oci_mirror_streamed(ngx_http_request_t *r, ngx_http_oci_fetch_t *f)
                       "oci registry: mirror \"%V\" sent bytes for %V that "
                       "are %*s: not stored", &f->mr->mirror->prefix,
                       &ctx->digest, n, digest);
+        ngx_http_oci_mirror_count(r, rejected, 1);
         ngx_http_finalize_request(r, NGX_ERROR);
         return;
     }
@@ -454,6 +459,8 @@ ngx_http_oci_mirror_stored(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
     ngx_http_oci_fetch_t  *f;
 
     f = ngx_http_get_module_ctx(r, ngx_http_oci_mirror_module);
+
+    ngx_http_oci_mirror_count(r, bytes, f->received);
 
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {

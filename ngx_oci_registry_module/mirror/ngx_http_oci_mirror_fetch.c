@@ -95,6 +95,8 @@ ngx_http_oci_fetch_create(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     f->ctx = ctx;
     f->mr = mr;
     f->mode = mode;
+    f->kind = (kind[0] == 'b') ? NGX_HTTP_OCI_MIRROR_BLOBS
+                               : NGX_HTTP_OCI_MIRROR_MANIFESTS;
     f->method = NGX_HTTP_GET;
     f->length = -1;
     f->mem_max = ctx->conf->manifest_max_size;
@@ -350,6 +352,20 @@ ngx_http_oci_fetch_resume(ngx_http_request_t *r)
             ngx_http_finalize_request(r, ngx_http_oci_fetch_redirect(r, f));
             return;
         }
+    }
+
+    switch (f->status) {
+    case NGX_HTTP_OK:
+    case NGX_HTTP_PARTIAL_CONTENT:
+        ngx_http_oci_mirror_count(r, fetches[f->kind][0], 1);
+        break;
+    case NGX_HTTP_NOT_FOUND:
+    case NGX_HTTP_UNAUTHORIZED:
+    case NGX_HTTP_FORBIDDEN:
+        ngx_http_oci_mirror_count(r, fetches[f->kind][1], 1);
+        break;
+    default:
+        ngx_http_oci_mirror_count(r, fetches[f->kind][2], 1);
     }
 
     f->done(r, f);

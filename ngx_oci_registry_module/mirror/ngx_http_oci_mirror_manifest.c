@@ -201,7 +201,7 @@ ngx_http_oci_mirror_manifest_store(ngx_http_request_t *r,
         || ngx_http_oci_key_catalog(r->pool, &ctx->conf->key_prefix,
                                     &catalog)
            != NGX_OK
-        || ngx_http_oci_args_init(&a, r->pool, 2 + 10 + 2 + m.blobs.nelts
+        || ngx_http_oci_args_init(&a, r->pool, 2 + 11 + 2 + m.blobs.nelts
                                                + m.manifests.nelts)
            != NGX_OK)
     {
@@ -231,6 +231,7 @@ ngx_http_oci_mirror_manifest_store(ngx_http_request_t *r,
     }
 
     ngx_http_oci_args_number(&a, ngx_time());
+    ngx_http_oci_args_str(&a, &f->mr->mirror->url);
 
     ngx_http_oci_args_number(&a, m.blobs.nelts);
 
@@ -296,6 +297,8 @@ ngx_http_oci_mirror_stale(ngx_http_request_t *r, ngx_http_oci_fetch_t *f)
 
     mf = f->ctx->data;
 
+    ngx_http_oci_mirror_count(r, stale, 1);
+
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "oci registry: mirror \"%V\": %V answered %ui, serving "
                   "the cached %V", &f->mr->mirror->prefix, &f->path,
@@ -336,6 +339,8 @@ ngx_http_oci_mirror_bad(ngx_http_request_t *r, ngx_http_oci_fetch_t *f,
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "oci registry: mirror \"%V\": %V sent %s: not stored",
                   &f->mr->mirror->prefix, &f->path, why);
+
+    ngx_http_oci_mirror_count(r, rejected, 1);
 
     detail.data = (u_char *) why;
     detail.len = ngx_strlen(why);

@@ -42,6 +42,8 @@ static void ngx_http_oci_expo_repos(ngx_http_oci_expo_t *e,
     ngx_http_oci_observe_main_conf_t *omcf);
 static void ngx_http_oci_expo_events(ngx_http_oci_expo_t *e,
     ngx_http_oci_observe_main_conf_t *omcf);
+static void ngx_http_oci_expo_mirror(ngx_http_oci_expo_t *e,
+    ngx_http_oci_observe_main_conf_t *omcf);
 static void ngx_http_oci_expo_gc(ngx_http_oci_expo_t *e,
     ngx_http_oci_observe_main_conf_t *omcf);
 static void ngx_http_oci_expo_lifecycle(ngx_http_oci_expo_t *e,
@@ -122,6 +124,7 @@ ngx_http_oci_metrics_handler(ngx_http_request_t *r)
     ngx_http_oci_expo_events(&e, omcf);
     ngx_http_oci_expo_lifecycle(&e, omcf);
     ngx_http_oci_expo_gc(&e, omcf);
+    ngx_http_oci_expo_mirror(&e, omcf);
 
     if (e.failed || e.b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -665,4 +668,62 @@ ngx_http_oci_expo_gc(ngx_http_oci_expo_t *e,
         ngx_http_oci_expo_head(e, names[i], "counter", helps[i]);
         ngx_http_oci_expo_printf(e, "%s %uA\n", names[i], *v[i]);
     }
+}
+
+
+/* what the pull-through mirrors did */
+
+static void
+ngx_http_oci_expo_mirror(ngx_http_oci_expo_t *e,
+    ngx_http_oci_observe_main_conf_t *omcf)
+{
+    ngx_uint_t                    k, i;
+    ngx_http_oci_mirror_stats_t  *st;
+
+    static char  *kinds[] = { "manifests", "blobs", "tokens" };
+    static char  *results[] = { "ok", "not_found", "failed" };
+
+    st = &omcf->sh->mirror;
+
+    ngx_http_oci_expo_head(e, "oci_registry_mirror_hits_total", "counter",
+                           "Mirrored manifests and blobs answered from the "
+                           "cache, by kind.");
+
+    for (k = 0; k < 2; k++) {
+        ngx_http_oci_expo_printf(e,
+            "oci_registry_mirror_hits_total{kind=\"%s\"} %uA\n",
+            kinds[k], st->hits[k]);
+    }
+
+    ngx_http_oci_expo_head(e, "oci_registry_mirror_fetches_total",
+                           "counter", "Requests to upstream registries, by "
+                           "kind and result (not_found: 404, 401, 403; "
+                           "failed: no answer, 5xx, 429, others).");
+
+    for (k = 0; k < 3; k++) {
+        for (i = 0; i < 3; i++) {
+            ngx_http_oci_expo_printf(e,
+                "oci_registry_mirror_fetches_total{kind=\"%s\","
+                "result=\"%s\"} %uA\n", kinds[k], results[i],
+                st->fetches[k][i]);
+        }
+    }
+
+    ngx_http_oci_expo_head(e, "oci_registry_mirror_stored_bytes_total",
+                           "counter", "Bytes of blobs fetched from upstream "
+                           "registries and stored.");
+    ngx_http_oci_expo_printf(e, "oci_registry_mirror_stored_bytes_total %uA\n",
+                             st->bytes);
+
+    ngx_http_oci_expo_head(e, "oci_registry_mirror_stale_total", "counter",
+                           "Cached tags served stale because the upstream "
+                           "failed.");
+    ngx_http_oci_expo_printf(e, "oci_registry_mirror_stale_total %uA\n",
+                             st->stale);
+
+    ngx_http_oci_expo_head(e, "oci_registry_mirror_rejected_total",
+                           "counter", "Upstream answers not stored: not "
+                           "their digest, short, or invalid.");
+    ngx_http_oci_expo_printf(e, "oci_registry_mirror_rejected_total %uA\n",
+                             st->rejected);
 }

@@ -112,6 +112,7 @@ typedef struct {
     ngx_http_oci_auth_stats_t   auth;
     ngx_http_oci_lc_stats_t     lifecycle;
     ngx_http_oci_gc_stats_t     gc;
+    ngx_http_oci_mirror_stats_t mirror;
     ngx_atomic_t                repos_used;
     ngx_atomic_t                other_pulls;
     ngx_atomic_t                other_pushes;

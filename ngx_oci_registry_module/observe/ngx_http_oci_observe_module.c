@@ -330,6 +330,7 @@ ngx_http_oci_observe_attach(ngx_http_oci_observe_main_conf_t *omcf)
 
     rmcf->lc_stats = &omcf->sh->lifecycle;
     rmcf->gc_stats = &omcf->sh->gc;
+    rmcf->mirror_stats = &omcf->sh->mirror;
 
     amcf = ngx_http_cycle_get_module_main_conf(omcf->cycle,
                                                ngx_http_oci_auth_module);

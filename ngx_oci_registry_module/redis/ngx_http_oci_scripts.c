@@ -208,7 +208,8 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      * "get"|"head", a mirror's cutoff ("": not mirrored), then the event
      * of a pull (no action: pulls are not events, or a HEAD).  Returns
      * {digest, type, body or size}, with a fourth "stale" for a mirrored
-     * tag fetched before the cutoff, or nil.
+     * tag fetched before the cutoff, or nil.  A mirrored manifest's last
+     * pull is recorded, to the minute.
      */
     ngx_string(
         NGX_HTTP_OCI_LUA_EVENT
@@ -225,8 +226,14 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "local m = redis.call('HMGET', b .. 'm:' .. d, 'type', f)\n"
         "if not m[1] then return nil end\n"
         "event(2, 5, tag, d, m[1])\n"
-        "if ARGV[4] ~= '' and tag ~= '' then\n"
-        "  local at = redis.call('HGET', b .. 'mirror', tag)\n"
+        "if ARGV[4] ~= '' then\n"
+        "  local mk = b .. 'mirror'\n"
+        "  local now = tonumber(redis.call('TIME')[1])\n"
+        "  local p = redis.call('HGET', mk, '@pulled:' .. d)\n"
+        "  if not p or tonumber(p) < now - 60 then\n"
+        "    redis.call('HSET', mk, '@pulled:' .. d, now)\n"
+        "  end\n"
+        "  local at = tag ~= '' and redis.call('HGET', mk, tag)\n"
         "  if at and tonumber(at) < tonumber(ARGV[4]) then\n"
         "    return {d, m[1], m[2], 'stale'}\n"
         "  end\n"

@@ -20,14 +20,15 @@
 /*
  * MIRROR_PUT (after NGX_HTTP_OCI_LUA_STORE): KEYS[2] the catalog; ARGV
  * name, digest, type, body, size, subject, descriptor, artifactType, the
- * tag ("" by digest), when it was fetched, then two counted lists: blobs
- * and child manifests.  Stores what the upstream sent (verified against
- * its digest): its blobs are fetched when they are pulled, so none is
- * checked.  "OK".
+ * tag ("" by digest), when it was fetched, the upstream, then two
+ * counted lists: blobs and child manifests.  Stores what the upstream
+ * sent (verified against its digest): its blobs are fetched when they
+ * are pulled, so none is checked.  The manifest is marked with when it
+ * was fetched, the repository with its source.  "OK".
  */
 #define NGX_HTTP_OCI_LUA_MIRROR_PUT                                          \
     "local b = KEYS[1]\n"                                                    \
-    "local i = 11\n"                                                         \
+    "local i = 12\n"                                                         \
     "local function list()\n"                                                \
     "  local n = tonumber(ARGV[i]); local t = {}\n"                          \
     "  for j = 1, n do t[j] = ARGV[i + j] end\n"                             \
@@ -38,6 +39,8 @@
     "local mans = list()\n"                                                  \
     "store(b, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7],\n"       \
     "      ARGV[8], blobs, mans)\n"                                          \
+    "redis.call('HSET', b .. 'm:' .. ARGV[2], 'fetched', ARGV[10])\n"      \
+    "redis.call('HSET', b .. 'mirror', '@source', ARGV[11])\n"               \
     "if ARGV[9] ~= '' then\n"                                                \
     "  tag(b, ARGV[9], ARGV[2])\n"                                           \
     "  redis.call('HSET', b .. 'mirror', ARGV[9], ARGV[10])\n"               \

@@ -89,6 +89,7 @@ oci_registry_mirror anon http://127.0.0.1:%%UP3%%;
 oci_registry_mirror limited http://127.0.0.1:%%FRONT%% ttl=1s;
 EOF2
     server_extra => <<'EOF2',
+location = /metrics { oci_registry_metrics; }
 location = /_oci_mirror {
     internal;
     proxy_pass $oci_mirror_url;
@@ -185,6 +186,19 @@ $r = get('/v2/_catalog');
 my $cat = decode_json($r->{content})->{repositories};
 ok((grep { $_ eq 'hub/library/app' } @$cat), 'the catalog shows the copy '
    . 'under its prefix');
+
+# --- marked as cached: the source, when fetched, last pulled
+
+my ($mk) = @{ $redis->cmd('KEYS', '*{hub/library/app}:mirror') };
+ok $mk, 'the mirrored repository has its marks';
+my %marks = @{ $redis->cmd('HGETALL', $mk) };
+is $marks{'@source'}, $open->url, 'its source';
+like $marks{v1} // '', qr/^\d{10}$/, 'when its tag was fetched';
+like $marks{"\@pulled:$digest"} // '', qr/^\d{10}$/,
+   'when its manifest was last pulled';
+(my $mfk = $mk) =~ s/mirror$/m:$digest/;
+like $redis->cmd('HGET', $mfk, 'fetched') // '', qr/^\d{10}$/,
+   'the manifest itself is marked fetched';
 
 # --- read-only
 
@@ -385,6 +399,30 @@ is_deeply \%seen, { "200 $bighex" => 16 }, '16 cold pulls, all byte-identical';
 is $open->count('GET', "/v2/library/big/blobs/$bigl") - $before, 1,
    'exactly one upstream GET of it';
 ok -f $bigpath, 'and it is stored';
+
+# --- what the metrics say
+
+my $metrics = $http->get("$base/metrics")->{content};
+sub metric {
+    my ($re) = @_;
+    my ($v) = $metrics =~ /^\Q$re\E (\d+)$/m;
+    $v // -1;
+}
+cmp_ok metric('oci_registry_mirror_hits_total{kind="blobs"}'), '>=', 2,
+   'metrics: blob hits';
+cmp_ok metric('oci_registry_mirror_hits_total{kind="manifests"}'), '>=', 2,
+   'manifest hits';
+cmp_ok metric('oci_registry_mirror_fetches_total{kind="blobs",result="ok"}'),
+   '>=', 3, 'blob fetches';
+cmp_ok metric('oci_registry_mirror_fetches_total{kind="tokens",result="ok"}'),
+   '>=', 2, 'token fetches';
+cmp_ok metric('oci_registry_mirror_fetches_total{kind="manifests",'
+              . 'result="failed"}'), '>=', 3, 'failed manifest fetches';
+cmp_ok metric('oci_registry_mirror_stale_total'), '>=', 2, 'stale answers';
+cmp_ok metric('oci_registry_mirror_rejected_total'), '>=', 2,
+   'rejected bodies';
+cmp_ok metric('oci_registry_mirror_stored_bytes_total'), '>=', $bigsize,
+   'stored bytes';
 
 $t->check_logs;
 done_testing;
