@@ -135,7 +135,7 @@ ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     pull = (r->method == NGX_HTTP_GET && ctx->conf->events_pulls);
 
-    if (ngx_http_oci_manifest_ref(r, ctx, &a, 5, pull) != NGX_OK) {
+    if (ngx_http_oci_manifest_ref(r, ctx, &a, 6, pull) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -154,8 +154,10 @@ ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         ngx_http_oci_args_str(&a,
                               &((ngx_http_oci_mirrored_t *) ctx->mirror)
                                   ->cutoff);
+        ngx_http_oci_args_number(&a, ngx_time());
 
     } else {
+        ngx_http_oci_args_lit(&a, "");
         ngx_http_oci_args_lit(&a, "");
     }
 

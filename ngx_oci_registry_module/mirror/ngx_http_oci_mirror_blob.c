@@ -22,7 +22,7 @@
  * over at once from a holder that died on this host); the others wait
  * and then send the committed file.  The fetch streams the bytes to the
  * client as they come, hashed and written to an upload file; the last
- * byte waits until the digest matched and the blob is committed and
+ * byte waits until the digest matched, then the blob is committed and
  * linked as a pushed one is.  Bytes that are not the digest, or fewer
  * than announced, are never stored: the client's answer is cut short.
  * HEAD and Range requests of such a blob are passed to the upstream.
@@ -56,6 +56,8 @@ static ngx_int_t ngx_http_oci_mirror_fetch_blob(ngx_http_request_t *r,
     ngx_http_oci_mirror_lease_t *ls);
 static void ngx_http_oci_mirror_streamed(ngx_http_request_t *r,
     ngx_http_oci_fetch_t *f);
+static ngx_int_t ngx_http_oci_mirror_last_byte(ngx_http_request_t *r,
+    ngx_http_oci_fetch_t *f, ngx_uint_t last);
 static void ngx_http_oci_mirror_stored(ngx_http_request_t *r,
     ngx_http_oci_upload_t *up);
 static void ngx_http_oci_mirror_headed(ngx_http_request_t *r,
@@ -440,7 +442,17 @@ ngx_http_oci_mirror_streamed(ngx_http_request_t *r, ngx_http_oci_fetch_t *f)
         return;
     }
 
-    /* as a push's: committed, linked, then ngx_http_oci_mirror_stored() */
+    /*
+     * The bytes are the digest: the client has them all now, and the
+     * answer ends once they are committed and linked as a push's are
+     * (ngx_http_oci_mirror_stored()); a failure there leaves the blob
+     * uncached, not the client's copy wrong
+     */
+
+    if (ngx_http_oci_mirror_last_byte(r, f, 0) == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return;
+    }
 
     up->offset = 0;
     ctx->body.received = f->received;
@@ -449,35 +461,50 @@ ngx_http_oci_mirror_streamed(ngx_http_request_t *r, ngx_http_oci_fetch_t *f)
 }
 
 
-/* committed and linked: the client gets the last byte */
+/* the held byte, flushed; or (last) the end of the answer */
+
+static ngx_int_t
+ngx_http_oci_mirror_last_byte(ngx_http_request_t *r, ngx_http_oci_fetch_t *f,
+    ngx_uint_t last)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (last) {
+        b->last_buf = 1;
+        b->last_in_chain = 1;
+
+    } else {
+        b->pos = &f->held;
+        b->last = b->pos + 1;
+        b->memory = 1;
+        b->flush = 1;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* committed and linked: the answer ends */
 
 static void
 ngx_http_oci_mirror_stored(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
 {
-    ngx_buf_t             *b;
-    ngx_chain_t            out;
     ngx_http_oci_fetch_t  *f;
 
     f = ngx_http_get_module_ctx(r, ngx_http_oci_mirror_module);
 
     ngx_http_oci_mirror_count(r, bytes, f->received);
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        ngx_http_finalize_request(r, NGX_ERROR);
-        return;
-    }
-
-    b->pos = &f->held;
-    b->last = b->pos + 1;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+    ngx_http_finalize_request(r, ngx_http_oci_mirror_last_byte(r, f, 1));
 }
 
 

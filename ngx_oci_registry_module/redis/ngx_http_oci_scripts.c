@@ -205,8 +205,9 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
 
     /*
      * MANIFEST_GET: KEYS[2..3] events; ARGV tag-or-digest, "t"|"d",
-     * "get"|"head", a mirror's cutoff ("": not mirrored), then the event
-     * of a pull (no action: pulls are not events, or a HEAD).  Returns
+     * "get"|"head", a mirror's cutoff ("": not mirrored) and now, then
+     * the event of a pull (no action: pulls are not events, or a HEAD).
+     * Returns
      * {digest, type, body or size}, with a fourth "stale" for a mirrored
      * tag fetched before the cutoff, or nil.  A mirrored manifest's last
      * pull is recorded, to the minute.
@@ -225,16 +226,15 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "if ARGV[3] == 'head' then f = 'size' end\n"
         "local m = redis.call('HMGET', b .. 'm:' .. d, 'type', f)\n"
         "if not m[1] then return nil end\n"
-        "event(2, 5, tag, d, m[1])\n"
+        "event(2, 6, tag, d, m[1])\n"
         "if ARGV[4] ~= '' then\n"
         "  local mk = b .. 'mirror'\n"
-        "  local now = tonumber(redis.call('TIME')[1])\n"
-        "  local p = redis.call('HGET', mk, '@pulled:' .. d)\n"
-        "  if not p or tonumber(p) < now - 60 then\n"
-        "    redis.call('HSET', mk, '@pulled:' .. d, now)\n"
+        "  local k = '@pulled:' .. d\n"
+        "  local at = redis.call('HMGET', mk, k, tag)\n"
+        "  if not at[1] or tonumber(at[1]) < tonumber(ARGV[5]) - 60 then\n"
+        "    redis.call('HSET', mk, k, ARGV[5])\n"
         "  end\n"
-        "  local at = tag ~= '' and redis.call('HGET', mk, tag)\n"
-        "  if at and tonumber(at) < tonumber(ARGV[4]) then\n"
+        "  if at[2] and tonumber(at[2]) < tonumber(ARGV[4]) then\n"
         "    return {d, m[1], m[2], 'stale'}\n"
         "  end\n"
         "end\n"

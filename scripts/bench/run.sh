@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the side-by-side benchmark (see scripts/bench/bench.pl) and draws
-# the chart, then garbage collection at scale (scripts/bench/gc.pl).
-# Results: build/bench/{results.tsv,info.txt,chart.png,gc.txt}.
-# BENCH_ONLY=gc runs the collection part alone.
+# the chart, then garbage collection at scale (scripts/bench/gc.pl) and
+# the pull-through mirror (scripts/bench/mirror.pl).
+# Results: build/bench/{results.tsv,info.txt,chart.png,gc.txt,mirror.txt}.
+# BENCH_ONLY=gc or BENCH_ONLY=mirror runs that part alone.
 #   scripts/bench/run.sh [ROUNDS [SECONDS]]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,6 +14,11 @@ if [ "${BENCH_ONLY:-}" = gc ]; then
     # garbage collection only (scripts/bench/gc.pl)
     perl scripts/bench/gc.pl
     echo "bench: $BENCH_OUT/gc.txt"
+    exit 0
+fi
+if [ "${BENCH_ONLY:-}" = mirror ]; then
+    perl scripts/bench/mirror.pl
+    echo "bench: $BENCH_OUT/mirror.txt"
     exit 0
 fi
 perl scripts/bench/bench.pl
@@ -27,5 +33,6 @@ grep -v " p99 ms" "$BENCH_OUT/results.tsv" | grep -v "of 100000" \
 gnuplot -e "out='$BENCH_OUT/chart.png'; in='$BENCH_OUT/chart.tsv'" \
     scripts/bench/chart.gp
 perl scripts/bench/gc.pl
+perl scripts/bench/mirror.pl
 echo "bench: $BENCH_OUT/results.tsv, $BENCH_OUT/info.txt, $BENCH_OUT/chart.png," \
-     "$BENCH_OUT/gc.txt"
+     "$BENCH_OUT/gc.txt, $BENCH_OUT/mirror.txt"
