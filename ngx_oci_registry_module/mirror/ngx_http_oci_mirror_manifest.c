@@ -315,15 +315,20 @@ ngx_http_oci_mirror_stale(ngx_http_request_t *r, ngx_http_oci_fetch_t *f)
 static void
 ngx_http_oci_mirror_touch(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
-    ngx_http_oci_args_t   a;
+    ngx_http_oci_args_t        a;
+    ngx_http_oci_mirror_mf_t  *mf;
+
+    static ngx_str_t  none = ngx_string("");
+
+    mf = ctx->data;
 
     if (ngx_http_oci_args_init(&a, r->pool, 4) != NGX_OK) {
         return;
     }
 
     ngx_http_oci_args_lit(&a, "HSET");
-    ngx_http_oci_args_key(&a, &ctx->base, "mirror", NULL);
-    ngx_http_oci_args_str(&a, &ctx->route.reference);
+    ngx_http_oci_args_key(&a, &ctx->base, "m:", &mf->cached.digest);
+    ngx_http_oci_args_key(&a, &none, "fetched:", &ctx->route.reference);
     ngx_http_oci_args_number(&a, ngx_time());
 
     ngx_http_oci_redis_fire(ctx->conf->redis, &a);

@@ -10,10 +10,11 @@
 
 /*
  * The mirrors' scripts (mirror/), as text for ngx_http_oci_scripts[].  A
- * mirrored repository is an ordinary one under its mirror's prefix, plus
- * "<base>mirror": when each tag was last fetched or revalidated (our
- * clock, s).  The fetch leases "<prefix>mirror:fetch:<digest>" are not a
- * repository's.
+ * mirrored repository is an ordinary one under its mirror's prefix; its
+ * manifests' hashes say when they were fetched, when each tag pointing
+ * at them was last fetched or revalidated, and their last pull (our
+ * clock, s), "<base>mirror" its source.  The fetch leases
+ * "<prefix>mirror:fetch:<digest>" are not a repository's.
  */
 
 
@@ -24,7 +25,8 @@
  * counted lists: blobs and child manifests.  Stores what the upstream
  * sent (verified against its digest): its blobs are fetched when they
  * are pulled, so none is checked.  The manifest is marked with when it
- * was fetched, the repository with its source.  "OK".
+ * was fetched ("fetched", and "fetched:<tag>", which the manifest GET
+ * script compares with the TTL), the repository with its source.  "OK".
  */
 #define NGX_HTTP_OCI_LUA_MIRROR_PUT                                          \
     "local b = KEYS[1]\n"                                                    \
@@ -43,7 +45,8 @@
     "redis.call('HSET', b .. 'mirror', '@source', ARGV[11])\n"               \
     "if ARGV[9] ~= '' then\n"                                                \
     "  tag(b, ARGV[9], ARGV[2])\n"                                           \
-    "  redis.call('HSET', b .. 'mirror', ARGV[9], ARGV[10])\n"               \
+    "  redis.call('HSET', b .. 'm:' .. ARGV[2], 'fetched:' .. ARGV[9],\n"     \
+    "             ARGV[10])\n"                                               \
     "end\n"                                                                  \
     "redis.call('ZADD', KEYS[2], 0, ARGV[1])\n"                              \
     "return 'OK'\n"

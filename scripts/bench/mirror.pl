@@ -80,6 +80,35 @@ wait_port($port{up});
 
 $port{ours} = free_port();
 my $user = $> == 0 ? 'user root;' : '';
+# the mirror location's one buffer: what each read from the upstream takes
+my $buffer = $ENV{BENCH_MIRROR_BUFFER} || '1m';
+
+# the upstream as a network would show it: stock nginx in front of it,
+# each connection reading from it at 25 MB/s (200 Mbit/s)
+$port{wan} = free_port();
+make_path("$tmp/wan/logs");
+spew("$tmp/wan/nginx.conf", <<"EOF");
+$user
+daemon off;
+master_process off;
+error_log $tmp/wan/logs/error.log notice;
+pid $tmp/wan/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    proxy_temp_path $tmp/wan/proxy;
+    server {
+        listen 127.0.0.1:$port{wan};
+        location / {
+            proxy_pass http://127.0.0.1:$port{up};
+            proxy_limit_rate 25m;
+        }
+    }
+}
+EOF
+spawn("$tmp/wan/stderr.log", '/usr/sbin/nginx', '-p', "$tmp/wan/", '-c',
+      "$tmp/wan/nginx.conf", '-e', "$tmp/wan/logs/error.log");
+wait_port($port{wan});
 spew("$tmp/ours/nginx.conf", <<"EOF");
 load_module $module;
 $user
@@ -110,6 +139,7 @@ http {
             oci_registry_redis unix:$tmp/redis.sock;
             oci_registry_thread_pool oci;
             oci_registry_mirror hub http://up ttl=1h;
+            oci_registry_mirror wan http://127.0.0.1:$port{wan} ttl=1h;
         }
         location = /_oci_mirror {
             internal;
@@ -122,6 +152,9 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_buffering off;
+            proxy_buffer_size $buffer;
+            proxy_buffers 2 $buffer;
+            proxy_busy_buffers_size $buffer;
         }
     }
 }
@@ -181,9 +214,11 @@ sub random_bytes {
 my $mib = random_bytes(1 << 20);
 my $l1 = push_image($up, 'library/app', 'v1', $mib);
 push_image($ours, 'local/app', 'v1', $mib);
-my @cold;
+my (@cold, @wcold);
 for my $i (1 .. $rounds) {
     push @cold, push_image($up, "library/big$i", 'v1', random_bytes(64 << 20));
+    push @wcold, push_image($up, "library/wan$i", 'v1',
+                            random_bytes(64 << 20));
 }
 
 my $accept = 'application/vnd.oci.image.manifest.v1+json';
@@ -256,6 +291,22 @@ for my $i (0 .. $#cold) {
     printf STDERR "mirror cold 64 MiB round %d: direct %.0f, through the "
            . "mirror %.0f MiB/s\n", $n, $direct[-1], $through[-1];
 }
+my (@wdirect, @wthrough);
+my $wan = "http://127.0.0.1:$port{wan}";
+for my $i (0 .. $#wcold) {
+    my $d = $wcold[$i];
+    my $n = $i + 1;
+    if ($i % 2) {
+        push @wdirect, 64 / fetch_secs("$wan/v2/library/wan$n/blobs/$d");
+        push @wthrough, 64 / fetch_secs("$ours/v2/wan/library/wan$n/blobs/$d");
+    } else {
+        push @wthrough, 64 / fetch_secs("$ours/v2/wan/library/wan$n/blobs/$d");
+        push @wdirect, 64 / fetch_secs("$wan/v2/library/wan$n/blobs/$d");
+    }
+    printf STDERR "mirror cold 64 MiB at 25 MB/s round %d: direct %.0f, "
+           . "through the mirror %.0f MiB/s\n", $n, $wdirect[-1],
+           $wthrough[-1];
+}
 my $growth = 0;
 for (@w) { my $g = rss($_) - $rss0{$_}; $growth = $g if $g > $growth }
 
@@ -282,7 +333,14 @@ printf $info "cold 64 MiB blob: through the mirror / from the upstream, "
        . "%d rounds\t%.0f / %.0f MiB/s (per round: %s; median %.0f%%)\n",
        scalar @cr, median(@through), median(@direct),
        join(' ', map { sprintf '%.0f%%', 100 * $_ } @cr), 100 * median(@cr);
+my @wr = map { $wthrough[$_] / $wdirect[$_] } 0 .. $#wdirect;
+printf $info "cold 64 MiB blob, upstream limited to 25 MB/s a connection: "
+       . "through the mirror / direct, %d rounds\t%.0f / %.0f MiB/s "
+       . "(per round: %s; median %.0f%%)\n",
+       scalar @wr, median(@wthrough), median(@wdirect),
+       join(' ', map { sprintf '%.0f%%', 100 * $_ } @wr), 100 * median(@wr);
 printf $info "largest growth of a worker's RSS over %d cold 64 MiB pulls "
-       . "(KiB)\t%d\n", scalar @cold, $growth;
+       . "(KiB)\t%d\n", 2 * scalar @cold, $growth;
+printf $info "the mirror location's proxy_buffer_size\t%s\n", $buffer;
 close $info;
 print slurp("$out/mirror.txt");

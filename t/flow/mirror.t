@@ -193,14 +193,12 @@ ok((grep { $_ eq 'hub/library/app' } @$cat), 'the catalog shows the copy '
 
 my ($mk) = @{ $redis->cmd('KEYS', '*{hub/library/app}:mirror') };
 ok $mk, 'the mirrored repository has its marks';
-my %marks = @{ $redis->cmd('HGETALL', $mk) };
-is $marks{'@source'}, $open->url, 'its source';
-like $marks{v1} // '', qr/^\d{10}$/, 'when its tag was fetched';
-like $marks{"\@pulled:$digest"} // '', qr/^\d{10}$/,
-   'when its manifest was last pulled';
+is $redis->cmd('HGET', $mk, '@source'), $open->url, 'its source';
 (my $mfk = $mk) =~ s/mirror$/m:$digest/;
-like $redis->cmd('HGET', $mfk, 'fetched') // '', qr/^\d{10}$/,
-   'the manifest itself is marked fetched';
+my %marks = @{ $redis->cmd('HGETALL', $mfk) };
+like $marks{fetched} // '', qr/^\d{10}$/, 'when its manifest was fetched';
+like $marks{'fetched:v1'} // '', qr/^\d{10}$/, 'and its tag';
+like $marks{pulled} // '', qr/^\d{10}$/, 'when it was last pulled';
 
 # --- read-only
 
