@@ -20,7 +20,8 @@ use OciTest::Redis;
 use OciTest::Upstream;
 use OciTest::Registry qw(registry_config);
 use OciTest::Auth qw(auth_setup auth_config);
-use OciTest::Images qw(run build_image layout_manifest read_blob have);
+use OciTest::Images qw(run build_image layout_manifest read_blob have
+                       make_index);
 
 plan skip_all => 'docker-registry, skopeo and umoci are needed '
                . '(scripts/bootstrap --test)'
@@ -199,6 +200,30 @@ my %marks = @{ $redis->cmd('HGETALL', $mfk) };
 like $marks{fetched} // '', qr/^\d{10}$/, 'when its manifest was fetched';
 like $marks{'fetched:v1'} // '', qr/^\d{10}$/, 'and its tag';
 like $marks{pulled} // '', qr/^\d{10}$/, 'when it was last pulled';
+
+# --- multi-arch: the index is cached, a child when it is pulled
+
+my $multi = "$tmp/multi";
+build_image($multi, 'amd', 'amd64', { 'x' => "amd\n" });
+build_image($multi, 'arm', 'arm64', { 'x' => "arm\n" });
+my $idx = make_index($multi, 'multi', amd => 'amd64', arm => 'arm64');
+run('skopeo', 'copy', @tls, '--all', "oci:$multi:multi",
+    'docker://' . $open->addr . '/library/multi:1');
+my $amd = layout_manifest($multi, 'amd')->{digest};
+my $arm = layout_manifest($multi, 'arm')->{digest};
+$r = get('/v2/hub/library/multi/manifests/1',
+         { Accept => 'application/vnd.oci.image.index.v1+json' });
+ok $r->{status} == 200 && $r->{headers}{'docker-content-digest'} eq $idx,
+   'an index through the mirror';
+is $open->count('GET', "/v2/library/multi/manifests/$arm"), 0,
+   'its children are not fetched with it';
+$r = get("/v2/hub/library/multi/manifests/$arm",
+         { Accept => 'application/vnd.oci.image.manifest.v1+json' });
+is $r->{status}, 200, 'a child by digest, when pulled';
+is $open->count('GET', "/v2/library/multi/manifests/$arm"), 1,
+   'fetched then';
+is $open->count('GET', "/v2/library/multi/manifests/$amd"), 0,
+   'and only that one';
 
 # --- read-only
 
