@@ -25,7 +25,8 @@ mkdir -p "$out"
 incs=(-I"$tree/src/core" -I"$tree/src/event" -I"$tree/src/event/modules"
       -I"$tree/src/os/unix" -I"$tree/src/http" -I"$tree/src/http/modules"
       -I"$tree/src/http/v2" -I"$tree/objs" -I"$src" -I"$src/common"
-      -I"$src/api" -I"$src/auth" -I"$src/store" -I"$src/redis" -It/fuzz)
+      -I"$src/api" -I"$src/auth" -I"$src/store" -I"$src/redis"
+      -I"$src/mirror" -It/fuzz)
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
        -Wno-unused-command-line-argument -Werror=implicit-function-declaration)
 
@@ -49,8 +50,12 @@ build fuzz_errors "$src/common/ngx_http_oci_errors.c" \
     "$src/auth/ngx_http_oci_auth_text.c" "$src/auth/ngx_http_oci_jwt.c" \
     $common t/fuzz/ngx_shim.c
 
+# shellcheck disable=SC2086
+build fuzz_mirror "$src/mirror/ngx_http_oci_mirror_text.c" $common \
+    t/fuzz/ngx_shim.c
+
 total=0
-for name in fuzz_route fuzz_manifest fuzz_jwt fuzz_errors; do
+for name in fuzz_route fuzz_manifest fuzz_jwt fuzz_errors fuzz_mirror; do
     work=$(mktemp -d)
     log="$out/$name.log"
     if ! "$out/$name" -max_total_time="$seconds" -timeout=10 \
@@ -68,4 +73,4 @@ for name in fuzz_route fuzz_manifest fuzz_jwt fuzz_errors; do
 done
 
 echo "fuzz: $total executions in all, no crash"
-echo "fuzz: 4 passed, 0 failed"
+echo "fuzz: 5 passed, 0 failed"

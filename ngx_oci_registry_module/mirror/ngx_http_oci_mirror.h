@@ -27,6 +27,7 @@
  *     ngx_http_oci_mirror_module.c    directives, variables, selection
  *     ngx_http_oci_mirror_fetch.c     the subrequest, its filters
  *     ngx_http_oci_mirror_auth.c      upstream 401: Bearer tokens, Basic
+ *     ngx_http_oci_mirror_text.c      the challenge, the token JSON (pure)
  *     ngx_http_oci_mirror_manifest.c  manifests: TTL, revalidation, stale
  *     ngx_http_oci_mirror_blob.c      blobs: streamed, hashed, committed
  */

@@ -77,7 +77,7 @@ my $t = OciTest::Nginx->new();
 $t->set(STORAGE => $storage, REDIS => $redis->port,
         UP => $open->port, UP2 => $basic->port, CREDS => "$tmp/creds",
         UP3 => $tok->port, FRONT => $front->port);
-$t->write_config(registry_config(
+my $conf = registry_config(
     workers => 2,
     extra => <<'EOF2',
 oci_registry_mirror hub http://127.0.0.1:%%UP%% ns=docker.io default
@@ -88,6 +88,7 @@ oci_registry_mirror nocreds http://127.0.0.1:%%UP2%%;
 oci_registry_mirror tok http://127.0.0.1:%%UP3%% auth=demo:demo;
 oci_registry_mirror anon http://127.0.0.1:%%UP3%%;
 oci_registry_mirror limited http://127.0.0.1:%%FRONT%% ttl=1s;
+oci_registry_mirror rw http://127.0.0.1:%%UP%% push=on;
 EOF2
     server_extra => <<'EOF2',
 location = /metrics { oci_registry_metrics; }
@@ -105,7 +106,8 @@ location = /_oci_mirror {
     proxy_read_timeout 10s;
 }
 EOF2
-));
+);
+$t->write_config($conf);
 $t->start;
 
 my $http = HTTP::Tiny->new(timeout => 30);
@@ -232,6 +234,17 @@ is $r->{status}, 405, 'a push to a mirror is refused';
 like $r->{content}, qr/"UNSUPPORTED"/, 'with UNSUPPORTED';
 $r = $http->request('DELETE', "$base/v2/hub/library/app/manifests/v1");
 is $r->{status}, 405, 'and so is a delete';
+
+# push=on: local pushes under the prefix, next to the cached copies
+my $img = "$tmp/local";
+build_image($img, 'mine', 'amd64', { 'mine.txt' => "pushed here\n" });
+run('skopeo', 'copy', @tls, "oci:$img:mine",
+    'docker://127.0.0.1:' . $t->port . '/rw/team/mine:v1');
+$r = get('/v2/rw/team/mine/manifests/v1', $accept);
+is $r->{status}, 200, 'push=on: a local push under the prefix';
+is $open->count('GET', '/v2/team/mine/manifests/v1')
+   + $open->count('HEAD', '/v2/team/mine/manifests/v1'), 0,
+   'served locally, the upstream never asked';
 
 # --- skopeo through the mirror, by prefix
 
@@ -402,7 +415,16 @@ undef $sane;
 }
 $open->start_again;
 
-# --- 16 concurrent cold pulls of the 64 MiB blob: one upstream GET
+# --- 16 concurrent cold pulls of the 64 MiB blob, half of them through a
+# second node sharing the storage and Redis: one upstream GET
+
+my $t2 = OciTest::Nginx->new();
+$t2->set(STORAGE => $storage, REDIS => $redis->port,
+         UP => $open->port, UP2 => $basic->port, CREDS => "$tmp/creds",
+         UP3 => $tok->port, FRONT => $front->port);
+$t2->write_config($conf);
+$t2->start;
+my $base2 = $t2->url('');
 
 my $before = $open->count('GET', "/v2/library/big/blobs/$bigl");
 my @kids;
@@ -410,7 +432,7 @@ for my $i (1 .. 16) {
     my $pid = fork // die;
     if ($pid == 0) {
         my $res = HTTP::Tiny->new(timeout => 120)
-            ->get("$base/v2/hub/library/big/blobs/$bigl");
+            ->get(($i % 2 ? $base : $base2) . "/v2/hub/library/big/blobs/$bigl");
         open my $o, '>', "$tmp/pull.$i" or POSIX::_exit(2);
         print $o $res->{status}, ' ', sha256_hex($res->{content}), "\n";
         close $o;
@@ -426,7 +448,8 @@ for my $i (1 .. 16) {
     chomp $line;
     $seen{$line}++;
 }
-is_deeply \%seen, { "200 $bighex" => 16 }, '16 cold pulls, all byte-identical';
+is_deeply \%seen, { "200 $bighex" => 16 },
+          '16 cold pulls on two nodes, all byte-identical';
 is $open->count('GET', "/v2/library/big/blobs/$bigl") - $before, 1,
    'exactly one upstream GET of it';
 ok eventually(sub { -f $bigpath }), 'and it is stored';
@@ -455,5 +478,6 @@ cmp_ok metric('oci_registry_mirror_rejected_total'), '>=', 2,
 cmp_ok metric('oci_registry_mirror_stored_bytes_total'), '>=', $bigsize,
    'stored bytes';
 
+$t2->check_logs;
 $t->check_logs;
 done_testing;
