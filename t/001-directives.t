@@ -273,3 +273,111 @@ sentinel 127.0.0.1:1
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 21: a mirror URL that is not http:// or https://
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_mirror hub ftp://registry.example;
+    }
+--- must_die
+--- error_log
+mirror URL "ftp://registry.example" is not http:// or https://
+
+
+
+=== TEST 22: two mirrors with one prefix
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_mirror hub http://127.0.0.1:1;
+        oci_registry_mirror hub http://127.0.0.1:2;
+    }
+--- must_die
+--- error_log
+duplicate mirror prefix "hub"
+
+
+
+=== TEST 23: two default mirrors
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_mirror a http://127.0.0.1:1 default;
+        oci_registry_mirror b http://127.0.0.1:2 default;
+    }
+--- must_die
+--- error_log
+only one mirror can be the default
+
+
+
+=== TEST 24: an unknown mirror parameter, a bad TTL, a bad prefix
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_mirror hub http://127.0.0.1:1 ttl=soon;
+    }
+--- must_die
+--- error_log
+invalid mirror parameter "ttl=soon"
+
+
+
+=== TEST 25: a mirror prefix that is not a repository name
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_mirror Hub http://127.0.0.1:1;
+    }
+--- must_die
+--- error_log
+mirror prefix "Hub" is not a repository name
+
+
+
+=== TEST 26: the default mirror (?ns= names no mirror: no OCI-Namespace), its upstream down: 502 with the OCI body
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_mirror hub http://127.0.0.1:1 default;
+    }
+    location = /_oci_mirror {
+        internal;
+        proxy_pass $oci_mirror_url;
+        proxy_pass_request_headers off;
+        proxy_buffering off;
+    }
+--- request
+GET /v2/library/app/manifests/v1?ns=docker.io
+--- error_code: 502
+--- response_headers
+OCI-Namespace:
+--- response_body_like: "code":"UNAVAILABLE"
+--- error_log
+mirror "hub": /v2/library/app/manifests/v1 answered 502
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 27: a read-only mirror refuses an upload: 405 UNSUPPORTED
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_mirror hub http://127.0.0.1:1;
+    }
+--- request
+POST /v2/hub/library/app/blobs/uploads/
+--- error_code: 405
+--- response_body_like: "code":"UNSUPPORTED"

@@ -33,19 +33,7 @@ my $redis = OciTest::Redis->start();
 my $up = OciTest::Upstream->start();
 mkdir "$tmp/storage";
 
-my $mirror_location = <<'EOF2';
-location = /_oci_mirror {
-    internal;
-    proxy_pass $oci_mirror_url;
-    proxy_pass_request_headers off;
-    proxy_pass_request_body off;
-    proxy_set_header Authorization $oci_mirror_authorization;
-    proxy_set_header Accept $oci_mirror_accept;
-    proxy_set_header Range $oci_mirror_range;
-    proxy_http_version 1.1;
-    proxy_buffering off;
-}
-EOF2
+my $mirror_location = OciTest::Upstream::mirror_location();
 
 my $t = OciTest::Nginx->new();
 $t->set(STORAGE => "$tmp/storage", REDIS => $redis->port, UP => $up->port);

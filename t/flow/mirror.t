@@ -90,22 +90,10 @@ oci_registry_mirror anon http://127.0.0.1:%%UP3%%;
 oci_registry_mirror limited http://127.0.0.1:%%FRONT%% ttl=1s;
 oci_registry_mirror rw http://127.0.0.1:%%UP%% push=on;
 EOF2
-    server_extra => <<'EOF2',
-location = /metrics { oci_registry_metrics; }
-location = /_oci_mirror {
-    internal;
-    proxy_pass $oci_mirror_url;
-    proxy_pass_request_headers off;
-    proxy_pass_request_body off;
-    proxy_set_header Authorization $oci_mirror_authorization;
-    proxy_set_header Accept $oci_mirror_accept;
-    proxy_set_header Range $oci_mirror_range;
-    proxy_http_version 1.1;
-    proxy_buffering off;
-    proxy_connect_timeout 2s;
-    proxy_read_timeout 10s;
-}
-EOF2
+    server_extra => "location = /metrics { oci_registry_metrics; }\n"
+                    . OciTest::Upstream::mirror_location(
+                          proxy_connect_timeout => '2s',
+                          proxy_read_timeout => '10s'),
 );
 $t->write_config($conf);
 $t->start;

@@ -15,6 +15,26 @@ use OciTest::Nginx;
 
 sub available { !system('command -v docker-registry >/dev/null 2>&1') }
 
+# The mirror location a registry config needs (docs/configuration.md,
+# oci_registry_mirror_location), for a test's server block; %o adds
+# directives (proxy_read_timeout => '10s', ...).
+sub mirror_location {
+    my (%o) = @_;
+    my $extra = join '', map { "    $_ $o{$_};\n" } sort keys %o;
+    return <<'EOF' . $extra . "}\n";
+location = /_oci_mirror {
+    internal;
+    proxy_pass $oci_mirror_url;
+    proxy_pass_request_headers off;
+    proxy_pass_request_body off;
+    proxy_set_header Authorization $oci_mirror_authorization;
+    proxy_set_header Accept $oci_mirror_accept;
+    proxy_set_header Range $oci_mirror_range;
+    proxy_http_version 1.1;
+    proxy_buffering off;
+EOF
+}
+
 sub start {
     my ($class, %o) = @_;
     my $dir = File::Temp::tempdir('oci-upstream-XXXXXX', TMPDIR => 1,
