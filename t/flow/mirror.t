@@ -93,7 +93,7 @@ EOF2
     server_extra => "location = /metrics { oci_registry_metrics; }\n"
                     . OciTest::Upstream::mirror_location(
                           proxy_connect_timeout => '2s',
-                          proxy_read_timeout => '10s'),
+                          proxy_read_timeout => '3s'),
 );
 $t->write_config($conf);
 $t->start;
@@ -335,6 +335,32 @@ is $open->count('HEAD', '/v2/library/app/manifests/v1') - $heads, 1,
    'by a HEAD';
 is $open->count('GET', '/v2/library/app/manifests/v1') - $gets, 0,
    'and no GET: it had not moved';
+
+# --- the upstream hung (SIGSTOP: it accepts, never answers): 504 after
+# the mirror location's proxy_read_timeout (3 s), workers not stuck
+
+kill 'STOP', $open->{pid};
+my $hung = fork // die;
+if (!$hung) {
+    my $res = HTTP::Tiny->new(timeout => 30)
+        ->get("$base/v2/hub/library/hung/manifests/v1",
+              { headers => $accept });
+    open my $o, '>', "$tmp/hung" or POSIX::_exit(2);
+    print $o "$res->{status} $res->{content}";
+    close $o;
+    POSIX::_exit(0);
+}
+sleep 0.5;
+$t0 = time;
+$r = get("/v2/hub/library/app/blobs/$layer");
+ok $r->{status} == 200 && time - $t0 < 2,
+   'upstream hung: a cached blob is served meanwhile';
+$t0 = time;
+waitpid $hung, 0;
+my $hung_answer = do { local (@ARGV, $/) = ("$tmp/hung"); <> } // '';
+like $hung_answer, qr/^504 .*"code":"UNAVAILABLE"/s,
+   'an uncached tag: 504 with the OCI body';
+kill 'CONT', $open->{pid};
 
 # --- wrong bytes from the upstream: rejected, not stored
 
