@@ -215,6 +215,37 @@ is $open->count('GET', "/v2/library/multi/manifests/$arm"), 1,
 is $open->count('GET', "/v2/library/multi/manifests/$amd"), 0,
    'and only that one';
 
+# --- lifecycle policies evict cached images like pushed ones (pushed:
+# when fetched); a pull then fetches again
+
+my $ev = "$tmp/evict";
+build_image($ev, 'v1', 'amd64', { 'e' => "one\n" });
+build_image($ev, 'v2', 'amd64', { 'e' => "two\n" });
+for my $tag (qw(v1 v2)) {
+    run('skopeo', 'copy', @tls, "oci:$ev:$tag",
+        'docker://' . $open->addr . "/library/evict:$tag");
+}
+is get('/v2/hub/library/evict/manifests/v1', $accept)->{status}, 200,
+   'evict: v1 cached';
+sleep 1.1;
+is get('/v2/hub/library/evict/manifests/v2', $accept)->{status}, 200,
+   'then v2';
+$r = $http->request('PUT', "$base/v2/hub/library/evict/_lifecycle/policy",
+    { content => '{"rules":[{"rulePriority":1,"selection":{"tagStatus":'
+                 . '"tagged","tagPatternList":["*"],"countType":'
+                 . '"imageCountMoreThan","countNumber":1},"action":'
+                 . '{"type":"expire"}}]}' });
+is $r->{status}, 201, 'a lifecycle policy on the cached repository';
+$r = $http->request('POST', "$base/v2/hub/library/evict/_lifecycle/run");
+is $r->{status}, 200, 'run';
+my $evgets = $open->count('GET', '/v2/library/evict/manifests/v1');
+is get('/v2/hub/library/evict/manifests/v2', $accept)->{status}, 200,
+   'the newer fetch stays';
+is get('/v2/hub/library/evict/manifests/v1', $accept)->{status}, 200,
+   'the older one, expired, is pulled again';
+is $open->count('GET', '/v2/library/evict/manifests/v1') - $evgets, 1,
+   'from the upstream';
+
 # --- read-only
 
 $r = $http->request('POST', "$base/v2/hub/library/app/blobs/uploads/");
