@@ -48,7 +48,8 @@ $tok->start;
 # a rate-limited front of the open upstream, as Docker Hub is: one
 # request a minute, then 429 with Retry-After (stock nginx, limit_req)
 my $front = OciTest::Nginx->new();
-$front->set(UP => $open->port);
+my $cdn_port = OciTest::Nginx::free_port();
+$front->set(UP => $open->port, CDN => $cdn_port);
 $front->write_config(<<'EOF2');
 %%GLOBALS%%
 master_process off;
@@ -65,6 +66,16 @@ http {
             proxy_pass http://127.0.0.1:%%UP%%;
         }
     }
+    # as Docker Hub does: blobs are a redirect to another host (a CDN)
+    server {
+        listen 127.0.0.1:%%CDN%%;
+        location ~ ^/v2/.+/blobs/ {
+            return 307 http://127.0.0.1:%%UP%%$request_uri;
+        }
+        location / {
+            proxy_pass http://127.0.0.1:%%UP%%;
+        }
+    }
 }
 EOF2
 $front->start;
@@ -76,7 +87,7 @@ close $cf;
 my $t = OciTest::Nginx->new();
 $t->set(STORAGE => $storage, REDIS => $redis->port,
         UP => $open->port, UP2 => $basic->port, CREDS => "$tmp/creds",
-        UP3 => $tok->port, FRONT => $front->port);
+        UP3 => $tok->port, FRONT => $front->port, CDN => $cdn_port);
 my $conf = registry_config(
     workers => 2,
     extra => <<'EOF2',
@@ -89,6 +100,7 @@ oci_registry_mirror tok http://127.0.0.1:%%UP3%% auth=demo:demo;
 oci_registry_mirror anon http://127.0.0.1:%%UP3%%;
 oci_registry_mirror limited http://127.0.0.1:%%FRONT%% ttl=1s;
 oci_registry_mirror rw http://127.0.0.1:%%UP%% push=on;
+oci_registry_mirror cdn http://127.0.0.1:%%CDN%%;
 EOF2
     server_extra => "location = /metrics { oci_registry_metrics; }\n"
                     . OciTest::Upstream::mirror_location(
@@ -164,6 +176,21 @@ is $r->{headers}{'content-length'}, length $layer_bytes, 'HEAD of it';
 $r = get("/v2/hub/library/app/blobs/$layer", { Range => 'bytes=10-19' });
 is $r->{status}, 206, 'a range of it';
 is $r->{content}, substr($layer_bytes, 10, 10), 'the right bytes';
+
+# --- a blob behind a redirect (Docker Hub's CDN): followed
+
+my $redirects = sub {
+    my $log = do { local (@ARGV, $/) = ($front->dir . '/logs/access.log'); <> };
+    my $n = () = ($log // '') =~ /"GET \/v2\/library\/app\/blobs\/\Q$layer\E HTTP\/1\.[01]" 307/g;
+    $n;
+};
+my $upgets = $open->count('GET', "/v2/library/app/blobs/$layer");
+$r = get("/v2/cdn/library/app/blobs/$layer");
+ok $r->{status} == 200 && $r->{content} eq $layer_bytes,
+   'a blob behind a 307: followed, the right bytes';
+is $redirects->(), 1, 'the front redirected once';
+is $open->count('GET', "/v2/library/app/blobs/$layer") - $upgets, 1,
+   'and the upstream it named was asked';
 
 # --- by ?ns= (containerd) and as the default (Docker Engine)
 
@@ -466,7 +493,7 @@ $open->start_again;
 my $t2 = OciTest::Nginx->new();
 $t2->set(STORAGE => $storage, REDIS => $redis->port,
          UP => $open->port, UP2 => $basic->port, CREDS => "$tmp/creds",
-         UP3 => $tok->port, FRONT => $front->port);
+         UP3 => $tok->port, FRONT => $front->port, CDN => $cdn_port);
 $t2->write_config($conf);
 $t2->start;
 my $base2 = $t2->url('');
