@@ -25,7 +25,8 @@
  * are nginx's own (docs/mirror.md has the location to copy).
  *
  *     ngx_http_oci_mirror_module.c    directives, variables, selection
- *     ngx_http_oci_mirror_fetch.c     the subrequest, its filters
+ *     ngx_http_oci_mirror_fetch.c     the subrequest, auth, redirects
+ *     ngx_http_oci_mirror_filter.c    its answer: kept, collected, streamed
  *     ngx_http_oci_mirror_auth.c      upstream 401: Bearer tokens, Basic
  *     ngx_http_oci_mirror_text.c      the challenge, the token JSON (pure)
  *     ngx_http_oci_mirror_manifest.c  manifests: TTL, revalidation, stale
@@ -159,11 +160,15 @@ ngx_int_t ngx_http_oci_fetch_start(ngx_http_request_t *r,
     ngx_http_oci_fetch_t *f);
 ngx_int_t ngx_http_oci_fetch_send(ngx_http_request_t *r,
     ngx_http_oci_fetch_t *f);
-ngx_int_t ngx_http_oci_fetch_filters(ngx_conf_t *cf);
 void ngx_http_oci_fetch_failed(ngx_http_request_t *r,
     ngx_http_oci_fetch_t *f, ngx_http_oci_err_e unknown);
 ngx_int_t ngx_http_oci_fetch_header(ngx_http_request_t *r, char *key,
     ngx_str_t *value);
+ngx_int_t ngx_http_oci_fetch_copy(ngx_pool_t *pool, ngx_str_t *dst,
+    ngx_str_t *src);
+
+/* ngx_http_oci_mirror_filter.c */
+ngx_int_t ngx_http_oci_fetch_filters(ngx_conf_t *cf);
 
 /* ngx_http_oci_mirror_auth.c */
 ngx_int_t ngx_http_oci_mirror_authorize(ngx_http_request_t *r,
