@@ -3,7 +3,8 @@
 # the chart, then garbage collection at scale (scripts/bench/gc.pl) and
 # the pull-through mirror (scripts/bench/mirror.pl).
 # Results: build/bench/{results.tsv,info.txt,chart.png,gc.txt,mirror.txt}.
-# BENCH_ONLY=gc or BENCH_ONLY=mirror runs that part alone.
+# BENCH_ONLY=gc or BENCH_ONLY=mirror runs that part alone; BENCH_ONLY=nodes
+# runs one node against three behind a balancer (scripts/bench/nodes.pl).
 #   scripts/bench/run.sh [ROUNDS [SECONDS]]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,6 +15,11 @@ if [ "${BENCH_ONLY:-}" = gc ]; then
     # garbage collection only (scripts/bench/gc.pl)
     perl scripts/bench/gc.pl
     echo "bench: $BENCH_OUT/gc.txt"
+    exit 0
+fi
+if [ "${BENCH_ONLY:-}" = nodes ]; then
+    perl scripts/bench/nodes.pl
+    echo "bench: $BENCH_OUT/nodes.txt"
     exit 0
 fi
 if [ "${BENCH_ONLY:-}" = mirror ]; then
