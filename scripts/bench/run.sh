@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the side-by-side benchmark (see scripts/bench/bench.pl) and draws
-# the chart, then garbage collection at scale (scripts/bench/gc.pl) and
-# the pull-through mirror (scripts/bench/mirror.pl).
-# Results: build/bench/{results.tsv,info.txt,chart.png,gc.txt,mirror.txt}.
+# the chart, then garbage collection at scale (scripts/bench/gc.pl), the
+# pull-through mirror (scripts/bench/mirror.pl) and one node against
+# three (scripts/bench/nodes.pl).  Results: build/bench/{results.tsv,
+# info.txt,chart.png,gc.txt,mirror.txt,nodes.txt}.
 # BENCH_ONLY=gc or BENCH_ONLY=mirror runs that part alone; BENCH_ONLY=nodes
 # runs one node against three behind a balancer (scripts/bench/nodes.pl).
 #   scripts/bench/run.sh [ROUNDS [SECONDS]]
@@ -40,5 +41,6 @@ gnuplot -e "out='$BENCH_OUT/chart.png'; in='$BENCH_OUT/chart.tsv'" \
     scripts/bench/chart.gp
 perl scripts/bench/gc.pl
 perl scripts/bench/mirror.pl
+perl scripts/bench/nodes.pl
 echo "bench: $BENCH_OUT/results.tsv, $BENCH_OUT/info.txt, $BENCH_OUT/chart.png," \
-     "$BENCH_OUT/gc.txt, $BENCH_OUT/mirror.txt"
+     "$BENCH_OUT/gc.txt, $BENCH_OUT/mirror.txt, $BENCH_OUT/nodes.txt"
