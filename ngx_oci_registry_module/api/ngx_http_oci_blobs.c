@@ -224,21 +224,10 @@ ngx_http_oci_blob_send(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     r->root_tested = !r->error_page;
     r->allow_ranges = 1;
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = of.size;
     r->headers_out.last_modified_time = of.mtime;
-    r->headers_out.content_type = ngx_http_oci_octet_stream;
-    r->headers_out.content_type_len = ngx_http_oci_octet_stream.len;
 
-    /* content addressed: the digest is the strongest possible ETag */
-
-    if (ngx_http_oci_etag(r, &ctx->digest) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)
-        != NGX_OK
-        || ngx_http_oci_nosniff_header(r) != NGX_OK)
+    if (ngx_http_oci_blob_headers(r, NGX_HTTP_OK, &ctx->digest, of.size)
+        != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -278,6 +267,33 @@ ngx_http_oci_blob_send(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * The headers of a blob's answer, from its file or from a mirror's
+ * upstream: its size, octet-stream, the digest (content addressed: the
+ * strongest possible ETag), nosniff
+ */
+
+ngx_int_t
+ngx_http_oci_blob_headers(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *digest, off_t size)
+{
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = size;
+    r->headers_out.content_type = ngx_http_oci_octet_stream;
+    r->headers_out.content_type_len = ngx_http_oci_octet_stream.len;
+
+    if (ngx_http_oci_etag(r, digest) != NGX_OK
+        || ngx_http_oci_add_header(r, "Docker-Content-Digest", digest)
+           != NGX_OK
+        || ngx_http_oci_nosniff_header(r) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -18,6 +18,10 @@ ngx_int_t ngx_http_oci_blobs(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx);
 ngx_int_t ngx_http_oci_blob_send(ngx_http_request_t *r,
     ngx_http_oci_ctx_t *ctx);
 
+/* the headers of a blob's answer (status, size, type, digest, nosniff) */
+ngx_int_t ngx_http_oci_blob_headers(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *digest, off_t size);
+
 /*
  * The keys after the repository's base of the scripts that link and
  * unlink blobs (BLOB_LINK, BLOB_CLOSE, BLOB_DELETE): the blob's record,

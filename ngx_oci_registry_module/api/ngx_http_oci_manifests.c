@@ -145,12 +145,12 @@ ngx_http_oci_manifest_get(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         ngx_http_oci_args_lit(&a, "get");
     }
 
-    /* a mirrored tag fetched before the cutoff is revalidated */
+    /* a mirrored tag fetched more than its TTL ago is revalidated */
 
     if (ctx->mirror) {
         ngx_http_oci_args_str(&a,
                               &((ngx_http_oci_mirrored_t *) ctx->mirror)
-                                  ->cutoff);
+                                  ->mirror->ttl_text);
         ngx_http_oci_args_number(&a, ngx_time());
 
     } else {

@@ -318,6 +318,12 @@ ngx_int_t
 ngx_http_oci_set_str(ngx_http_request_t *r, ngx_str_t *dst, u_char *src,
     size_t len)
 {
+    if (len == 0) {
+        /* an absent header's value (NULL data) is an empty string */
+        ngx_str_null(dst);
+        return NGX_OK;
+    }
+
     dst->data = ngx_pnalloc(r->pool, len);
     if (dst->data == NULL) {
         return NGX_ERROR;

@@ -39,6 +39,7 @@ typedef struct {
     ngx_str_t                   url;         /* scheme://host[:port] */
     ngx_array_t                 ns;          /* ngx_str_t: ?ns= hosts */
     time_t                      ttl;         /* of a tag */
+    ngx_str_t                   ttl_text;    /* as the scripts take it */
     ngx_str_t                   auth;        /* "user:password", or "" */
     ngx_str_t                   credentials; /* a file with it, or "" */
     unsigned                    deflt:1;     /* requests with no mirror */
@@ -57,7 +58,6 @@ typedef struct {
     ngx_http_oci_mirror_t      *mirror;
     ngx_str_t                   name;        /* the upstream's name */
     ngx_str_t                   ns;          /* ?ns= as sent, or "" */
-    ngx_str_t                   cutoff;      /* fetched before: stale */
 } ngx_http_oci_mirrored_t;
 
 
@@ -123,17 +123,18 @@ struct ngx_http_oci_fetch_s {
     size_t                      mem_cap;
     size_t                      mem_max;
 
-    /* STREAM: the sink, and the last byte, held until it is verified */
+    /*
+     * STREAM: the upload whose sink keeps the bytes (NULL: passed on, not
+     * kept), and their last byte, held until they are verified
+     */
     ngx_http_oci_upload_t      *up;
     off_t                       received;
     u_char                      held;
-    unsigned                    holding:1;
 
     ngx_http_oci_fetch_t       *then;        /* a token's: its fetch */
     ngx_uint_t                  redirects;
     unsigned                    authed:1;    /* a 401 was answered once */
     unsigned                    streaming:1; /* the client has a header */
-    unsigned                    store:1;     /* STREAM: keep the bytes */
     unsigned                    too_big:1;
     unsigned                    failed:1;    /* STREAM: drop the bytes */
 };
@@ -162,10 +163,6 @@ ngx_int_t ngx_http_oci_fetch_send(ngx_http_request_t *r,
     ngx_http_oci_fetch_t *f);
 void ngx_http_oci_fetch_failed(ngx_http_request_t *r,
     ngx_http_oci_fetch_t *f, ngx_http_oci_err_e unknown);
-ngx_int_t ngx_http_oci_fetch_header(ngx_http_request_t *r, char *key,
-    ngx_str_t *value);
-ngx_int_t ngx_http_oci_fetch_copy(ngx_pool_t *pool, ngx_str_t *dst,
-    ngx_str_t *src);
 
 /* ngx_http_oci_mirror_filter.c */
 ngx_int_t ngx_http_oci_fetch_filters(ngx_conf_t *cf);

@@ -374,7 +374,6 @@ ngx_http_oci_mirror_fetch_blob(ngx_http_request_t *r,
     }
 
     f->up = up;
-    f->store = 1;
     f->done = ngx_http_oci_mirror_streamed;
 
     ls->timer.handler = ngx_http_oci_mirror_renew;
@@ -410,14 +409,14 @@ ngx_http_oci_mirror_streamed(ngx_http_request_t *r, ngx_http_oci_fetch_t *f)
                       "oci registry: mirror \"%V\": blob %V ended after %O "
                       "of %O bytes: not stored", &f->mr->mirror->prefix,
                       &ctx->digest, f->received, f->length);
-        if (f->store) {
+        if (f->up) {
             ngx_http_oci_mirror_count(r, rejected, 1);
         }
         ngx_http_finalize_request(r, NGX_ERROR);
         return;
     }
 
-    if (!f->store) {
+    if (f->up == NULL) {
         ngx_http_finalize_request(r, ngx_http_send_special(r,
                                                            NGX_HTTP_LAST));
         return;
@@ -511,22 +510,15 @@ ngx_http_oci_mirror_stored(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
 static void
 ngx_http_oci_mirror_headed(ngx_http_request_t *r, ngx_http_oci_fetch_t *f)
 {
-    static ngx_str_t  octets = ngx_string("application/octet-stream");
-
     if (f->status != NGX_HTTP_OK || f->length < 0) {
         ngx_http_oci_fetch_failed(r, f, NGX_HTTP_OCI_ERR_BLOB_UNKNOWN);
         return;
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = f->length;
-    r->headers_out.content_type = octets;
-    r->headers_out.content_type_len = octets.len;
     r->header_only = 1;
 
-    if (ngx_http_oci_add_header(r, "Docker-Content-Digest", &f->ctx->digest)
-        != NGX_OK
-        || ngx_http_oci_etag(r, &f->ctx->digest) != NGX_OK)
+    if (ngx_http_oci_blob_headers(r, NGX_HTTP_OK, &f->ctx->digest, f->length)
+        != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;

@@ -72,7 +72,7 @@ ngx_http_oci_fetch_create(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     f->length = -1;
     f->mem_max = ctx->conf->manifest_max_size;
 
-    if (mode == NGX_HTTP_OCI_FETCH_COLLECT && ref) {
+    if (f->kind == NGX_HTTP_OCI_MIRROR_MANIFESTS) {
         f->accept = ngx_http_oci_fetch_accept;
     }
 
@@ -163,7 +163,7 @@ ngx_http_oci_fetch_cached_auth(ngx_http_request_t *r, redisReply *reply)
             return;
         }
 
-        if (ngx_http_oci_fetch_copy(r->pool, &f->authorization, &v)
+        if (ngx_http_oci_set_str(r, &f->authorization, v.data, v.len)
             != NGX_OK)
         {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -386,42 +386,6 @@ ngx_http_oci_fetch_redirect(ngx_http_request_t *r, ngx_http_oci_fetch_t *f)
     f->location.len = 0;
 
     return ngx_http_oci_fetch_send(r, f);
-}
-
-
-ngx_int_t
-ngx_http_oci_fetch_copy(ngx_pool_t *pool, ngx_str_t *dst, ngx_str_t *src)
-{
-    dst->len = src->len;
-
-    if (src->len == 0) {
-        dst->data = NULL;
-        return NGX_OK;
-    }
-
-    dst->data = ngx_pnalloc(pool, src->len);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, src->data, src->len);
-
-    return NGX_OK;
-}
-
-
-/* a header of the client's answer, copied (Retry-After, Content-Range) */
-
-ngx_int_t
-ngx_http_oci_fetch_header(ngx_http_request_t *r, char *key, ngx_str_t *value)
-{
-    ngx_str_t  v;
-
-    if (ngx_http_oci_fetch_copy(r->pool, &v, value) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_oci_add_header(r, key, &v);
 }
 
 

@@ -10,6 +10,7 @@
 
 #include "ngx_http_oci_mirror.h"
 #include "ngx_http_oci_reply.h"
+#include "ngx_http_oci_blobs.h"
 
 
 /*
@@ -70,8 +71,9 @@ ngx_http_oci_fetch_header_filter(ngx_http_request_t *r)
     f->status = r->headers_out.status;
     f->length = r->headers_out.content_length_n;
 
-    if (ngx_http_oci_fetch_copy(r->pool, &f->content_type,
-                                &r->headers_out.content_type)
+    if (ngx_http_oci_set_str(r, &f->content_type,
+                             r->headers_out.content_type.data,
+                             r->headers_out.content_type.len)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -138,7 +140,8 @@ ngx_http_oci_fetch_header_filter(ngx_http_request_t *r)
             break;
         }
 
-        if (dst && ngx_http_oci_fetch_copy(r->pool, dst, &h[i].value)
+        if (dst && ngx_http_oci_set_str(r, dst, h[i].value.data,
+                                        h[i].value.len)
                    != NGX_OK)
         {
             return NGX_ERROR;
@@ -146,8 +149,9 @@ ngx_http_oci_fetch_header_filter(ngx_http_request_t *r)
     }
 
     if (f->location.len == 0 && r->headers_out.location
-        && ngx_http_oci_fetch_copy(r->pool, &f->location,
-                                   &r->headers_out.location->value)
+        && ngx_http_oci_set_str(r, &f->location,
+                                r->headers_out.location->value.data,
+                                r->headers_out.location->value.len)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -172,31 +176,21 @@ ngx_http_oci_fetch_stream_header(ngx_http_request_t *r,
     ngx_http_oci_fetch_t *f)
 {
     ngx_http_request_t  *mr;
-    ngx_http_oci_ctx_t  *ctx;
-
-    static ngx_str_t  octets = ngx_string("application/octet-stream");
 
     mr = r->main;
-    ctx = f->ctx;
+
+    /* f->content_range is a copy in the pool the answer lives in */
 
     if (f->status == NGX_HTTP_PARTIAL_CONTENT
         && (f->content_range.len == 0
-            || ngx_http_oci_fetch_header(mr, "Content-Range",
-                                         &f->content_range)
+            || ngx_http_oci_add_header(mr, "Content-Range", &f->content_range)
                != NGX_OK))
     {
         return NGX_ERROR;
     }
 
-    mr->headers_out.status = f->status;
-    mr->headers_out.content_length_n = f->length;
-    mr->headers_out.content_type = octets;
-    mr->headers_out.content_type_len = octets.len;
-
-    if (ngx_http_oci_add_header(mr, "Docker-Content-Digest", &ctx->digest)
-        != NGX_OK
-        || ngx_http_oci_etag(mr, &ctx->digest) != NGX_OK
-        || ngx_http_oci_nosniff_header(mr) != NGX_OK)
+    if (ngx_http_oci_blob_headers(mr, f->status, &f->ctx->digest, f->length)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -264,7 +258,7 @@ ngx_http_oci_fetch_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             f->failed = 1;
         }
 
-        if (f->store && !f->failed && len
+        if (f->up && !f->failed && len
             && ngx_http_oci_sink_write(&f->up->sink, b->pos, len) != NGX_OK)
         {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, f->up->sink.err,
@@ -273,10 +267,9 @@ ngx_http_oci_fetch_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             f->failed = 1;
         }
 
-        if (f->store && len && f->received == f->length) {
+        if (f->up && len && f->received == f->length) {
             /* the last byte waits for the digest */
             f->held = *(b->last - 1);
-            f->holding = 1;
             b->last--;
         }
     }

@@ -333,6 +333,14 @@ ngx_http_oci_mirror_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         goto invalid;
     }
 
+    m->ttl_text.data = ngx_pnalloc(cf->pool, NGX_TIME_T_LEN);
+    if (m->ttl_text.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    m->ttl_text.len = ngx_sprintf(m->ttl_text.data, "%T", m->ttl)
+                      - m->ttl_text.data;
+
     other = mlcf->mirrors->elts;
 
     for (i = 0; i + 1 < mlcf->mirrors->nelts; i++) {
@@ -431,14 +439,6 @@ ngx_http_oci_mirror_select(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
         ctx->route.name = local;
     }
-
-    mr->cutoff.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-    if (mr->cutoff.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    mr->cutoff.len = ngx_sprintf(mr->cutoff.data, "%T", ngx_time() - m->ttl)
-                     - mr->cutoff.data;
 
     if (ns.len
         && ngx_http_oci_add_header(r, "OCI-Namespace", &ns) != NGX_OK)

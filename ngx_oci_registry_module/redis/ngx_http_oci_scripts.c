@@ -205,12 +205,11 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
 
     /*
      * MANIFEST_GET: KEYS[2..3] events; ARGV tag-or-digest, "t"|"d",
-     * "get"|"head", a mirror's cutoff ("": not mirrored) and now, then
-     * the event of a pull (no action: pulls are not events, or a HEAD).
-     * Returns
-     * {digest, type, body or size}, with a fourth "stale" for a mirrored
-     * tag fetched before the cutoff, or nil.  A mirrored manifest's last
-     * pull is recorded, to the minute.
+     * "get"|"head", a mirror's TTL ("": not mirrored) and now, then the
+     * event of a pull (no action: pulls are not events, or a HEAD).
+     * Returns {digest, type, body or size}, with a fourth "stale" for a
+     * mirrored tag fetched more than its TTL ago, or nil.  A mirrored
+     * manifest's last pull is recorded, to the minute.
      */
     ngx_string(
         NGX_HTTP_OCI_LUA_EVENT
@@ -238,7 +237,8 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  if not m[3] or tonumber(m[3]) < tonumber(ARGV[5]) - 60 then\n"
         "    redis.call('HSET', mk, 'pulled', ARGV[5])\n"
         "  end\n"
-        "  if tag ~= '' and m[4] and tonumber(m[4]) < tonumber(ARGV[4])\n"
+        "  if tag ~= '' and m[4]\n"
+        "     and tonumber(m[4]) < tonumber(ARGV[5]) - tonumber(ARGV[4])\n"
         "  then\n"
         "    return {d, m[1], m[2], 'stale'}\n"
         "  end\n"
