@@ -20,6 +20,9 @@ use HTTP::Tiny;
 use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 use JSON::PP;
+use lib $FindBin::Bin;
+use BenchUtil qw(free_port spawn wait_port run slurp spew median
+                 start_redis);
 
 my $top = "$FindBin::Bin/../..";
 my $rounds = $ENV{BENCH_ROUNDS} || 3;
@@ -28,39 +31,17 @@ my $out = $ENV{BENCH_OUT} || "$top/build/bench";
 my $module = $ENV{BENCH_MODULE}
              || "$top/build/default/ngx_http_oci_registry_module.so";
 my $tmp = tempdir('oci-bench-mirror-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my (@procs, %port);
+my %port;
 my $http = HTTP::Tiny->new(keep_alive => 1, timeout => 120);
 
 make_path($out);
 die "build the module first (make)\n" unless -f $module;
 
-sub free_port { IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                      LocalPort => 0)->sockport }
-sub spawn {
-    my ($log, @cmd) = @_;
-    my $pid = fork // die;
-    if (!$pid) { open STDOUT, '>', $log; open STDERR, '>&', \*STDOUT;
-                 exec @cmd or die "exec @cmd: $!" }
-    push @procs, $pid;
-    return $pid;
-}
-sub wait_port { my ($p) = @_; for (1 .. 200) {
-    return if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$p"); sleep 0.05 }
-    die "nothing listens on $p\n" }
-sub run { my $o = `@_ 2>&1`; die "@_ failed:\n$o" if $?; $o }
-sub slurp { open my $f, '<', $_[0] or die "$_[0]: $!"; local $/; scalar <$f> }
-sub spew { my ($f, $d) = @_; open my $h, '>', $f or die "$f: $!"; print $h $d; close $h }
-sub median { my @v = sort { $a <=> $b } @_; @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2 }
-END { local $?; kill 'TERM', @procs if @procs; waitpid($_, 0) for @procs }
 
 # ---------------------------------------------------------------- peers
 
-$port{redis} = free_port();
 make_path("$tmp/redis", "$tmp/ours/logs", "$tmp/ours/storage", "$tmp/up");
-spawn("$tmp/redis.log", 'redis-server', '--unixsocket', "$tmp/redis.sock",
-      '--port', $port{redis}, '--bind', '127.0.0.1', '--dir', "$tmp/redis",
-      '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '');
-wait_port($port{redis});
+$port{redis} = start_redis($tmp);
 
 $port{up} = free_port();
 spew("$tmp/up/config.yml", <<"EOF");
