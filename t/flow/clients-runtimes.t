@@ -14,7 +14,8 @@ use JSON::PP;
 use OciTest::Nginx;
 use OciTest::Redis;
 use OciTest::Registry qw(registry_config);
-use OciTest::Images qw(run build_image layout_manifest have);
+use OciTest::Images qw(run build_image layout_manifest have
+                       start_containerd);
 
 plan skip_all => 'skopeo and umoci are needed (scripts/bootstrap --test)'
     unless have('skopeo') && have('umoci');
@@ -41,23 +42,7 @@ SKIP: {
 
     my $dir = "$tmp/containerd";
     mkdir $dir;
-    open my $c, '>', "$dir/config.toml" or die;
-    print $c <<"EOF";
-version = 2
-root = "$dir/root"
-state = "$dir/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$dir/containerd.sock"
-EOF
-    close $c;
-
-    my $pid = fork // die;
-    if (!$pid) {
-        open STDOUT, '>', "$dir/log"; open STDERR, '>&', \*STDOUT;
-        exec 'containerd', '--config', "$dir/config.toml";
-    }
-    for (1 .. 100) { last if -S "$dir/containerd.sock"; sleep 0.05 }
+    my $pid = start_containerd($dir);
     ok(-S "$dir/containerd.sock", 'private containerd started');
 
     my @ctr = ('ctr', '--address', "$dir/containerd.sock");

@@ -22,7 +22,8 @@ use OciTest::Redis;
 use OciTest::Upstream;
 use OciTest::Registry qw(registry_config);
 use OciTest::Auth qw(auth_setup auth_config);
-use OciTest::Images qw(run build_image layout_manifest have);
+use OciTest::Images qw(run build_image layout_manifest have
+                       start_containerd);
 
 plan skip_all => 'docker-registry, skopeo and umoci are needed '
                . '(scripts/bootstrap --test)'
@@ -78,24 +79,7 @@ server = "https://registry-1.docker.io"
   capabilities = ["pull", "resolve"]
 EOF2
     close $h;
-    open my $c, '>', "$dir/config.toml" or die;
-    print $c <<"EOF2";
-version = 2
-root = "$dir/root"
-state = "$dir/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$dir/containerd.sock"
-EOF2
-    close $c;
-
-    my $pid = fork // die;
-    if (!$pid) {
-        open STDOUT, '>', "$dir/log"; open STDERR, '>&', \*STDOUT;
-        { exec 'containerd', '--config', "$dir/config.toml" }
-        POSIX::_exit(127);
-    }
-    for (1 .. 100) { last if -S "$dir/containerd.sock"; sleep 0.05 }
+    my $pid = start_containerd($dir);
     ok(-S "$dir/containerd.sock", 'private containerd started');
 
     my @ctr = ('ctr', '--address', "$dir/containerd.sock");

@@ -11,7 +11,7 @@ use JSON::PP;
 use Digest::SHA qw(sha256_hex);
 
 our @EXPORT_OK = qw(run build_image make_index layout_manifest read_blob
-                    have);
+                    have start_containerd);
 
 sub have { my ($bin) = @_; !system("command -v $bin >/dev/null 2>&1") }
 
@@ -74,6 +74,37 @@ sub layout_manifest {
         return $m if ($m->{annotations}{'org.opencontainers.image.ref.name'} // '') eq $tag;
     }
     die "no tag $tag in $dir";
+}
+
+# A private containerd (root, state and socket in $dir, no CRI plugin);
+# returns its pid once its socket is there (or after 5 s: the caller
+# checks the socket), stops it with TERM and talks to it with
+# ctr --address $dir/containerd.sock.
+sub start_containerd {
+    my ($dir) = @_;
+    make_path($dir);
+    open my $c, '>', "$dir/config.toml" or die "$dir/config.toml: $!";
+    print $c <<"EOF";
+version = 2
+root = "$dir/root"
+state = "$dir/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$dir/containerd.sock"
+EOF
+    close $c;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', "$dir/log"; open STDERR, '>&', \*STDOUT;
+        { exec 'containerd', '--config', "$dir/config.toml" }
+        require POSIX;
+        POSIX::_exit(127);
+    }
+    for (1 .. 100) {
+        return $pid if -S "$dir/containerd.sock";
+        select(undef, undef, undef, 0.05);
+    }
+    return $pid;
 }
 
 sub read_file { open my $f, '<', $_[0] or die "$_[0]: $!"; local $/; scalar <$f> }
