@@ -198,7 +198,6 @@ ngx_http_oci_mirror_lease(ngx_http_request_t *r,
 static void
 ngx_http_oci_mirror_leased(ngx_http_request_t *r, redisReply *reply)
 {
-    ngx_str_t                     holder;
     ngx_http_oci_ctx_t           *ctx;
     ngx_http_oci_main_conf_t     *omcf;
     ngx_http_oci_mirror_lease_t  *ls;
@@ -220,7 +219,7 @@ ngx_http_oci_mirror_leased(ngx_http_request_t *r, redisReply *reply)
         ngx_http_finalize_request(r, ngx_http_oci_mirror_fetch_blob(r, ls));
         return;
 
-    case NGX_HTTP_OCI_R_WAIT:
+    case NGX_HTTP_OCI_R_LOCKED:
         break;
 
     default:
@@ -231,18 +230,11 @@ ngx_http_oci_mirror_leased(ngx_http_request_t *r, redisReply *reply)
     /* a holder that died on this host is taken over at once */
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oci_registry_module);
-    ls->stale.len = 0;
 
-    if (reply->elements == 2 && reply->element[1]->type == REDIS_REPLY_STRING
-        && reply->element[1]->len <= NGX_HTTP_OCI_HOLDER_MAX)
+    if (ngx_http_oci_lease_dead(&omcf->identity, reply, &ls->stale)
+        != NGX_OK)
     {
-        holder.data = (u_char *) reply->element[1]->str;
-        holder.len = reply->element[1]->len;
-
-        if (ngx_http_oci_holder_dead(&omcf->identity, &holder) == NGX_OK) {
-            ls->stale.len = holder.len;
-            ngx_memcpy(ls->stale.data, holder.data, holder.len);
-        }
+        ls->stale.len = 0;
     }
 
     /* the request waits for the timer, with the reference it holds */

@@ -46,8 +46,7 @@ static ngx_str_t  ngx_http_oci_replies[] = {
     ngx_string("WALK"),
     ngx_string("DONE"),
     ngx_string("IDLE"),
-    ngx_string("LEASED"),
-    ngx_string("WAIT")
+    ngx_string("LEASED")
 };
 
 

@@ -70,8 +70,7 @@ typedef enum {
     NGX_HTTP_OCI_R_WALK,
     NGX_HTTP_OCI_R_DONE,
     NGX_HTTP_OCI_R_IDLE,
-    NGX_HTTP_OCI_R_LEASED,
-    NGX_HTTP_OCI_R_WAIT
+    NGX_HTTP_OCI_R_LEASED
 } ngx_http_oci_reply_e;
 
 

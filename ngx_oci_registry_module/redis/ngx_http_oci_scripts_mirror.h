@@ -56,7 +56,8 @@
  * MIRROR_LEASE: KEYS[2] the blob's fetch lease; ARGV digest, holder, the
  * lease's life (ms), a dead holder to take it from ("" for none).
  * "LINKED": the repository has the blob now; "LEASED": fetch it;
- * {"WAIT", holder}: another process fetches it.
+ * {"LOCKED", holder}: another process fetches it (the reply the other
+ * leases give, for ngx_http_oci_lease_dead()).
  */
 #define NGX_HTTP_OCI_LUA_MIRROR_LEASE                                        \
     "if redis.call('HEXISTS', KEYS[1] .. 'blobs', ARGV[1]) == 1 then\n"      \
@@ -70,7 +71,7 @@
     "  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])\n"                 \
     "  return 'LEASED'\n"                                                    \
     "end\n"                                                                  \
-    "return {'WAIT', h}\n"
+    "return {'LOCKED', h}\n"
 
 
 /* the lease's renewal and release, while it is the holder's */
