@@ -199,7 +199,9 @@ ngx_http_oci_fetch_send(ngx_http_request_t *r, ngx_http_oci_fetch_t *f)
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_oci_mirror_module);
 
-    if (f->location.len == 0 && f->url.len == 0) {
+    /* the upstream's URL of the path, unless a redirect named another */
+
+    if (f->url.len == 0) {
         f->url.len = f->mr->mirror->url.len + f->path.len;
         f->url.data = ngx_pnalloc(r->pool, f->url.len);
         if (f->url.data == NULL) {
@@ -381,9 +383,6 @@ ngx_http_oci_fetch_redirect(ngx_http_request_t *r, ngx_http_oci_fetch_t *f)
 
     f->url = url;
     ngx_str_null(&f->authorization);
-
-    /* the answer's own Location must not be read as the next URL */
-    f->location.len = 0;
 
     return ngx_http_oci_fetch_send(r, f);
 }
