@@ -57,11 +57,7 @@ run('skopeo', 'copy', @tls, "oci:$tmp/busy:1",
 my $nginx_digest = layout_manifest("$tmp/nginx", '1.25')->{digest};
 my $busy_digest = layout_manifest("$tmp/busy", '1')->{digest};
 
-sub access_log {
-    open my $f, '<', $t->dir . '/logs/access.log' or return '';
-    local $/;
-    return scalar <$f>;
-}
+sub access_log { OciTest::Upstream::settled($t->dir . '/logs/access.log') }
 
 SKIP: {
     skip 'containerd/ctr not installed', 4

@@ -180,7 +180,7 @@ is $r->{content}, substr($layer_bytes, 10, 10), 'the right bytes';
 # --- a blob behind a redirect (Docker Hub's CDN): followed
 
 my $redirects = sub {
-    my $log = do { local (@ARGV, $/) = ($front->dir . '/logs/access.log'); <> };
+    my $log = OciTest::Upstream::settled($front->dir . '/logs/access.log');
     my $n = () = ($log // '') =~ /"GET \/v2\/library\/app\/blobs\/\Q$layer\E HTTP\/1\.[01]" 307/g;
     $n;
 };
@@ -323,7 +323,7 @@ unlike $logged . $access, qr/s3cret|bWlycm9yOnMzY3JldA/,
 # --- a token-auth upstream: 401, a token from its realm, then the pull
 
 my $tokens = sub {
-    my $log = do { local (@ARGV, $/) = ($tok->dir . '/logs/oci.log'); <> };
+    my $log = OciTest::Upstream::settled($tok->dir . '/logs/oci.log');
     my $n = () = $log =~ /\|GET \/token\?/g;
     $n;
 };
@@ -342,7 +342,7 @@ is $r->{status}, 404, 'none for a private one';
 # --- 429 from the upstream: passed on, served stale, never retried
 
 my $front_requests = sub {
-    my $log = do { local (@ARGV, $/) = ($front->dir . '/logs/access.log'); <> };
+    my $log = OciTest::Upstream::settled($front->dir . '/logs/access.log');
     my @l = split /\n/, $log // '';
     scalar @l;
 };

@@ -91,11 +91,26 @@ sub addr { "127.0.0.1:$_[0]{port}" }
 sub url  { "http://127.0.0.1:$_[0]{port}" }
 sub dir  { $_[0]{dir} }
 
-sub log {
-    my ($self) = @_;
-    open my $f, '<', "$self->{dir}/log" or return '';
-    local $/;
-    return scalar <$f>;
+sub log { settled("$_[0]{dir}/log") }
+
+# A log file once it stopped growing: a server writes a request's line
+# after the answer went, so a client can be faster than the line.  Read
+# until two reads 50 ms apart agree (at most 2 s).
+sub settled {
+    my ($path) = @_;
+    my $read = sub {
+        open my $f, '<', $path or return '';
+        local $/;
+        return scalar(<$f>) // '';
+    };
+    my $text = $read->();
+    for (1 .. 40) {
+        Time::HiRes::sleep(0.05);
+        my $again = $read->();
+        return $again if $again eq $text;
+        $text = $again;
+    }
+    return $text;
 }
 
 # the requests (its access log's lines) for a path, by method
