@@ -155,7 +155,9 @@ typedef struct {
     ngx_flag_t                  enable;
     ngx_str_t                   storage;
     ngx_str_t                   key_prefix;
+    ngx_str_t                   global;      /* of keys no repository's */
     ngx_http_oci_redis_conf_t  *redis;
+    ngx_flag_t                  cluster;     /* redis is a Redis Cluster */
     size_t                      manifest_max_size;
     time_t                      upload_ttl;
     time_t                      fresh;       /* a signed id's life, s */
@@ -229,6 +231,9 @@ typedef struct {
 
     /* "<prefix>{<name>}:", the base of every key of the repository */
     ngx_str_t                   base;
+
+    /* where its scripts put what changes keys no repository's */
+    ngx_str_t                   outbox;
 
     /* the digest the request is about, as text */
     ngx_str_t                   digest;

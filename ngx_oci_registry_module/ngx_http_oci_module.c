@@ -14,6 +14,7 @@
 #include "ngx_http_oci_uploads.h"
 #include "ngx_http_oci_store.h"
 #include "ngx_http_oci_redis.h"
+#include "ngx_http_oci_redis_keys.h"
 #include "ngx_http_oci_reply.h"
 #include "ngx_http_oci_lifecycle.h"
 #include "ngx_http_oci_gc.h"
@@ -339,6 +340,10 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->storage, prev->storage, "oci_registry");
     ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix, "oci:");
     ngx_conf_merge_ptr_value(conf->redis, prev->redis, NULL);
+
+    if (conf->redis != NULL && ngx_http_oci_key_global(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_size_value(conf->manifest_max_size,
                               prev->manifest_max_size, 4 * 1024 * 1024);
     ngx_conf_merge_sec_value(conf->upload_ttl, prev->upload_ttl, 86400);
@@ -446,6 +451,21 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    /* a cluster's outbox trims the stream as the scripts would */
+
+    if (conf->events
+        && conf->redis->backlog < (ngx_uint_t) conf->events_backlog)
+    {
+        conf->redis->backlog = conf->events_backlog;
+    }
+
+    if (conf->cluster && conf->gc_interval) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_registry_gc_interval\" is not supported "
+                           "with a Redis Cluster yet");
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_conf_full_name(cf->cycle, &conf->storage, 0) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
@@ -475,6 +495,10 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
             conf->idkey = st[i].idkey;
 
             /* the collector works on the root with the root's pool */
+            if (conf->cluster) {
+                return NGX_CONF_OK;
+            }
+
             return ngx_http_oci_gc_add(cf, conf, &omcf->collectors, &st[i]);
         }
     }
@@ -501,6 +525,10 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     conf->spares = st->spares;
     conf->idkey = st->idkey;
+
+    if (conf->cluster) {
+        return NGX_CONF_OK;
+    }
 
     return ngx_http_oci_gc_add(cf, conf, &omcf->collectors, st);
 }

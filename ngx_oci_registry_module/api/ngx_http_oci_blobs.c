@@ -85,10 +85,10 @@ ngx_http_oci_blobs(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
     ngx_http_oci_args_str(&a, &ctx->base);
 
     if (r->method == NGX_HTTP_DELETE) {
-        ngx_http_oci_blob_keys(&a, ctx->conf, &ctx->digest);
+        ngx_http_oci_blob_keys(&a, ctx->conf, &ctx->outbox, &ctx->digest);
     }
 
-    ngx_http_oci_event_keys(&a, ctx->conf);
+    ngx_http_oci_event_keys(&a, ctx->conf, &ctx->outbox);
     ngx_http_oci_args_str(&a, &ctx->digest);
     ngx_http_oci_event_args(r, ctx, &a, &ev);
 
@@ -105,13 +105,24 @@ ngx_http_oci_blobs(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 }
 
 
+/*
+ * On a cluster, which does not collect yet, the outbox's three keys are
+ * dropped when it is forwarded: one record key, not one a digest
+ */
+
 void
 ngx_http_oci_blob_keys(ngx_http_oci_args_t *a, ngx_http_oci_loc_conf_t *conf,
-    ngx_str_t *digest)
+    ngx_str_t *outbox, ngx_str_t *digest)
 {
-    ngx_http_oci_args_key(a, &conf->key_prefix, "blob:", digest);
-    ngx_http_oci_args_key(a, &conf->key_prefix, "gc:repos", NULL);
-    ngx_http_oci_args_key(a, &conf->key_prefix, "gc:orphans", NULL);
+    if (conf->cluster) {
+        ngx_http_oci_args_key(a, outbox, "blob", NULL);
+
+    } else {
+        ngx_http_oci_args_key(a, outbox, "blob:", digest);
+    }
+
+    ngx_http_oci_args_key(a, outbox, "gc:repos", NULL);
+    ngx_http_oci_args_key(a, outbox, "gc:orphans", NULL);
 }
 
 

@@ -22,7 +22,7 @@ ngx_http_oci_catalog(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 {
     ngx_str_t  key;
 
-    if (ngx_http_oci_key_catalog(r->pool, &ctx->conf->key_prefix, &key)
+    if (ngx_http_oci_key_catalog(r->pool, &ctx->conf->global, &key)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -40,14 +40,15 @@ static void ngx_http_oci_event_member(ngx_http_oci_text_t *t, char *name,
 /* the stream and the counter of entries dropped when it was full */
 
 void
-ngx_http_oci_event_keys(ngx_http_oci_args_t *a, ngx_http_oci_loc_conf_t *conf)
+ngx_http_oci_event_keys(ngx_http_oci_args_t *a, ngx_http_oci_loc_conf_t *conf,
+    ngx_str_t *outbox)
 {
     if (!conf->events) {
         return;
     }
 
-    ngx_http_oci_args_key(a, &conf->key_prefix, "events", NULL);
-    ngx_http_oci_args_key(a, &conf->key_prefix, "events:dropped", NULL);
+    ngx_http_oci_args_key(a, outbox, "events", NULL);
+    ngx_http_oci_args_key(a, outbox, "events:dropped", NULL);
 }
 
 

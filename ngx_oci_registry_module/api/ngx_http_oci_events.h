@@ -45,7 +45,7 @@ typedef struct {
     ((conf)->events ? NGX_HTTP_OCI_EVENT_KEYS : 0)
 
 void ngx_http_oci_event_keys(ngx_http_oci_args_t *a,
-    ngx_http_oci_loc_conf_t *conf);
+    ngx_http_oci_loc_conf_t *conf, ngx_str_t *outbox);
 void ngx_http_oci_event_args(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     ngx_http_oci_args_t *a, ngx_http_oci_event_t *ev);
 void ngx_http_oci_event_args_bg(ngx_pool_t *pool,

@@ -104,7 +104,7 @@ ngx_http_oci_manifest_ref(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     ngx_http_oci_args_str(a, &ctx->base);
 
     if (event) {
-        ngx_http_oci_event_keys(a, ctx->conf);
+        ngx_http_oci_event_keys(a, ctx->conf, &ctx->outbox);
     }
 
     ngx_http_oci_args_str(a, &ctx->route.reference);
@@ -456,7 +456,7 @@ ngx_http_oci_manifest_store(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     mp = ctx->data;
     mp->subject = m->subject;
 
-    if (ngx_http_oci_key_catalog(r->pool, &ctx->conf->key_prefix, &catalog)
+    if (ngx_http_oci_key_catalog(r->pool, &ctx->outbox, &catalog)
         != NGX_OK
         || ngx_http_oci_args_init(&a, r->pool,
                                   2 + 9 + 3 + mp->ntags + m->blobs.nelts
@@ -469,7 +469,7 @@ ngx_http_oci_manifest_store(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
 
     ngx_http_oci_args_str(&a, &ctx->base);
     ngx_http_oci_args_str(&a, &catalog);
-    ngx_http_oci_event_keys(&a, ctx->conf);
+    ngx_http_oci_event_keys(&a, ctx->conf, &ctx->outbox);
     ngx_http_oci_args_str(&a, &ctx->route.name);
     ngx_http_oci_args_str(&a, &ctx->digest);
     ngx_http_oci_args_str(&a, &m->media_type);

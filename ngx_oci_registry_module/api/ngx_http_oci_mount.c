@@ -180,8 +180,9 @@ ngx_http_oci_upload_mount_link(ngx_http_request_t *r,
     }
 
     ngx_http_oci_args_str(&a, &up->ctx->base);
-    ngx_http_oci_blob_keys(&a, up->ctx->conf, &up->digest);
-    ngx_http_oci_event_keys(&a, up->ctx->conf);
+    ngx_http_oci_blob_keys(&a, up->ctx->conf, &up->ctx->outbox,
+                           &up->digest);
+    ngx_http_oci_event_keys(&a, up->ctx->conf, &up->ctx->outbox);
     ngx_http_oci_args_str(&a, &up->digest);
     ngx_http_oci_args_add(&a, size, len);
     ngx_http_oci_args_lit(&a, "");

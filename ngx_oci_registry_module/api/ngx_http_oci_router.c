@@ -102,9 +102,12 @@ ngx_http_oci_handler(ngx_http_request_t *r)
     }
 
     if (ctx->route.name.len
-        && ngx_http_oci_key_base(r->pool, &olcf->key_prefix,
-                                 &ctx->route.name, &ctx->base)
-           != NGX_OK)
+        && (ngx_http_oci_key_base(r->pool, &olcf->key_prefix,
+                                  &ctx->route.name, &ctx->base)
+            != NGX_OK
+            || ngx_http_oci_key_outbox(r->pool, olcf, &ctx->base,
+                                       &ctx->outbox)
+               != NGX_OK))
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

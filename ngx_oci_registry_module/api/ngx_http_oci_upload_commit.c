@@ -412,8 +412,8 @@ ngx_http_oci_upload_link(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
     }
 
     ngx_http_oci_args_str(&a, &ctx->base);
-    ngx_http_oci_blob_keys(&a, ctx->conf, &up->digest);
-    ngx_http_oci_event_keys(&a, ctx->conf);
+    ngx_http_oci_blob_keys(&a, ctx->conf, &ctx->outbox, &up->digest);
+    ngx_http_oci_event_keys(&a, ctx->conf, &ctx->outbox);
     ngx_http_oci_args_str(&a, &up->digest);
     ngx_http_oci_args_number(&a, up->commit.size);
 
@@ -567,7 +567,8 @@ ngx_http_oci_blob_created(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
                 &ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_BLOB_DELETE]);
             ngx_http_oci_args_number(&a, 1 + NGX_HTTP_OCI_BLOB_KEYS);
             ngx_http_oci_args_str(&a, &up->ctx->base);
-            ngx_http_oci_blob_keys(&a, up->ctx->conf, &up->digest);
+            ngx_http_oci_blob_keys(&a, up->ctx->conf, &up->ctx->outbox,
+                                   &up->digest);
             ngx_http_oci_args_str(&a, &up->digest);
             ngx_http_oci_redis_fire(up->ctx->conf->redis, &a);
         }

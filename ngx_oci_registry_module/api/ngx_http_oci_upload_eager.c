@@ -177,8 +177,8 @@ ngx_http_oci_upload_eager_close(ngx_http_request_t *r,
     }
 
     ngx_http_oci_args_str(&a, &ctx->base);
-    ngx_http_oci_blob_keys(&a, ctx->conf, &up->digest);
-    ngx_http_oci_event_keys(&a, ctx->conf);
+    ngx_http_oci_blob_keys(&a, ctx->conf, &ctx->outbox, &up->digest);
+    ngx_http_oci_event_keys(&a, ctx->conf, &ctx->outbox);
     ngx_http_oci_args_str(&a, &up->digest);
     ngx_http_oci_args_number(&a, ctx->body.received);
     ngx_http_oci_args_str(&a, &up->id);

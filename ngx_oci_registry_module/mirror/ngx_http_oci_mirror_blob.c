@@ -137,14 +137,14 @@ ngx_http_oci_mirror_blob(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ls->key.len = ctx->conf->key_prefix.len + sizeof("mirror:fetch:") - 1
+    ls->key.len = ctx->base.len + sizeof("mirror:fetch:") - 1
                   + ctx->digest.len;
     ls->key.data = ngx_pnalloc(r->pool, ls->key.len);
     if (ls->key.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_sprintf(ls->key.data, "%Vmirror:fetch:%V", &ctx->conf->key_prefix,
+    ngx_sprintf(ls->key.data, "%Vmirror:fetch:%V", &ctx->base,
                 &ctx->digest);
 
     ls->stale.data = ngx_pnalloc(r->pool, NGX_HTTP_OCI_HOLDER_MAX);

@@ -198,7 +198,7 @@ ngx_http_oci_mirror_manifest_store(ngx_http_request_t *r,
         || ngx_http_oci_manifest_descriptor(r->pool, &m, &mf->cached.digest,
                                             f->mem_len, &desc)
            != NGX_OK
-        || ngx_http_oci_key_catalog(r->pool, &ctx->conf->key_prefix,
+        || ngx_http_oci_key_catalog(r->pool, &ctx->outbox,
                                     &catalog)
            != NGX_OK
         || ngx_http_oci_args_init(&a, r->pool, 2 + 11 + 2 + m.blobs.nelts

@@ -284,14 +284,14 @@ ngx_http_oci_events_resolve(ngx_conf_t *cf, ngx_array_t *eps)
         ep[i].redis = rlcf->redis;
 
         if (ngx_http_oci_events_key(cf->pool, &ep[i].stream,
-                                    &rlcf->key_prefix, "events", NULL)
+                                    &rlcf->global, "events", NULL)
             != NGX_OK
             || ngx_http_oci_events_key(cf->pool, &ep[i].dropped,
-                                       &rlcf->key_prefix, "events:dropped",
+                                       &rlcf->global, "events:dropped",
                                        NULL)
                != NGX_OK
             || ngx_http_oci_events_key(cf->pool, &ep[i].lease_key,
-                                       &rlcf->key_prefix, "events:lease:",
+                                       &rlcf->global, "events:lease:",
                                        &ep[i].name)
                != NGX_OK)
         {

@@ -134,7 +134,7 @@ ngx_http_oci_gc_check(ngx_http_oci_gc_t *s)
          i++)
     {
         if (!f[i].trashed) {
-            ngx_http_oci_args_key(&a, &s->conf->key_prefix, "blob:",
+            ngx_http_oci_args_key(&a, &s->conf->global, "blob:",
                                   &f[i].digest);
             n++;
         }
@@ -278,7 +278,7 @@ ngx_http_oci_gc_batch(ngx_http_oci_gc_t *s, ngx_http_oci_args_t *a,
          i++)
     {
         if (f[i].collect) {
-            ngx_http_oci_args_key(a, &s->conf->key_prefix, "blob:",
+            ngx_http_oci_args_key(a, &s->conf->global, "blob:",
                                   &f[i].digest);
             (*n)++;
         }

@@ -165,7 +165,7 @@ ngx_http_oci_gc_key(ngx_http_oci_args_t *a, ngx_http_oci_loc_conf_t *c,
     s.data = (u_char *) suffix;
     s.len = ngx_strlen(suffix);
 
-    ngx_http_oci_args_key(a, &c->key_prefix, "gc:", &s);
+    ngx_http_oci_args_key(a, &c->global, "gc:", &s);
 }
 
 

@@ -13,6 +13,7 @@
 #include "ngx_http_oci_redis.h"
 #include "ngx_http_oci_args.h"
 #include "ngx_http_oci_events.h"
+#include "ngx_http_oci_redis_keys.h"
 
 
 /*
@@ -185,17 +186,19 @@ ngx_http_oci_lc_expire_args(ngx_pool_t *pool, ngx_http_oci_args_t *a,
     ngx_str_t *base, ngx_http_oci_loc_conf_t *conf,
     ngx_http_oci_lc_image_t *im)
 {
+    ngx_str_t   outbox;
     ngx_uint_t  i;
 
-    if (ngx_http_oci_args_init(a, pool,
-                               3 + im->ntags + NGX_HTTP_OCI_EVENT_ARGS)
-        != NGX_OK)
+    if (ngx_http_oci_key_outbox(pool, conf, base, &outbox) != NGX_OK
+        || ngx_http_oci_args_init(a, pool,
+                                  3 + im->ntags + NGX_HTTP_OCI_EVENT_ARGS)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     ngx_http_oci_args_str(a, base);
-    ngx_http_oci_event_keys(a, conf);
+    ngx_http_oci_event_keys(a, conf, &outbox);
     ngx_http_oci_args_str(a, &im->digest);
     ngx_http_oci_args_number(a, (off_t) im->ntags);
 

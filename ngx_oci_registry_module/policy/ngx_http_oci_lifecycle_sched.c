@@ -143,7 +143,7 @@ ngx_http_oci_lc_schedule_start(ngx_array_t *schedules, ngx_log_t *log,
 
     for (i = 0; i < schedules->nelts; i++) {
         s = sp[i];
-        prefix = &s->conf->key_prefix;
+        prefix = &s->conf->global;
 
         len = 2 * (prefix->len + sizeof("lifecycle:lease"))
               + identity->len + sizeof(":lifecycle") + 4 * NGX_INT_T_LEN

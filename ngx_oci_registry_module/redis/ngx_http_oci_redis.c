@@ -27,7 +27,6 @@
 #define NGX_HTTP_OCI_REDIS_BACKOFF_MAX  1000
 
 
-static void ngx_http_oci_redis_schedule(ngx_http_oci_redis_t *redis);
 static void ngx_http_oci_redis_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_oci_redis_connect_timeout(ngx_event_t *ev);
 static void ngx_http_oci_redis_read_handler(ngx_event_t *ev);
@@ -51,53 +50,18 @@ ngx_int_t
 ngx_http_oci_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_oci_redis_conf_t *rcf)
 {
-    u_char                 md[EVP_MAX_MD_SIZE];
-    ngx_uint_t             i;
-    unsigned int           mdlen;
     ngx_http_oci_redis_t  *redis;
 
-    redis = ngx_pcalloc(cycle->pool, sizeof(ngx_http_oci_redis_t));
+    if (rcf->cluster != NULL) {
+        return ngx_http_oci_redis_cluster_init(cycle, rcf);
+    }
+
+    redis = ngx_http_oci_redis_new(cycle->pool, cycle->log, rcf);
     if (redis == NULL) {
         return NGX_ERROR;
     }
 
-    redis->conf = rcf;
     redis->server = rcf->server;
-    redis->log = cycle->log;
-    redis->backoff = NGX_HTTP_OCI_REDIS_BACKOFF_MIN;
-
-    redis->deferred = ngx_palloc(cycle->pool,
-                                 NGX_HTTP_OCI_REDIS_DEFERRED_MAX
-                                 * sizeof(ngx_http_oci_redis_deferred_t *));
-    if (redis->deferred == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < NGX_HTTP_OCI_SCRIPT_N; i++) {
-        if (EVP_Digest(ngx_http_oci_scripts[i].data,
-                       ngx_http_oci_scripts[i].len, md, &mdlen, EVP_sha1(),
-                       NULL)
-            != 1)
-        {
-            return NGX_ERROR;
-        }
-
-        ngx_hex_dump(redis->sha[i], md, mdlen);
-        redis->sha[i][40] = '\0';
-    }
-
-    /* both timers are cancelable: they must not delay a graceful exit */
-
-    redis->reconnect.handler = ngx_http_oci_redis_reconnect_handler;
-    redis->reconnect.data = redis;
-    redis->reconnect.log = cycle->log;
-    redis->reconnect.cancelable = 1;
-
-    redis->connect_timer.handler = ngx_http_oci_redis_connect_timeout;
-    redis->connect_timer.data = redis;
-    redis->connect_timer.log = cycle->log;
-    redis->connect_timer.cancelable = 1;
-
     rcf->conn = redis;
 
     if (rcf->sentinels != NULL) {
@@ -112,6 +76,62 @@ ngx_http_oci_redis_init_process(ngx_cycle_t *cycle,
 }
 
 
+/* a connection's state, not connected: the caller sets its server */
+
+ngx_http_oci_redis_t *
+ngx_http_oci_redis_new(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_oci_redis_conf_t *rcf)
+{
+    u_char                 md[EVP_MAX_MD_SIZE];
+    ngx_uint_t             i;
+    unsigned int           mdlen;
+    ngx_http_oci_redis_t  *redis;
+
+    redis = ngx_pcalloc(pool, sizeof(ngx_http_oci_redis_t));
+    if (redis == NULL) {
+        return NULL;
+    }
+
+    redis->conf = rcf;
+    redis->log = log;
+    redis->backoff = NGX_HTTP_OCI_REDIS_BACKOFF_MIN;
+
+    redis->deferred = ngx_palloc(pool,
+                                 NGX_HTTP_OCI_REDIS_DEFERRED_MAX
+                                 * sizeof(ngx_http_oci_redis_deferred_t *));
+    if (redis->deferred == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < NGX_HTTP_OCI_SCRIPT_N; i++) {
+        if (EVP_Digest(ngx_http_oci_scripts[i].data,
+                       ngx_http_oci_scripts[i].len, md, &mdlen, EVP_sha1(),
+                       NULL)
+            != 1)
+        {
+            return NULL;
+        }
+
+        ngx_hex_dump(redis->sha[i], md, mdlen);
+        redis->sha[i][40] = '\0';
+    }
+
+    /* both timers are cancelable: they must not delay a graceful exit */
+
+    redis->reconnect.handler = ngx_http_oci_redis_reconnect_handler;
+    redis->reconnect.data = redis;
+    redis->reconnect.log = log;
+    redis->reconnect.cancelable = 1;
+
+    redis->connect_timer.handler = ngx_http_oci_redis_connect_timeout;
+    redis->connect_timer.data = redis;
+    redis->connect_timer.log = log;
+    redis->connect_timer.cancelable = 1;
+
+    return redis;
+}
+
+
 void
 ngx_http_oci_redis_exit_process(ngx_http_oci_redis_conf_t *rcf)
 {
@@ -122,6 +142,20 @@ ngx_http_oci_redis_exit_process(ngx_http_oci_redis_conf_t *rcf)
         return;
     }
 
+    if (redis->cluster != NULL) {
+        ngx_http_oci_redis_cluster_exit(redis->cluster);
+        return;
+    }
+
+    ngx_http_oci_redis_exit(redis);
+}
+
+
+/* a connection of a worker that exits: closed, its kept commands freed */
+
+void
+ngx_http_oci_redis_exit(ngx_http_oci_redis_t *redis)
+{
     redis->exiting = 1;
 
     if (redis->reconnect.timer_set) {
@@ -295,7 +329,7 @@ ngx_http_oci_redis_connect(ngx_http_oci_redis_t *redis)
 }
 
 
-static void
+void
 ngx_http_oci_redis_schedule(ngx_http_oci_redis_t *redis)
 {
     if (redis->exiting || redis->reconnect.timer_set || ngx_exiting
@@ -569,7 +603,7 @@ ngx_http_oci_redis_cleanup(void *data)
     redis->connection = NULL;
     redis->ready = 0;
 
-    if (redis->conf->up) {
+    if (redis->conf->up && redis->cluster == NULL) {
         *redis->conf->up = 0;
     }
 
@@ -589,6 +623,10 @@ ngx_http_oci_redis_cleanup(void *data)
     }
 
     ngx_http_oci_redis_schedule(redis);
+
+    if (redis->cluster != NULL && !redis->exiting) {
+        ngx_http_oci_redis_cluster_lost(redis);
+    }
 }
 
 
@@ -693,12 +731,17 @@ ngx_http_oci_redis_ready(ngx_http_oci_redis_t *redis)
     redis->ready = 1;
     redis->backoff = NGX_HTTP_OCI_REDIS_BACKOFF_MIN;
 
-    if (redis->conf->up) {
-        *redis->conf->up = 1;
-    }
-
     if (redis->connect_timer.timer_set) {
         ngx_del_timer(&redis->connect_timer);
+    }
+
+    if (redis->cluster != NULL) {
+        ngx_http_oci_redis_cluster_ready(redis);
+        return;
+    }
+
+    if (redis->conf->up) {
+        *redis->conf->up = 1;
     }
 
     if (redis->conf->sentinels != NULL) {

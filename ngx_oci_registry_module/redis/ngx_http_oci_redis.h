@@ -85,7 +85,9 @@ typedef struct {
 
 /*
  * A server is one address, or a master found through sentinels (which
- * each worker asks, and then follows from master to master).  With "wait"
+ * each worker asks, and then follows from master to master), or a Redis
+ * Cluster found from its seed nodes (each worker loads the slot map and
+ * sends each command to the master of its first key's slot).  With "wait"
  * a write that a request's answer acknowledges is followed by WAIT: the
  * answer waits until that many replicas have it.
  */
@@ -96,6 +98,8 @@ struct ngx_http_oci_redis_conf_s {
     ngx_array_t                *sentinels;   /* ngx_http_oci_redis_addr_t */
     ngx_str_t                   master;      /* the sentinels' name of it */
     ngx_str_t                   sentinel_password;
+    ngx_array_t                *cluster;     /* seeds: ..._addr_t */
+    ngx_uint_t                  backlog;     /* cluster: events kept */
     ngx_int_t                   db;
     ngx_str_t                   password;
     ngx_msec_t                  connect_timeout;

@@ -55,7 +55,16 @@ typedef struct {
 
     /* a WAIT's: the write's reply (a copy), for the handler */
     redisReply                     *held;
+
+    /* a cluster's: MOVED, ASK and TRYAGAIN followed, and the wait */
+    ngx_uint_t                      redirects;
+    ngx_event_t                     retry;
 } ngx_http_oci_redis_pending_t;
+
+
+/* redirections a command follows, and the pause before a TRYAGAIN's */
+#define NGX_HTTP_OCI_REDIS_REDIRECTS_MAX  16
+#define NGX_HTTP_OCI_REDIS_RETRY_PAUSE    50
 
 
 static ngx_int_t ngx_http_oci_redis_plain(ngx_http_request_t *r,
@@ -68,13 +77,16 @@ static ngx_int_t ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_redis_fail_pt fail, ngx_uint_t script, int argc,
     const char **argv, size_t *argvlen, ngx_http_oci_args_t *undo,
-    redisReply *held);
+    redisReply *held, ngx_http_oci_redis_t *to);
 static ngx_int_t ngx_http_oci_redis_send_bg(ngx_http_oci_redis_conf_t *rcf,
     ngx_http_oci_redis_callback_pt cb, void *data, ngx_uint_t script,
     int argc, const char **argv, size_t *argvlen);
-static ngx_int_t ngx_http_oci_redis_queue(ngx_http_oci_redis_conf_t *rcf,
+static ngx_int_t ngx_http_oci_redis_queue(ngx_http_oci_redis_t *redis,
     ngx_http_oci_redis_pending_t *pending, int argc, const char **argv,
     size_t *argvlen);
+static ngx_int_t ngx_http_oci_redis_cluster_reply(redisAsyncContext *ac,
+    redisReply *reply, ngx_http_oci_redis_pending_t *pending);
+static void ngx_http_oci_redis_retry(ngx_event_t *ev);
 static uint64_t ngx_http_oci_redis_now(void);
 static void ngx_http_oci_redis_count(ngx_http_oci_redis_conf_t *rcf,
     uint64_t sent, redisReply *reply);
@@ -133,7 +145,7 @@ ngx_http_oci_redis_plain(ngx_http_request_t *r,
     }
 
     return ngx_http_oci_redis_send(r, rcf, handler, fail, kind, args->n,
-                                   args->argv, args->lens, NULL, NULL);
+                                   args->argv, args->lens, NULL, NULL, NULL);
 }
 
 
@@ -167,7 +179,7 @@ ngx_http_oci_redis_script_undo(ngx_http_request_t *r,
                                    args->n + NGX_HTTP_OCI_ARGS_HEAD,
                                    args->argv - NGX_HTTP_OCI_ARGS_HEAD,
                                    args->lens - NGX_HTTP_OCI_ARGS_HEAD,
-                                   undo, NULL);
+                                   undo, NULL, NULL);
 }
 
 
@@ -212,13 +224,13 @@ ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_redis_fail_pt fail, ngx_uint_t script, int argc,
     const char **argv, size_t *argvlen, ngx_http_oci_args_t *undo,
-    redisReply *held)
+    redisReply *held, ngx_http_oci_redis_t *to)
 {
     ngx_pool_cleanup_t            *cln;
     ngx_http_oci_redis_t          *redis;
     ngx_http_oci_redis_pending_t  *pending;
 
-    redis = rcf->conn;
+    redis = to ? to : ngx_http_oci_redis_route(rcf, argc, argv, argvlen);
 
     /*
      * While a connection is being made (a worker just started, or Redis
@@ -268,7 +280,7 @@ ngx_http_oci_redis_send(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_http_oci_redis_queue(rcf, pending, argc, argv, argvlen)
+    if (ngx_http_oci_redis_queue(redis, pending, argc, argv, argvlen)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -321,7 +333,7 @@ ngx_http_oci_redis_send_bg(ngx_http_oci_redis_conf_t *rcf,
     ngx_http_oci_redis_t          *redis;
     ngx_http_oci_redis_pending_t  *pending;
 
-    redis = rcf->conn;
+    redis = ngx_http_oci_redis_route(rcf, argc, argv, argvlen);
 
     if (redis == NULL || redis->ac == NULL) {
         if (rcf->stats) {
@@ -344,20 +356,20 @@ ngx_http_oci_redis_send_bg(ngx_http_oci_redis_conf_t *rcf,
     pending->script = script;
     pending->timer.log = redis->log;
 
-    return ngx_http_oci_redis_queue(rcf, pending, argc, argv, argvlen);
+    return ngx_http_oci_redis_queue(redis, pending, argc, argv, argvlen);
 }
 
 
 /* hands a command to hiredis, under the server's timeout */
 
 static ngx_int_t
-ngx_http_oci_redis_queue(ngx_http_oci_redis_conf_t *rcf,
+ngx_http_oci_redis_queue(ngx_http_oci_redis_t *redis,
     ngx_http_oci_redis_pending_t *pending, int argc, const char **argv,
     size_t *argvlen)
 {
-    ngx_http_oci_redis_t  *redis;
+    ngx_http_oci_redis_conf_t  *rcf;
 
-    redis = rcf->conn;
+    rcf = redis->conf;
 
     pending->redis = redis;
     pending->timer.handler = ngx_http_oci_redis_timeout;
@@ -401,6 +413,19 @@ ngx_http_oci_redis_request_cleanup(void *data)
 
     if (pending->timer.timer_set) {
         ngx_del_timer(&pending->timer);
+    }
+
+    /* waiting to be sent again, it is in no queue of hiredis */
+
+    if (pending->retry.timer_set) {
+        ngx_del_timer(&pending->retry);
+
+        if (pending->undo) {
+            redisFreeCommand(pending->undo->cmd);
+            ngx_free(pending->undo);
+        }
+
+        ngx_free(pending);
     }
 }
 
@@ -475,6 +500,14 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
         }
     }
 
+    if (redis->cluster != NULL && (r != NULL || cb != NULL)
+        && reply != NULL && reply->type == REDIS_REPLY_ERROR
+        && !redis->exiting
+        && ngx_http_oci_redis_cluster_reply(ac, reply, pending) == NGX_OK)
+    {
+        return;
+    }
+
     if (pending->timer.timer_set) {
         ngx_del_timer(&pending->timer);
     }
@@ -522,6 +555,22 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
         reply = NULL;
     }
 
+    /*
+     * On a cluster a repository's script wrote what changes keys that are
+     * no repository's to its outbox (KEYS[2] on): forwarded now
+     */
+
+    if (redis->cluster != NULL && reply != NULL
+        && reply->type != REDIS_REPLY_ERROR
+        && pending->script < NGX_HTTP_OCI_SCRIPT_N
+        && ngx_http_oci_script_outbox[pending->script]
+        && pending->argc > 4
+        && !(pending->argvlen[2] == 1 && pending->argv[2][0] == '1'))
+    {
+        ngx_http_oci_redis_outbox(redis->conf, (u_char *) pending->argv[3],
+                                  pending->argvlen[3]);
+    }
+
     if (cb != NULL) {
         ngx_free(pending);
         cb(cbdata, reply);
@@ -540,6 +589,97 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
     ngx_http_oci_redis_answer(r, redis, reply, pending);
 
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * A cluster's error that is no answer: MOVED and ASK send the command to
+ * the node named, TRYAGAIN (a slot half moved) and CLUSTERDOWN send it
+ * again after a pause.  NGX_OK when the command goes on.
+ */
+
+static ngx_int_t
+ngx_http_oci_redis_cluster_reply(redisAsyncContext *ac, redisReply *reply,
+    ngx_http_oci_redis_pending_t *pending)
+{
+    ngx_uint_t             ask;
+    ngx_http_oci_redis_t  *node;
+
+    if (pending->redirects++ == NGX_HTTP_OCI_REDIS_REDIRECTS_MAX) {
+        return NGX_DECLINED;
+    }
+
+    if ((reply->len >= 8 && ngx_strncmp(reply->str, "TRYAGAIN", 8) == 0)
+        || (reply->len >= 11
+            && ngx_strncmp(reply->str, "CLUSTERDOWN", 11) == 0))
+    {
+        if (pending->timer.timer_set) {
+            ngx_del_timer(&pending->timer);
+        }
+
+        pending->retry.handler = ngx_http_oci_redis_retry;
+        pending->retry.data = pending;
+        pending->retry.log = pending->timer.log;
+
+        ngx_add_timer(&pending->retry, NGX_HTTP_OCI_REDIS_RETRY_PAUSE);
+
+        return NGX_OK;
+    }
+
+    node = ngx_http_oci_redis_redirect(pending->redis->cluster, reply, &ask);
+
+    if (node == NULL || node->ac == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ask && redisAsyncCommand(node->ac, NULL, NULL, "ASKING")
+               != REDIS_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (redisAsyncCommandArgv(node->ac, ngx_http_oci_redis_reply, pending,
+                              pending->argc, pending->argv,
+                              pending->argvlen)
+        != REDIS_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* a timeout now drops the connection the command waits on */
+
+    pending->redis = node;
+
+    return NGX_OK;
+}
+
+
+/* TRYAGAIN's pause is over: the command goes where the map says now */
+
+static void
+ngx_http_oci_redis_retry(ngx_event_t *ev)
+{
+    ngx_http_oci_redis_pending_t  *pending = ev->data;
+
+    ngx_http_oci_redis_t  *node;
+
+    node = ngx_http_oci_redis_route(pending->redis->conf, pending->argc,
+                                    pending->argv, pending->argvlen);
+
+    if (node != NULL && node->ac != NULL
+        && redisAsyncCommandArgv(node->ac, ngx_http_oci_redis_reply, pending,
+                                 pending->argc, pending->argv,
+                                 pending->argvlen)
+           == REDIS_OK)
+    {
+        pending->redis = node;
+        ngx_add_timer(&pending->timer, node->conf->timeout);
+        return;
+    }
+
+    /* as if its connection went: the caller gets no reply */
+
+    ngx_http_oci_redis_reply(pending->redis->ac, NULL, pending);
 }
 
 
@@ -626,7 +766,8 @@ ngx_http_oci_redis_wait(ngx_http_request_t *r, ngx_http_oci_redis_t *redis,
     if (held == NULL
         || ngx_http_oci_redis_send(r, rcf, handler, fail,
                                    NGX_HTTP_OCI_REDIS_PLAIN, 3,
-                                   rcf->wait_argv, rcf->wait_lens, NULL, held)
+                                   rcf->wait_argv, rcf->wait_lens, NULL, held,
+                                   redis)
            != NGX_OK)
     {
         fail(r);

@@ -29,9 +29,9 @@ static char *ngx_http_oci_redis_check(ngx_conf_t *cf,
 /*
  * "address [db=] [password=] [connect_timeout=] [timeout=] [wait=]
  * [wait_timeout=]", or, instead of the address, "sentinel=address ...
- * master=name [sentinel_password=]", of the directive in cf->args (the
- * directive's name first) into a new server configuration.  Whose server
- * it is, is the caller's business.
+ * master=name [sentinel_password=]" or "cluster=address ...", of the
+ * directive in cf->args (the directive's name first) into a new server
+ * configuration.  Whose server it is, is the caller's business.
  */
 
 char *
@@ -157,7 +157,7 @@ ngx_http_oci_redis_parse_param(ngx_conf_t *cf,
     ngx_int_t                   n;
     ngx_str_t                   s;
     ngx_msec_t                 *msp;
-    ngx_http_oci_redis_addr_t  *sentinel;
+    ngx_http_oci_redis_addr_t  *sentinel, *seed;
 
     if (ngx_strncmp(value->data, "db=", 3) == 0) {
         n = ngx_atoi(value->data + 3, value->len - 3);
@@ -207,6 +207,39 @@ ngx_http_oci_redis_parse_param(ngx_conf_t *cf,
         }
 
         rcf->addr = rcf->master;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "cluster=", 8) == 0) {
+        if (rcf->cluster == NULL) {
+            rcf->cluster = ngx_array_create(cf->pool, 3,
+                                      sizeof(ngx_http_oci_redis_addr_t));
+            if (rcf->cluster == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        seed = ngx_array_push(rcf->cluster);
+        if (seed == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(seed, sizeof(ngx_http_oci_redis_addr_t));
+
+        s.data = value->data + 8;
+        s.len = value->len - 8;
+
+        rv = ngx_http_oci_redis_parse_addr(cf, &s, 6379, seed);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        if (seed->unix_socket) {
+            return "has a cluster node on a unix socket: a cluster "
+                   "announces its nodes by IP address";
+        }
+
+        ngx_str_set(&rcf->addr, "cluster");
         return NGX_CONF_OK;
     }
 
@@ -286,7 +319,23 @@ ngx_http_oci_redis_check(ngx_conf_t *cf, ngx_http_oci_redis_conf_t *rcf)
 {
     u_char  *p;
 
-    if (rcf->sentinels != NULL) {
+    if (rcf->cluster != NULL) {
+        if (rcf->server.host != NULL || rcf->sentinels != NULL) {
+            return "takes an address, sentinels or cluster nodes, "
+                   "one of them";
+        }
+
+        if (rcf->db != 0) {
+            return "takes no \"db=\" with \"cluster=\": a cluster has "
+                   "database 0 only";
+        }
+
+        if (rcf->master.len || rcf->sentinel_password.len) {
+            return "takes \"master=\" and \"sentinel_password=\" only with "
+                   "\"sentinel=\"";
+        }
+
+    } else if (rcf->sentinels != NULL) {
         if (rcf->server.host != NULL) {
             return "takes either an address or sentinels, not both";
         }
@@ -300,7 +349,7 @@ ngx_http_oci_redis_check(ngx_conf_t *cf, ngx_http_oci_redis_conf_t *rcf)
                "\"sentinel=\"";
 
     } else if (rcf->server.host == NULL) {
-        return "needs an address or \"sentinel=\"";
+        return "needs an address, \"sentinel=\" or \"cluster=\"";
     }
 
     if (rcf->wait == 0) {

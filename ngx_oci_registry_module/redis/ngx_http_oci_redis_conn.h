@@ -35,6 +35,32 @@ typedef struct {
 typedef struct ngx_http_oci_redis_sentinel_s  ngx_http_oci_redis_sentinel_t;
 
 
+/* Redis Cluster: its hash slots, and the most masters a worker knows */
+#define NGX_HTTP_OCI_REDIS_SLOTS      16384
+#define NGX_HTTP_OCI_REDIS_NODES_MAX  64
+
+
+/*
+ * A worker's view of a cluster: a connection per master it was sent to,
+ * and which master serves each slot (an index into "nodes", plus one;
+ * 0 for not known, whose commands go to any node for its MOVED)
+ */
+typedef struct {
+    ngx_http_oci_redis_conf_t  *conf;
+    ngx_pool_t                 *pool;
+    ngx_log_t                  *log;
+    ngx_http_oci_redis_t       *nodes[NGX_HTTP_OCI_REDIS_NODES_MAX];
+    ngx_uint_t                  nnodes;
+    ngx_uint_t                  next;        /* the node asked next */
+    ngx_event_t                 refresh;
+    ngx_msec_t                  backoff;
+    unsigned                    asking:1;    /* CLUSTER SLOTS in flight */
+    unsigned                    known:1;     /* a map was loaded */
+    unsigned                    exiting:1;
+    u_char                      slots[NGX_HTTP_OCI_REDIS_SLOTS];
+} ngx_http_oci_redis_cluster_t;
+
+
 struct ngx_http_oci_redis_s {
     ngx_http_oci_redis_conf_t  *conf;
 
@@ -42,6 +68,7 @@ struct ngx_http_oci_redis_s {
     ngx_http_oci_redis_addr_t   server;
     u_char                      host[NGX_SOCKADDR_STRLEN + 1];
     ngx_http_oci_redis_sentinel_t  *sentinel;
+    ngx_http_oci_redis_cluster_t   *cluster;  /* a node of this cluster */
 
     redisAsyncContext          *ac;
     ngx_connection_t           *connection;
@@ -62,7 +89,11 @@ struct ngx_http_oci_redis_s {
 };
 
 
+ngx_http_oci_redis_t *ngx_http_oci_redis_new(ngx_pool_t *pool,
+    ngx_log_t *log, ngx_http_oci_redis_conf_t *rcf);
 ngx_int_t ngx_http_oci_redis_connect(ngx_http_oci_redis_t *redis);
+void ngx_http_oci_redis_exit(ngx_http_oci_redis_t *redis);
+void ngx_http_oci_redis_schedule(ngx_http_oci_redis_t *redis);
 void ngx_http_oci_redis_drop(ngx_http_oci_redis_t *redis);
 void ngx_http_oci_redis_move(ngx_http_oci_redis_t *redis, u_char *ip,
     size_t len, int port);
@@ -74,6 +105,21 @@ ngx_int_t ngx_http_oci_redis_sentinel_init(ngx_cycle_t *cycle,
     ngx_http_oci_redis_t *redis);
 void ngx_http_oci_redis_sentinel_ask(ngx_http_oci_redis_t *redis);
 void ngx_http_oci_redis_sentinel_exit(ngx_http_oci_redis_t *redis);
+/* redis/ngx_http_oci_redis_cluster.c */
+ngx_int_t ngx_http_oci_redis_cluster_init(ngx_cycle_t *cycle,
+    ngx_http_oci_redis_conf_t *rcf);
+void ngx_http_oci_redis_cluster_exit(ngx_http_oci_redis_cluster_t *cluster);
+ngx_http_oci_redis_t *ngx_http_oci_redis_route(
+    ngx_http_oci_redis_conf_t *rcf, int argc, const char **argv,
+    size_t *argvlen);
+ngx_http_oci_redis_t *ngx_http_oci_redis_redirect(
+    ngx_http_oci_redis_cluster_t *cluster, redisReply *reply,
+    ngx_uint_t *ask);
+void ngx_http_oci_redis_cluster_ready(ngx_http_oci_redis_t *node);
+void ngx_http_oci_redis_cluster_lost(ngx_http_oci_redis_t *node);
+/* redis/ngx_http_oci_redis_outbox.c */
+void ngx_http_oci_redis_outbox(ngx_http_oci_redis_conf_t *rcf, u_char *base,
+    size_t len);
 /* redis/ngx_http_oci_redis_kept.c */
 ngx_http_oci_redis_deferred_t *ngx_http_oci_redis_format(
     ngx_http_oci_redis_t *redis, ngx_http_oci_args_t *cmd);

@@ -36,9 +36,19 @@ ngx_http_oci_redis_fire(ngx_http_oci_redis_conf_t *rcf,
     ngx_http_oci_redis_t           *redis;
     ngx_http_oci_redis_deferred_t  *d;
 
-    redis = rcf->conn;
+    if (args->failed) {
+        return;
+    }
 
-    if (redis == NULL || redis->exiting || args->failed) {
+    redis = ngx_http_oci_redis_route(rcf, (int) args->n, args->argv,
+                                     args->lens);
+
+    if (redis == NULL) {
+        /* a cluster with no node up: kept by the first seed's */
+        redis = rcf->conn;
+    }
+
+    if (redis == NULL || redis->exiting) {
         return;
     }
 

@@ -6,8 +6,10 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http.h>
 
 #include "ngx_http_oci_redis_keys.h"
+#include "ngx_http_oci_redis.h"
 
 
 /*
@@ -32,7 +34,65 @@ ngx_http_oci_key_base(ngx_pool_t *pool, ngx_str_t *prefix, ngx_str_t *name,
 }
 
 
-/* "<prefix>catalog": the registry's only key that is no repository's */
+/*
+ * The prefix of the keys that are no repository's (the catalog, events,
+ * the schedules' leases and passes): "<prefix>" on one Redis, where they
+ * stay where they always were; "<prefix>{_}:" on a cluster, one hash tag
+ * that no repository name can be, so that they share a slot and the
+ * scripts that read several of them still run there
+ */
+
+ngx_int_t
+ngx_http_oci_key_global(ngx_conf_t *cf, ngx_http_oci_loc_conf_t *conf)
+{
+    conf->cluster = (conf->redis->cluster != NULL);
+
+    if (!conf->cluster) {
+        conf->global = conf->key_prefix;
+        return NGX_OK;
+    }
+
+    conf->global.len = conf->key_prefix.len + sizeof("{_}:") - 1;
+    conf->global.data = ngx_pnalloc(cf->pool, conf->global.len);
+    if (conf->global.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(conf->global.data, "%V{_}:", &conf->key_prefix);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Where a repository's scripts write what changes keys that are no
+ * repository's: those keys themselves on one Redis; on a cluster the
+ * repository's outbox, "<base>x:" (the same names after it, in the
+ * repository's slot), which ngx_http_oci_redis_outbox.c forwards
+ */
+
+ngx_int_t
+ngx_http_oci_key_outbox(ngx_pool_t *pool, ngx_http_oci_loc_conf_t *conf,
+    ngx_str_t *base, ngx_str_t *outbox)
+{
+    if (!conf->cluster) {
+        *outbox = conf->global;
+        return NGX_OK;
+    }
+
+    outbox->len = base->len + sizeof("x:") - 1;
+    outbox->data = ngx_pnalloc(pool, outbox->len);
+    if (outbox->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(outbox->data, "%Vx:", base);
+
+    return NGX_OK;
+}
+
+
+/* "<prefix>catalog": the repositories, a key that is no repository's */
 
 ngx_int_t
 ngx_http_oci_key_catalog(ngx_pool_t *pool, ngx_str_t *prefix, ngx_str_t *key)

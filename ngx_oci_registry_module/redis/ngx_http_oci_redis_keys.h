@@ -18,6 +18,10 @@
 
 ngx_int_t ngx_http_oci_key_base(ngx_pool_t *pool, ngx_str_t *prefix,
     ngx_str_t *name, ngx_str_t *base);
+ngx_int_t ngx_http_oci_key_global(ngx_conf_t *cf,
+    ngx_http_oci_loc_conf_t *conf);
+ngx_int_t ngx_http_oci_key_outbox(ngx_pool_t *pool,
+    ngx_http_oci_loc_conf_t *conf, ngx_str_t *base, ngx_str_t *outbox);
 ngx_int_t ngx_http_oci_key_catalog(ngx_pool_t *pool, ngx_str_t *prefix,
     ngx_str_t *key);
 size_t ngx_http_oci_key_lock(u_char *buf, ngx_str_t *base, ngx_str_t *id);

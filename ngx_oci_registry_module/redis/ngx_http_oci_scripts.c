@@ -10,6 +10,7 @@
 #include "ngx_http_oci_scripts.h"
 #include "ngx_http_oci_scripts_gc.h"
 #include "ngx_http_oci_scripts_mirror.h"
+#include "ngx_http_oci_scripts_outbox.h"
 
 
 /*
@@ -762,7 +763,12 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
 
     /* the mirrors' (ngx_http_oci_scripts_mirror.h) */
     ngx_string(NGX_HTTP_OCI_LUA_STORE NGX_HTTP_OCI_LUA_MIRROR_PUT),
-    ngx_string(NGX_HTTP_OCI_LUA_MIRROR_LEASE)
+    ngx_string(NGX_HTTP_OCI_LUA_MIRROR_LEASE),
+
+    /* a cluster's outboxes (ngx_http_oci_scripts_outbox.h) */
+    ngx_string(NGX_HTTP_OCI_LUA_OUTBOX_TAKE),
+    ngx_string(NGX_HTTP_OCI_LUA_OUTBOX_APPLY),
+    ngx_string(NGX_HTTP_OCI_LUA_OUTBOX_DONE)
 };
 
 
@@ -781,6 +787,25 @@ const u_char  ngx_http_oci_script_writes[NGX_HTTP_OCI_SCRIPT_N] = {
     [NGX_HTTP_OCI_SCRIPT_UPLOAD_CREATE] = 1,
     [NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE] = 1,
     [NGX_HTTP_OCI_SCRIPT_UPLOAD_CANCEL] = 1,
+    [NGX_HTTP_OCI_SCRIPT_BLOB_DELETE] = 1,
+    [NGX_HTTP_OCI_SCRIPT_LIFECYCLE_EXPIRE] = 1,
+    [NGX_HTTP_OCI_SCRIPT_MIRROR_PUT] = 1
+};
+
+
+/*
+ * The scripts of a repository whose keys after the first are the ones
+ * that are no repository's (the catalog, events, blob records): on a
+ * cluster those are its outbox, forwarded after the reply
+ */
+
+const u_char  ngx_http_oci_script_outbox[NGX_HTTP_OCI_SCRIPT_N] = {
+    [NGX_HTTP_OCI_SCRIPT_MANIFEST_GET] = 1,
+    [NGX_HTTP_OCI_SCRIPT_MANIFEST_PUT] = 1,
+    [NGX_HTTP_OCI_SCRIPT_MANIFEST_DELETE] = 1,
+    [NGX_HTTP_OCI_SCRIPT_BLOB_LINK] = 1,
+    [NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE] = 1,
+    [NGX_HTTP_OCI_SCRIPT_BLOB_GET] = 1,
     [NGX_HTTP_OCI_SCRIPT_BLOB_DELETE] = 1,
     [NGX_HTTP_OCI_SCRIPT_LIFECYCLE_EXPIRE] = 1,
     [NGX_HTTP_OCI_SCRIPT_MIRROR_PUT] = 1

@@ -42,6 +42,9 @@ typedef enum {
     NGX_HTTP_OCI_SCRIPT_GC_USAGE,
     NGX_HTTP_OCI_SCRIPT_MIRROR_PUT,
     NGX_HTTP_OCI_SCRIPT_MIRROR_LEASE,
+    NGX_HTTP_OCI_SCRIPT_OUTBOX_TAKE,
+    NGX_HTTP_OCI_SCRIPT_OUTBOX_APPLY,
+    NGX_HTTP_OCI_SCRIPT_OUTBOX_DONE,
     NGX_HTTP_OCI_SCRIPT_N
 } ngx_http_oci_script_e;
 
@@ -78,6 +81,9 @@ extern ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N];
 
 /* 1 for a script whose change a request acknowledges (see "wait") */
 extern const u_char  ngx_http_oci_script_writes[NGX_HTTP_OCI_SCRIPT_N];
+
+/* 1 for a script given keys beyond the first: its outbox on a cluster */
+extern const u_char  ngx_http_oci_script_outbox[NGX_HTTP_OCI_SCRIPT_N];
 
 ngx_http_oci_reply_e ngx_http_oci_script_reply(redisReply *reply);
 
