@@ -322,8 +322,9 @@ ngx_http_oci_redis_connect(ngx_http_oci_redis_t *redis)
 
     ngx_add_timer(&redis->connect_timer, rcf->connect_timeout);
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, redis->log, 0,
-                   "oci redis connecting to \"%V\"", &rcf->addr);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                   "oci redis connecting to \"%V\" at %s:%d", &rcf->addr,
+                   redis->server.host, redis->server.port);
 
     return NGX_OK;
 }
@@ -337,6 +338,10 @@ ngx_http_oci_redis_schedule(ngx_http_oci_redis_t *redis)
     {
         return;
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                   "oci redis reconnect to %s:%d in %M ms",
+                   redis->server.host, redis->server.port, redis->backoff);
 
     ngx_add_timer(&redis->reconnect, redis->backoff);
 
@@ -736,6 +741,10 @@ ngx_http_oci_redis_ready(ngx_http_oci_redis_t *redis)
     }
 
     if (redis->cluster != NULL) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                       "oci redis cluster: %s:%d ready",
+                       redis->server.host, redis->server.port);
+
         ngx_http_oci_redis_cluster_ready(redis);
         return;
     }

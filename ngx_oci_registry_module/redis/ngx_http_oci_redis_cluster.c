@@ -17,8 +17,9 @@
  * first from the seeds.  A command goes to the master of its first key's
  * slot; a MOVED reply moves that slot and loads the map again, an ASK
  * reply sends the command once to the node named (after ASKING).  A lost
- * node makes the worker load the map again until no slot names a node it
- * cannot reach: after a failover, the replica the cluster promoted.
+ * node, or a command for a node not connected, makes the worker load the
+ * map again until every slot names a node it is connected to: after a
+ * failover, the replica the cluster promoted.
  * Every command the registry sends has its keys in one slot: they carry
  * the repository's hash tag, or the tag of the keys that are no
  * repository's (docs/architecture.md).
@@ -158,6 +159,16 @@ ngx_http_oci_redis_route(ngx_http_oci_redis_conf_t *rcf, int argc,
     }
 
     node = cluster->nodes[cluster->slots[slot] - 1];
+
+    /* a master that went: the map is asked again, whatever happened */
+
+    if (node->ac == NULL) {
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, cluster->log, 0,
+                       "oci redis cluster: slot %ui at %s:%d, not connected",
+                       slot, node->server.host, node->server.port);
+
+        ngx_http_oci_redis_refresh_later(cluster);
+    }
 
     return node;
 }
@@ -307,6 +318,10 @@ ngx_http_oci_redis_node(ngx_http_oci_redis_cluster_t *cluster, u_char *host,
 
     cluster->nodes[cluster->nnodes++] = node;
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, cluster->log, 0,
+                   "oci redis cluster: node %ui at %s:%d",
+                   cluster->nnodes, node->server.host, node->server.port);
+
     if (ngx_http_oci_redis_connect(node) != NGX_OK) {
         ngx_http_oci_redis_schedule(node);
     }
@@ -342,7 +357,16 @@ ngx_http_oci_redis_refresh(ngx_http_oci_redis_cluster_t *cluster)
 {
     ngx_http_oci_redis_t  *node;
 
-    if (cluster->asking || cluster->exiting) {
+    if (cluster->exiting) {
+        return;
+    }
+
+    /* one question at a time, unless its answer is overdue */
+
+    if (cluster->asking
+        && ngx_current_msec - cluster->asked < cluster->conf->timeout)
+    {
+        ngx_http_oci_redis_refresh_later(cluster);
         return;
     }
 
@@ -357,7 +381,12 @@ ngx_http_oci_redis_refresh(ngx_http_oci_redis_cluster_t *cluster)
         return;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cluster->log, 0,
+                   "oci redis cluster: slot map asked of %s:%d",
+                   node->server.host, node->server.port);
+
     cluster->asking = 1;
+    cluster->asked = ngx_current_msec;
 }
 
 
@@ -404,6 +433,10 @@ ngx_http_oci_redis_slots_reply(redisAsyncContext *ac, void *rep, void *data)
     cluster = asked->cluster;
     cluster->asking = 0;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cluster->log, 0,
+                   "oci redis cluster: slot map %s",
+                   reply ? "answered" : "not answered");
+
     if (cluster->exiting) {
         return;
     }
@@ -436,7 +469,7 @@ ngx_http_oci_redis_slots_reply(redisAsyncContext *ac, void *rep, void *data)
 
     for (i = 0; i < NGX_HTTP_OCI_REDIS_SLOTS; i++) {
         if (cluster->slots[i] == 0
-            || cluster->nodes[cluster->slots[i] - 1]->ac == NULL)
+            || !cluster->nodes[cluster->slots[i] - 1]->ready)
         {
             ngx_http_oci_redis_refresh_later(cluster);
             return;
@@ -517,7 +550,14 @@ ngx_http_oci_redis_slots_parse(ngx_http_oci_redis_cluster_t *cluster,
                              + 1));
     }
 
-    ngx_memcpy(cluster->slots, slots, sizeof(slots));
+    if (ngx_memcmp(cluster->slots, slots, sizeof(slots)) != 0) {
+        ngx_log_error(NGX_LOG_INFO, cluster->log, 0,
+                      "oci registry: redis cluster: slot map from %s:%d, "
+                      "%ui ranges", asked->server.host, asked->server.port,
+                      (ngx_uint_t) reply->elements);
+
+        ngx_memcpy(cluster->slots, slots, sizeof(slots));
+    }
 
     return NGX_OK;
 }

@@ -54,6 +54,7 @@ typedef struct {
     ngx_uint_t                  next;        /* the node asked next */
     ngx_event_t                 refresh;
     ngx_msec_t                  backoff;
+    ngx_msec_t                  asked;       /* when, if asking */
     unsigned                    asking:1;    /* CLUSTER SLOTS in flight */
     unsigned                    known:1;     /* a map was loaded */
     unsigned                    exiting:1;

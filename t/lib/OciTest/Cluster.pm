@@ -85,14 +85,41 @@ sub ok {
     return 1;
 }
 
+# every live node says ok, and every live replica has synced with its
+# master (WAIT counts only those)
 sub wait_ok {
     my ($self, $secs) = @_;
     my $deadline = time + $secs;
     while (time < $deadline) {
-        return 1 if $self->ok && $self->masters == $self->_want_masters;
+        return 1 if $self->ok && $self->masters == $self->_want_masters
+                    && $self->_synced;
         sleep 0.1;
     }
     return 0;
+}
+
+sub _synced {
+    my ($self) = @_;
+    for my $n (grep { $_->pid } $self->nodes) {
+        my $info = eval { $n->cmd('INFO', 'replication') } // '';
+        return 0 if $info =~ /role:slave/ && $info !~ /master_link_status:up/;
+    }
+    return 1;
+}
+
+# the slot range a master serves first: [first, last]
+sub range_of {
+    my ($self, $node) = @_;
+    my ($any) = grep { $_->pid } $self->nodes;
+    my @r = sort { $a->[0] <=> $b->[0] }
+            grep { $_->[2][1] == $node->port } @{ $any->cmd(qw(CLUSTER SLOTS)) };
+    return @r ? ($r[0][0], $r[0][1]) : ();
+}
+
+sub slot_of {
+    my ($self, $key) = @_;
+    my ($any) = grep { $_->pid } $self->nodes;
+    return $any->cmd('CLUSTER', 'KEYSLOT', $key);
 }
 
 sub _want_masters {

@@ -1,0 +1,311 @@
+# Redis Cluster: three masters with two replicas each, from Debian's
+# redis-server and redis-cli, started here.  nginx (two workers) knows
+# only the seed nodes.  Repositories spread over the masters; pushes
+# (monolithic and chunked), pulls, tags, referrers, deletes, the catalog
+# and the events stream work across them; a resharding under pushers and
+# pullers fails no request; kill -9 of a master is followed after the
+# cluster's failover, and every push acknowledged with wait=1 is there.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use File::Temp qw(tempdir);
+use POSIX ();
+use Time::HiRes qw(sleep time);
+use JSON::PP;
+use OciTest::Nginx;
+use OciTest::Redis;
+use OciTest::Cluster;
+use OciTest::Registry qw(registry_config sha256 push_blob put_manifest
+                         start_upload);
+
+plan skip_all => 'redis-server or redis-cli not installed'
+    unless OciTest::Redis::available() && OciTest::Cluster::cli_available();
+
+my $tmp = tempdir(CLEANUP => 1);
+
+sub wait_for {
+    my ($what, $secs, $cond) = @_;
+    my $deadline = time + $secs;
+    while (time < $deadline) {
+        my $ok = eval { $cond->() };
+        return 1 if $ok;
+        sleep 0.05;
+    }
+    diag("timed out waiting for $what");
+    return 0;
+}
+
+sub manifest {
+    my ($cfg, $layer, $n, $subject) = @_;
+    '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+    . '"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"'
+    . sha256($cfg) . '","size":' . length($cfg) . '},"layers":['
+    . (defined $layer
+       ? '{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"'
+         . sha256($layer) . '","size":' . length($layer) . '}'
+       : '')
+    . ']' . ($subject ? ',"subject":' . $subject : '')
+    . ',"annotations":{"n":"' . $n . '"}}'
+}
+
+my $cluster = OciTest::Cluster->start(masters => 3, replicas => 2);
+my @masters = $cluster->masters;
+is(scalar @masters, 3, "a cluster of three masters, each with two replicas");
+
+mkdir "$tmp/storage";
+my $t = OciTest::Nginx->new();
+$t->set(STORAGE => "$tmp/storage");
+$t->write_config(registry_config(
+    workers => 2,
+    redis => $cluster->seeds . ' wait=1 wait_timeout=1s',
+    extra => 'oci_registry_events on;'));
+$t->start;
+my $http = $t->http;
+my @workers = $t->worker_pids;
+
+# --- every endpoint family, repositories on every master -------------------
+
+my @repos = map { "cl/r$_" } 1 .. 12;
+my %on = map { $cluster->node_of_key("oci:{$_}:tags")->port => 1 } @repos;
+is(scalar keys %on, 3, 'the twelve repositories hash to all three masters');
+
+my (%digest, $events, $r0);
+for my $repo (@repos) {
+    my ($cfg, $layer) = (qq({"repo":"$repo"}), "layer of $repo" x 100);
+    $r0 = push_blob($t, $repo, $cfg);
+    is($r0->{status}, 201, "$repo: config pushed") or diag("$r0->{status} $r0->{content}");
+    $events++;
+
+    # the layer in two chunks
+    my $loc = start_upload($t, $repo);
+    ok($loc, "$repo: upload started");
+    my $half = int(length($layer) / 2);
+    my $r = $http->request('PATCH', $t->url($loc),
+        { content => substr($layer, 0, $half),
+          headers => { 'Content-Type' => 'application/octet-stream',
+                       'Content-Range' => '0-' . ($half - 1) } });
+    is($r->{status}, 202, "$repo: first chunk");
+    my $next = $r->{headers}{location};
+    $r = $http->request('PUT', $t->url($next . ($next =~ /\?/ ? '&' : '?')
+                                       . 'digest=' . sha256($layer)),
+        { content => substr($layer, $half),
+          headers => { 'Content-Type' => 'application/octet-stream' } });
+    is($r->{status}, 201, "$repo: closing chunk") or diag("$r->{status} $r->{content}");
+    $events++;
+
+    my $m = manifest($cfg, $layer, $repo);
+    is(put_manifest($t, $repo, 'v1', $m)->{status}, 201,
+       "$repo: manifest tagged v1");
+    $events++;
+    $digest{$repo} = sha256($m);
+}
+
+my $bad = 0;
+for my $repo (@repos) {
+    my $r = $http->get($t->url("/v2/$repo/manifests/v1"));
+    $bad++ unless $r->{status} == 200
+        && $r->{headers}{'docker-content-digest'} eq $digest{$repo};
+    $r = $http->get($t->url("/v2/$repo/blobs/" . sha256("layer of $repo" x 100)));
+    $bad++ unless $r->{status} == 200 && $r->{content} eq "layer of $repo" x 100;
+    $r = $http->get($t->url("/v2/$repo/tags/list"));
+    $bad++ unless $r->{status} == 200
+        && decode_json($r->{content})->{tags}[0] eq 'v1';
+}
+is($bad, 0, 'every manifest, chunked layer and tag list reads back');
+
+my $cat = $http->get($t->url('/v2/_catalog'));
+is_deeply(decode_json($cat->{content})->{repositories}, [ sort @repos ],
+          'the catalog (in the global slot) lists all twelve');
+
+# a referrer, then deletes
+my $subject = '{"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+    . '"digest":"' . $digest{'cl/r1'} . '","size":'
+    . length(manifest('{"repo":"cl/r1"}', 'layer of cl/r1' x 100, 'cl/r1'))
+    . '}';
+is(push_blob($t, 'cl/r1', '{"sig":1}')->{status}, 201, 'a signature config');
+$events++;
+my $sig = manifest('{"sig":1}', undef, 'sig', $subject);
+is(put_manifest($t, 'cl/r1', sha256($sig), $sig)->{status}, 201,
+   'a referrer of cl/r1:v1');
+$events++;
+my $refs = decode_json($http->get(
+    $t->url("/v2/cl/r1/referrers/$digest{'cl/r1'}"))->{content});
+is($refs->{manifests}[0]{digest}, sha256($sig), 'listed by the referrers API');
+
+is($http->request('DELETE', $t->url('/v2/cl/r2/manifests/v1'))->{status}, 202,
+   'a tag deleted');
+$events++;
+is($http->get($t->url('/v2/cl/r2/manifests/v1'))->{status}, 404, 'gone');
+is($http->request('DELETE',
+                  $t->url("/v2/cl/r3/manifests/$digest{'cl/r3'}"))->{status},
+   202, 'a manifest deleted');
+$events++;
+is($http->get($t->url('/v2/cl/r3/manifests/v1'))->{status}, 404,
+   'its tag went with it');
+
+# the outboxes forwarded: the events in the global slot, the outboxes empty
+my $g = $cluster->node_of_key('oci:{_}:events');
+ok(wait_for('the events forwarded', 5, sub {
+    $g->cmd('XLEN', 'oci:{_}:events') == $events
+}), "the events stream in the global slot has all $events events");
+my $left = 0;
+for my $repo (@repos) {
+    my $n = $cluster->node_of_key("oci:{$repo}:x:events");
+    $left += $n->cmd('EXISTS', "oci:{$repo}:x:catalog");
+    $left += $n->cmd('XLEN', "oci:{$repo}:x:events");
+}
+is($left, 0, 'and every repository\'s outbox is empty');
+my $first = $g->cmd('XRANGE', 'oci:{_}:events', '-', '+', 'COUNT', 1)->[0][1];
+my %f = @$first;
+is($f{a}, 'push', 'an event as a single Redis has it (action)');
+like($f{r}, qr{^cl/r\d+$}, '(repository)');
+
+# --- a resharding under pushers and pullers --------------------------------
+
+my $stop = "$tmp/stop";
+
+# $n processes push (or pull) in a loop until $stop exists, logging
+# "<time> <status> <repository> <tag> <manifest digest>"
+sub workers {
+    my ($n, $log, $kind) = @_;
+    my @pids;
+    for my $p (1 .. $n) {
+        my $pid = fork // die;
+        if (!$pid) {
+            open my $fh, '>', "$log.$p" or POSIX::_exit(1);
+            $fh->autoflush(1);
+            my $i = 0;
+            while (!-e $stop) {
+                my $repo = $repos[($p * 7 + $i) % @repos];
+                if ($kind eq 'pull') {
+                    my $r = $http->get($t->url("/v2/$repo/blobs/"
+                        . sha256(qq({"repo":"$repo"}))));
+                    printf $fh "%.3f %d %s\n", time, $r->{status}, $repo;
+                } else {
+                    my $tag = "$kind$p-" . $i;
+                    my $cfg = qq({"tag":"$tag"});
+                    my $m = manifest($cfg, undef, $tag);
+                    my $r = push_blob($t, $repo, $cfg);
+                    $r = put_manifest($t, $repo, $tag, $m)
+                        if $r->{status} == 201;
+                    printf $fh "%.3f %d %s %s %s\n", time, $r->{status},
+                        $repo, $tag, sha256($m);
+                }
+                $i++;
+            }
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    return @pids;
+}
+
+sub read_logs {
+    my ($log) = @_;
+    my @rows;
+    for my $f (glob "$log.*") {
+        open my $fh, '<', $f or die;
+        while (<$fh>) {
+            chomp;
+            push @rows, [ split / / ];
+        }
+    }
+    return @rows;
+}
+
+# redis-cli moves a master's lowest slots first: as many as it takes to
+# move a repository's, leaving the master some (three masters must keep
+# slots, or a failover later has no majority to vote)
+my ($from, $moved, $count);
+for my $m (@masters) {
+    my ($first, $last) = $cluster->range_of($m);
+    for my $repo (@repos) {
+        my $slot = $cluster->slot_of("oci:{$repo}:tags");
+        next unless $slot >= $first && $slot <= $last
+                    && $slot - $first + 1 < $last - $first;
+        ($from, $moved, $count) = ($m, $repo, $slot - $first + 1)
+            if !defined $count || $slot - $first + 1 < $count;
+    }
+}
+ok($from, "$moved moves with the first $count slots of its master");
+my ($to) = grep { $_->port != $from->port } @masters;
+my @kids = (workers(4, "$tmp/push", 'p'), workers(4, "$tmp/pull", 'pull'));
+sleep 1;
+my $out = $cluster->cli('--cluster', 'reshard', '127.0.0.1:' . $from->port,
+                       '--cluster-from', $cluster->id_of($from),
+                       '--cluster-to', $cluster->id_of($to),
+                       '--cluster-slots', $count, '--cluster-yes');
+is($?, 0, "redis-cli --cluster reshard moved $count slots") or diag($out);
+sleep 1;
+open my $touch, '>', $stop or die;
+close $touch;
+waitpid $_, 0 for @kids;
+unlink $stop;
+
+is($cluster->node_of_key("oci:{$moved}:tags")->port, $to->port,
+   "$moved is served by the other master now");
+my @pushed = read_logs("$tmp/push");
+my @pulled = read_logs("$tmp/pull");
+my @failed = grep { $_->[1] != 201 } @pushed;
+cmp_ok(scalar @pushed, '>', 20, scalar(@pushed) . ' pushes during the resharding');
+is(scalar @failed, 0, 'none failed') or diag(explain([ @failed[0 .. 4] ]));
+@failed = grep { $_->[1] != 200 } @pulled;
+cmp_ok(scalar @pulled, '>', 20, scalar(@pulled) . ' pulls during it');
+is(scalar @failed, 0, 'none failed');
+my $lost = 0;
+for my $row (@pushed) {
+    my (undef, $status, $repo, $tag, $d) = @$row;
+    my $r = $http->get($t->url("/v2/$repo/manifests/$tag"));
+    $lost++ unless $r->{status} == 200
+        && $r->{headers}{'docker-content-digest'} eq $d;
+}
+is($lost, 0, 'every push made during the resharding reads back');
+like(join("\n", grep { /slot \d+ moved/ } split /\n/, $t->error_log),
+     qr/slot \d+ moved to/, 'the workers followed MOVED');
+
+# --- kill -9 of a master ---------------------------------------------------
+
+my $victim = $to;
+my @kids2 = workers(6, "$tmp/acked", 'q');
+sleep 1;
+$victim->kill9;
+my $killed = time;
+note 'master killed';
+
+ok(wait_for("a push to $moved after the failover", 30, sub {
+    put_manifest($t, $moved, 'after',
+                 manifest(qq({"repo":"$moved"}), "layer of $moved" x 100,
+                          $moved))->{status} == 201
+}), 'pushes to the killed master\'s slots succeed again, without a reload');
+my $recovered = time - $killed;
+sleep 1;
+open $touch, '>', $stop or die;
+close $touch;
+waitpid $_, 0 for @kids2;
+note(sprintf 'a push to the killed master\'s slots succeeded %.2f s after '
+     . 'the kill (cluster-node-timeout 2 s)', $recovered);
+
+my @acked = grep { $_->[1] == 201 } read_logs("$tmp/acked");
+my $failed = grep { $_->[1] != 201 } read_logs("$tmp/acked");
+cmp_ok(scalar @acked, '>', 20, scalar(@acked) . ' pushes acknowledged');
+note("$failed pushes failed meanwhile (503: the clients retry)");
+$lost = 0;
+for my $row (@acked) {
+    my (undef, $status, $repo, $tag, $d) = @$row;
+    my $r = $http->get($t->url("/v2/$repo/manifests/$tag"));
+    next if $r->{status} == 200 && $r->{headers}{'docker-content-digest'} eq $d;
+    $lost++;
+    diag("lost $repo:$tag: $r->{status}");
+}
+is($lost, 0, 'every push acknowledged with wait=1 survived the failover');
+is($http->get($t->url('/v2/cl/r4/manifests/v1'))->{status}, 200,
+   'and those from before');
+
+is_deeply([ sort $t->worker_pids ], [ sort @workers ], 'no worker crashed');
+
+$t->check_logs;
+
+done_testing;
