@@ -381,3 +381,41 @@ mirror "hub": /v2/library/app/manifests/v1 answered 502
 POST /v2/hub/library/app/blobs/uploads/
 --- error_code: 405
 --- response_body_like: "code":"UNSUPPORTED"
+
+
+
+=== TEST 28: a Redis Cluster has database 0 only
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis cluster=127.0.0.1:$TEST_NGINX_REDIS_PORT db=2;
+    }
+--- must_die
+--- error_log
+takes no "db=" with "cluster=": a cluster has database 0 only
+
+
+
+=== TEST 29: cluster nodes and a plain address together
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT
+                           cluster=127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    }
+--- must_die
+--- error_log
+takes an address, sentinels or cluster nodes, one of them
+
+
+
+=== TEST 30: scheduled collection is refused on a cluster, until it is supported
+--- config
+    location /v2/ {
+        oci_registry;
+        oci_registry_redis cluster=127.0.0.1:$TEST_NGINX_REDIS_PORT;
+        oci_registry_gc_interval 1h;
+    }
+--- must_die
+--- error_log
+"oci_registry_gc_interval" is not supported with a Redis Cluster yet

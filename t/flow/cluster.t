@@ -18,8 +18,8 @@ use JSON::PP;
 use OciTest::Nginx;
 use OciTest::Redis;
 use OciTest::Cluster;
-use OciTest::Registry qw(registry_config sha256 push_blob put_manifest
-                         start_upload);
+use OciTest::Receiver;
+use OciTest::Registry qw(sha256 push_blob put_manifest start_upload);
 
 plan skip_all => 'redis-server or redis-cli not installed'
     unless OciTest::Redis::available() && OciTest::Cluster::cli_available();
@@ -55,13 +55,37 @@ my $cluster = OciTest::Cluster->start(masters => 3, replicas => 2);
 my @masters = $cluster->masters;
 is(scalar @masters, 3, "a cluster of three masters, each with two replicas");
 
+# the events endpoint reads the stream in the global slot
+my $rx = OciTest::Receiver->start;
+my $seeds = $cluster->seeds;
+
 mkdir "$tmp/storage";
 my $t = OciTest::Nginx->new();
-$t->set(STORAGE => "$tmp/storage");
-$t->write_config(registry_config(
-    workers => 2,
-    redis => $cluster->seeds . ' wait=1 wait_timeout=1s',
-    extra => 'oci_registry_events on;'));
+$t->set(STORAGE => "$tmp/storage", RX => $rx->port);
+$t->write_config(<<"EOF");
+%%GLOBALS%%
+master_process on;
+worker_processes 2;
+events { worker_connections 256; }
+http {
+    %%HTTP_GLOBALS%%
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        client_max_body_size 0;
+        oci_registry_storage %%STORAGE%%;
+        oci_registry_redis $seeds wait=1 wait_timeout=1s;
+        oci_registry_thread_pool default;
+        oci_registry_events on;
+        oci_registry_events_endpoint all /_hooks/all poll=100ms;
+
+        location /v2/ { oci_registry; }
+        location /_hooks/ {
+            internal;
+            proxy_pass http://127.0.0.1:%%RX%%;
+        }
+    }
+}
+EOF
 $t->start;
 my $http = $t->http;
 my @workers = $t->worker_pids;
@@ -146,22 +170,36 @@ $events++;
 is($http->get($t->url('/v2/cl/r3/manifests/v1'))->{status}, 404,
    'its tag went with it');
 
-# the outboxes forwarded: the events in the global slot, the outboxes empty
-my $g = $cluster->node_of_key('oci:{_}:events');
-ok(wait_for('the events forwarded', 5, sub {
-    $g->cmd('XLEN', 'oci:{_}:events') == $events
-}), "the events stream in the global slot has all $events events");
+# the outboxes forwarded: the events delivered from the global slot's
+# stream, each once, and every repository's outbox empty
+my (%seen, @got);
+ok(wait_for('the webhook to get them', 10, sub {
+    %seen = ();
+    @got = map { @{ decode_json($_->{body})->{events} } }
+           grep { $_->{status} == 200 } $rx->requests;
+    $seen{ $_->{id} }++ for @got;
+    keys %seen == $events;
+}), "the endpoint delivered all $events events, each once: "
+    . scalar(keys %seen) . ' (' . scalar(@got) . ' deliveries)');
+is(scalar(grep { $_->{action} eq 'push' } @got), $events - 2,
+   'as pushes, and the two deletes as deletes');
+is(scalar(grep { ($_->{target}{repository} // '') =~ m{^cl/r\d+$} } @got),
+   $events, 'with their repositories');
 my $left = 0;
 for my $repo (@repos) {
     my $n = $cluster->node_of_key("oci:{$repo}:x:events");
     $left += $n->cmd('EXISTS', "oci:{$repo}:x:catalog");
     $left += $n->cmd('XLEN', "oci:{$repo}:x:events");
 }
-is($left, 0, 'and every repository\'s outbox is empty');
-my $first = $g->cmd('XRANGE', 'oci:{_}:events', '-', '+', 'COUNT', 1)->[0][1];
-my %f = @$first;
-is($f{a}, 'push', 'an event as a single Redis has it (action)');
-like($f{r}, qr{^cl/r\d+$}, '(repository)');
+is($left, 0, 'every repository\'s outbox is empty');
+
+# the collector is not run on a cluster yet; a repository's usage is
+my $r = $http->request('POST', $t->url('/v2/_gc/run'));
+is($r->{status}, 405, 'POST /v2/_gc/run: 405');
+is(eval { decode_json($r->{content})->{errors}[0]{code} }, 'UNSUPPORTED',
+   'UNSUPPORTED, with the OCI body');
+$r = $http->get($t->url('/v2/cl/r4/_gc/usage'));
+is($r->{status}, 200, 'a repository\'s _gc/usage works');
 
 # --- a resharding under pushers and pullers --------------------------------
 
