@@ -58,6 +58,11 @@ typedef struct {
     unsigned                    asking:1;    /* CLUSTER SLOTS in flight */
     unsigned                    known:1;     /* a map was loaded */
     unsigned                    exiting:1;
+
+    /* the outboxes' sweep: the node scanned, its SCAN cursor */
+    ngx_event_t                 sweep;
+    ngx_uint_t                  swept;
+    u_char                      cursor[NGX_INT64_LEN + 1];
     u_char                      slots[NGX_HTTP_OCI_REDIS_SLOTS];
 } ngx_http_oci_redis_cluster_t;
 

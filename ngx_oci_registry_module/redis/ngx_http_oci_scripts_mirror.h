@@ -13,8 +13,9 @@
  * mirrored repository is an ordinary one under its mirror's prefix; its
  * manifests' hashes say when they were fetched, when each tag pointing
  * at them was last fetched or revalidated, and their last pull (our
- * clock, s), "<base>mirror" its source.  The fetch leases
- * "<prefix>mirror:fetch:<digest>" are not a repository's.
+ * clock, s), "<base>mirror" its source, "<base>mirror:fetch:<digest>"
+ * the lease of a blob's fetch (the repository's, so that MIRROR_LEASE
+ * reads and takes it in one slot).
  */
 
 

@@ -1,8 +1,9 @@
 package BenchUtil;
 
 # What the benchmark scripts of scripts/bench/ share (gc.pl, mirror.pl,
-# nodes.pl): free ports, processes killed when the script ends, waiting
-# for a port, a command's output, files, medians, a private Redis.
+# nodes.pl, cluster.pl): free ports, processes killed when the script
+# ends, waiting for a port, a command's output, files, medians, a
+# private Redis.
 
 use strict;
 use warnings;

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs the side-by-side benchmark (see scripts/bench/bench.pl) and draws
 # the chart, then garbage collection at scale (scripts/bench/gc.pl), the
-# pull-through mirror (scripts/bench/mirror.pl) and one node against
-# three (scripts/bench/nodes.pl).  Results: build/bench/{results.tsv,
-# info.txt,chart.png,gc.txt,mirror.txt,nodes.txt}.
-# BENCH_ONLY=gc or BENCH_ONLY=mirror runs that part alone; BENCH_ONLY=nodes
-# runs one node against three behind a balancer (scripts/bench/nodes.pl).
+# pull-through mirror (scripts/bench/mirror.pl), one node against
+# three (scripts/bench/nodes.pl) and a Redis Cluster against a single
+# Redis (scripts/bench/cluster.pl).  Results: build/bench/{results.tsv,
+# info.txt,chart.png,gc.txt,mirror.txt,nodes.txt,cluster.txt}.
+# BENCH_ONLY=gc, mirror, nodes or cluster runs that part alone.
 #   scripts/bench/run.sh [ROUNDS [SECONDS]]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,6 +21,11 @@ fi
 if [ "${BENCH_ONLY:-}" = nodes ]; then
     perl scripts/bench/nodes.pl
     echo "bench: $BENCH_OUT/nodes.txt"
+    exit 0
+fi
+if [ "${BENCH_ONLY:-}" = cluster ]; then
+    perl scripts/bench/cluster.pl
+    echo "bench: $BENCH_OUT/cluster.txt"
     exit 0
 fi
 if [ "${BENCH_ONLY:-}" = mirror ]; then
@@ -42,5 +47,7 @@ gnuplot -e "out='$BENCH_OUT/chart.png'; in='$BENCH_OUT/chart.tsv'" \
 perl scripts/bench/gc.pl
 perl scripts/bench/mirror.pl
 perl scripts/bench/nodes.pl
+perl scripts/bench/cluster.pl
 echo "bench: $BENCH_OUT/results.tsv, $BENCH_OUT/info.txt, $BENCH_OUT/chart.png," \
-     "$BENCH_OUT/gc.txt, $BENCH_OUT/mirror.txt, $BENCH_OUT/nodes.txt"
+     "$BENCH_OUT/gc.txt, $BENCH_OUT/mirror.txt, $BENCH_OUT/nodes.txt," \
+     "$BENCH_OUT/cluster.txt"

@@ -185,13 +185,33 @@ is(scalar(grep { $_->{action} eq 'push' } @got), $events - 2,
    'as pushes, and the two deletes as deletes');
 is(scalar(grep { ($_->{target}{repository} // '') =~ m{^cl/r\d+$} } @got),
    $events, 'with their repositories');
-my $left = 0;
+my $unsent = 0;
 for my $repo (@repos) {
     my $n = $cluster->node_of_key("oci:{$repo}:x:events");
-    $left += $n->cmd('EXISTS', "oci:{$repo}:x:catalog");
-    $left += $n->cmd('XLEN', "oci:{$repo}:x:events");
+    $unsent += $n->cmd('EXISTS', "oci:{$repo}:x:catalog");
+    $unsent += $n->cmd('XLEN', "oci:{$repo}:x:events");
 }
-is($left, 0, 'every repository\'s outbox is empty');
+is($unsent, 0, 'every repository\'s outbox is empty');
+
+# an outbox as a worker killed between a script and its forward leaves
+# it: a worker's sweep (a SCAN step a second) forwards it
+my $left = 'cl/left';
+$cluster->node_of_key("oci:{$left}:x:catalog")
+        ->cmd('ZADD', "oci:{$left}:x:catalog", 0, $left);
+$cluster->node_of_key("oci:{$left}:x:events")
+        ->cmd('XADD', "oci:{$left}:x:events", '*', a => 'push', r => $left,
+              m => 'application/vnd.oci.image.manifest.v1+json',
+              d => 'sha256:' . ('0' x 64), t => 'left', x => '', u => '',
+              q => '"request":{"id":"left-behind"}');
+ok(wait_for('the sweep', 20, sub {
+    grep { $_ eq $left } @{ decode_json($http->get(
+        $t->url('/v2/_catalog'))->{content})->{repositories} }
+}), 'an outbox nobody forwarded: the sweep puts its name in the catalog');
+ok(wait_for('its event', 10, sub {
+    grep { ($_->{target}{tag} // '') eq 'left' }
+    map { @{ decode_json($_->{body})->{events} } }
+    grep { $_->{status} == 200 } $rx->requests
+}), 'and its event is delivered');
 
 # the collector is not run on a cluster yet; a repository's usage is
 my $r = $http->request('POST', $t->url('/v2/_gc/run'));
