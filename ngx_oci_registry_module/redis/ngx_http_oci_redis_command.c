@@ -564,8 +564,9 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
         && reply->type != REDIS_REPLY_ERROR
         && pending->script < NGX_HTTP_OCI_SCRIPT_N
         && ngx_http_oci_script_outbox[pending->script]
-        && pending->argc > 4
-        && !(pending->argvlen[2] == 1 && pending->argv[2][0] == '1'))
+        && pending->argc > 3
+        && ngx_atoi((u_char *) pending->argv[2], pending->argvlen[2])
+           > (ngx_int_t) ngx_http_oci_script_outbox[pending->script])
     {
         ngx_http_oci_redis_outbox(redis->conf, (u_char *) pending->argv[3],
                                   pending->argvlen[3]);

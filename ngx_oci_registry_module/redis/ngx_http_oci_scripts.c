@@ -111,6 +111,21 @@ ngx_http_oci_script_reply(redisReply *reply)
 
 
 /*
+ * catalog(key, name): the repository is in the catalog.  On a cluster
+ * the key is the repository's outbox, and "<outbox>catalog:listed"
+ * says that a forward put the name in the global catalog already, so
+ * that a push to a listed repository has nothing to forward (on one
+ * Redis that key never exists)
+ */
+#define NGX_HTTP_OCI_LUA_CATALOG                                             \
+    "local function catalog(k, name)\n"                                      \
+    "  if redis.call('EXISTS', k .. ':listed') == 0 then\n"                  \
+    "    redis.call('ZADD', k, 0, name)\n"                                   \
+    "  end\n"                                                                \
+    "end\n"
+
+
+/*
  * delete(b, digest): a manifest by digest, with its tags, its reverse
  * indexes, its referrer entry and its place in the index of manifests;
  * false when there is none.  A blob it leaves unreferenced starts its
@@ -260,6 +275,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
     ngx_string(
         NGX_HTTP_OCI_LUA_EVENT
         NGX_HTTP_OCI_LUA_STORE
+        NGX_HTTP_OCI_LUA_CATALOG
         "local b = KEYS[1]\n"
         "local dg = ARGV[2]\n"
         "local i = 10\n"
@@ -291,7 +307,7 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "store(b, dg, ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],\n"
         "      blobs, mans)\n"
         "for _, t in ipairs(tags) do tag(b, t, dg) end\n"
-        "redis.call('ZADD', KEYS[2], 0, ARGV[1])\n"
+        "catalog(KEYS[2], ARGV[1])\n"
         "for _, t in ipairs(tags) do event(3, i, t, dg) end\n"
         "if #tags == 0 then event(3, i, '', dg) end\n"
         "return 'OK'\n"),
@@ -762,7 +778,8 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
     ngx_string(NGX_HTTP_OCI_LUA_GC_USAGE),
 
     /* the mirrors' (ngx_http_oci_scripts_mirror.h) */
-    ngx_string(NGX_HTTP_OCI_LUA_STORE NGX_HTTP_OCI_LUA_MIRROR_PUT),
+    ngx_string(NGX_HTTP_OCI_LUA_STORE NGX_HTTP_OCI_LUA_CATALOG
+               NGX_HTTP_OCI_LUA_MIRROR_PUT),
     ngx_string(NGX_HTTP_OCI_LUA_MIRROR_LEASE),
 
     /* a cluster's outboxes (ngx_http_oci_scripts_outbox.h) */
@@ -796,15 +813,18 @@ const u_char  ngx_http_oci_script_writes[NGX_HTTP_OCI_SCRIPT_N] = {
 /*
  * The scripts of a repository whose keys after the first are the ones
  * that are no repository's (the catalog, events, blob records): on a
- * cluster those are its outbox, forwarded after the reply
+ * cluster those are its outbox, forwarded after the reply when the
+ * script had more keys than the number here.  The link scripts' first
+ * three (the blob record, the collector's repositories) hold one member
+ * each on a cluster and need no forward; their events do.
  */
 
 const u_char  ngx_http_oci_script_outbox[NGX_HTTP_OCI_SCRIPT_N] = {
     [NGX_HTTP_OCI_SCRIPT_MANIFEST_GET] = 1,
     [NGX_HTTP_OCI_SCRIPT_MANIFEST_PUT] = 1,
     [NGX_HTTP_OCI_SCRIPT_MANIFEST_DELETE] = 1,
-    [NGX_HTTP_OCI_SCRIPT_BLOB_LINK] = 1,
-    [NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE] = 1,
+    [NGX_HTTP_OCI_SCRIPT_BLOB_LINK] = 4,
+    [NGX_HTTP_OCI_SCRIPT_BLOB_CLOSE] = 4,
     [NGX_HTTP_OCI_SCRIPT_BLOB_GET] = 1,
     [NGX_HTTP_OCI_SCRIPT_BLOB_DELETE] = 1,
     [NGX_HTTP_OCI_SCRIPT_LIFECYCLE_EXPIRE] = 1,

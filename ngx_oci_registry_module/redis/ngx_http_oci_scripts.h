@@ -82,7 +82,10 @@ extern ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N];
 /* 1 for a script whose change a request acknowledges (see "wait") */
 extern const u_char  ngx_http_oci_script_writes[NGX_HTTP_OCI_SCRIPT_N];
 
-/* 1 for a script given keys beyond the first: its outbox on a cluster */
+/*
+ * Non-zero for a script whose keys beyond the first are its outbox on a
+ * cluster: forwarded when it had more keys than that number
+ */
 extern const u_char  ngx_http_oci_script_outbox[NGX_HTTP_OCI_SCRIPT_N];
 
 ngx_http_oci_reply_e ngx_http_oci_script_reply(redisReply *reply);

@@ -20,9 +20,10 @@
 
 
 /*
- * MIRROR_PUT (after NGX_HTTP_OCI_LUA_STORE): KEYS[2] the catalog; ARGV
- * name, digest, type, body, size, subject, descriptor, artifactType, the
- * tag ("" by digest), when it was fetched, the upstream, then two
+ * MIRROR_PUT (after NGX_HTTP_OCI_LUA_STORE and _CATALOG): KEYS[2] the
+ * catalog; ARGV name, digest, type, body, size, subject, descriptor,
+ * artifactType, the tag ("" by digest), when it was fetched, the
+ * upstream, then two
  * counted lists: blobs and child manifests.  Stores what the upstream
  * sent (verified against its digest): its blobs are fetched when they
  * are pulled, so none is checked.  The manifest is marked with when it
@@ -49,7 +50,7 @@
     "  redis.call('HSET', b .. 'm:' .. ARGV[2], 'fetched:' .. ARGV[9],\n"     \
     "             ARGV[10])\n"                                               \
     "end\n"                                                                  \
-    "redis.call('ZADD', KEYS[2], 0, ARGV[1])\n"                              \
+    "catalog(KEYS[2], ARGV[1])\n"                                            \
     "return 'OK'\n"
 
 

@@ -94,8 +94,10 @@
 /*
  * OUTBOX_DONE: KEYS[1] the outbox; ARGV the last event id forwarded (""
  * for none), the dropped count forwarded, the names forwarded.  Removes
- * them.  The stream stays, empty: its last id keeps new ids above the
- * ones forwarded, whatever a new master's clock says.
+ * them, and marks the repository listed ("catalog:listed": its pushes
+ * do not write the catalog again).  The stream stays, empty: its last
+ * id keeps new ids above the ones forwarded, whatever a new master's
+ * clock says.
  */
 #define NGX_HTTP_OCI_LUA_OUTBOX_DONE                                         \
     "local x = KEYS[1]\n"                                                    \
@@ -108,6 +110,7 @@
     "  redis.call('DECRBY', x .. 'events:dropped', ARGV[2])\n"               \
     "end\n"                                                                  \
     "for i = 3, #ARGV do redis.call('ZREM', x .. 'catalog', ARGV[i]) end\n"  \
+    "if #ARGV > 2 then redis.call('SET', x .. 'catalog:listed', 1) end\n"    \
     "return 'OK'\n"
 
 
