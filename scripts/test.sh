@@ -5,7 +5,8 @@
 #   SANITIZE=1          test the ASan/UBSan build; nginx runs with the
 #                       sanitizer runtimes preloaded
 #   TEST_NGINX_LIB=dir  run t/*.t under the real Test::Nginx from dir/lib
-#   extra arguments     passed to prove instead of "-r t"
+#   extra arguments     passed to prove instead of "-r t" (the whole
+#                       suite, then its HTTP-only flows on a Redis Cluster)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,9 +28,11 @@ export TEST_NGINX_LOAD_MODULES=$top/build/$variant/ngx_http_oci_registry_module.
 
 tmp=$(mktemp -d /tmp/oci-test.XXXXXX)
 redis_pid=
+cluster_pid=
 
 cleanup() {
     [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+    [ -n "$cluster_pid" ] && kill "$cluster_pid" 2>/dev/null && wait "$cluster_pid" 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -56,8 +59,36 @@ export TEST_NGINX_REDIS_PORT
 inc=()
 [ -n "${TEST_NGINX_LIB:-}" ] && inc=(-I"$TEST_NGINX_LIB/lib")
 
+whole=0
 if [ $# -eq 0 ]; then
     set -- -r t
+    whole=1
 fi
 
 prove "${inc[@]}" "$@"
+
+# The whole suite also runs the flows that speak only HTTP (no look into
+# Redis, no Redis stopped) again against a Redis Cluster of three
+# masters, each test under a key prefix of its own (OCI_TEST_CLUSTER,
+# t/lib/OciTest/Registry.pm); t/flow/cluster.t has its own cluster.
+[ "$whole" = 1 ] || exit 0
+
+perl -I t/lib -MOciTest::Cluster -e '
+    $SIG{TERM} = sub { exit 0 };
+    my $c = OciTest::Cluster->start(masters => 3, replicas => 0);
+    open my $f, ">", "$ARGV[0].new" or die; print $f $c->seeds; close $f;
+    rename "$ARGV[0].new", $ARGV[0] or die;
+    sleep 1 while 1;' "$tmp/seeds" &
+cluster_pid=$!
+
+for _ in $(seq 300); do
+    [ -s "$tmp/seeds" ] && break
+    kill -0 "$cluster_pid" 2>/dev/null || { echo "test: no cluster" >&2; exit 1; }
+    sleep 0.1
+done
+
+OCI_TEST_CLUSTER=$(cat "$tmp/seeds") prove t/flow/uploads.t \
+    t/flow/pagination.t t/flow/hostile.t t/flow/signatures.t \
+    t/flow/clients-skopeo.t t/flow/limits.t t/flow/upload-expiry.t \
+    t/flow/nodes.t t/flow/error-pages.t t/flow/disk-full.t \
+    t/flow/crash-nginx.t t/flow/storage-owner.t

@@ -29,6 +29,12 @@ sub registry_config {
     my $redis_args = $o{redis_args} // '';
     # or all of them, the address too (sentinel=... master=...)
     my $redis = $o{redis} // "127.0.0.1:%%REDIS%% $redis_args";
+    # OCI_TEST_CLUSTER: the seeds of a Redis Cluster the flows share
+    # (scripts/test.sh --cluster), each test under a key prefix of its own
+    if (!defined $o{redis} && $ENV{OCI_TEST_CLUSTER}) {
+        $redis = "$ENV{OCI_TEST_CLUSTER} $redis_args";
+        $extra = "oci_registry_key_prefix t$$:;\n            $extra";
+    }
     # the commit's thread pool: our directive, or (aio => 1) "aio threads",
     # or (threads => 0) none
     my $threads = $o{aio} ? "aio threads;" : "oci_registry_thread_pool default;";
