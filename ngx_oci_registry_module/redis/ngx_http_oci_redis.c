@@ -96,6 +96,9 @@ ngx_http_oci_redis_new(ngx_pool_t *pool, ngx_log_t *log,
     redis->log = log;
     redis->backoff = NGX_HTTP_OCI_REDIS_BACKOFF_MIN;
 
+    ngx_queue_init(&redis->waiting);
+    ngx_queue_init(&redis->queued);
+
     redis->deferred = ngx_palloc(pool,
                                  NGX_HTTP_OCI_REDIS_DEFERRED_MAX
                                  * sizeof(ngx_http_oci_redis_deferred_t *));

@@ -53,13 +53,25 @@ typedef struct {
     /* run after a reconnect if this command's reply is lost */
     ngx_http_oci_redis_deferred_t  *undo;
 
-    /* a WAIT's: the write's reply (a copy), for the handler */
-    redisReply                     *held;
-
     /* a cluster's: MOVED, ASK and TRYAGAIN followed, and the wait */
     ngx_uint_t                      redirects;
     ngx_event_t                     retry;
 } ngx_http_oci_redis_pending_t;
+
+
+/*
+ * A request whose write waits for WAIT: the write's reply (a copy), in
+ * the request's pool, on its connection's list of those the WAIT in
+ * flight counts, or of those the next one will
+ */
+typedef struct {
+    ngx_queue_t                     queue;
+    ngx_http_request_t             *request;
+    ngx_http_oci_redis_handler_pt   handler;
+    ngx_http_oci_redis_fail_pt      fail;
+    redisReply                     *held;
+    unsigned                        linked:1;
+} ngx_http_oci_redis_waiter_t;
 
 
 /* redirections a command follows, and the pause before a TRYAGAIN's */
@@ -76,8 +88,7 @@ static ngx_int_t ngx_http_oci_redis_evalsha(ngx_http_oci_redis_conf_t *rcf,
 static ngx_int_t ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_redis_fail_pt fail, ngx_uint_t script, int argc,
-    const char **argv, size_t *argvlen, ngx_http_oci_args_t *undo,
-    redisReply *held, ngx_http_oci_redis_t *to);
+    const char **argv, size_t *argvlen, ngx_http_oci_args_t *undo);
 static ngx_int_t ngx_http_oci_redis_send_bg(ngx_http_oci_redis_conf_t *rcf,
     ngx_http_oci_redis_callback_pt cb, void *data, ngx_uint_t script,
     int argc, const char **argv, size_t *argvlen);
@@ -100,6 +111,9 @@ static void ngx_http_oci_redis_answer(ngx_http_request_t *r,
 static void ngx_http_oci_redis_wait(ngx_http_request_t *r,
     ngx_http_oci_redis_t *redis, redisReply *reply,
     ngx_http_oci_redis_handler_pt handler, ngx_http_oci_redis_fail_pt fail);
+static void ngx_http_oci_redis_wait_send(ngx_http_oci_redis_t *redis);
+static void ngx_http_oci_redis_wait_done(void *data, redisReply *reply);
+static void ngx_http_oci_redis_waiter_cleanup(void *data);
 static redisReply *ngx_http_oci_redis_copy(ngx_pool_t *pool,
     redisReply *reply);
 
@@ -145,7 +159,7 @@ ngx_http_oci_redis_plain(ngx_http_request_t *r,
     }
 
     return ngx_http_oci_redis_send(r, rcf, handler, fail, kind, args->n,
-                                   args->argv, args->lens, NULL, NULL, NULL);
+                                   args->argv, args->lens, NULL);
 }
 
 
@@ -179,7 +193,7 @@ ngx_http_oci_redis_script_undo(ngx_http_request_t *r,
                                    args->n + NGX_HTTP_OCI_ARGS_HEAD,
                                    args->argv - NGX_HTTP_OCI_ARGS_HEAD,
                                    args->lens - NGX_HTTP_OCI_ARGS_HEAD,
-                                   undo, NULL, NULL);
+                                   undo);
 }
 
 
@@ -223,14 +237,13 @@ static ngx_int_t
 ngx_http_oci_redis_send(ngx_http_request_t *r,
     ngx_http_oci_redis_conf_t *rcf, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_redis_fail_pt fail, ngx_uint_t script, int argc,
-    const char **argv, size_t *argvlen, ngx_http_oci_args_t *undo,
-    redisReply *held, ngx_http_oci_redis_t *to)
+    const char **argv, size_t *argvlen, ngx_http_oci_args_t *undo)
 {
     ngx_pool_cleanup_t            *cln;
     ngx_http_oci_redis_t          *redis;
     ngx_http_oci_redis_pending_t  *pending;
 
-    redis = to ? to : ngx_http_oci_redis_route(rcf, argc, argv, argvlen);
+    redis = ngx_http_oci_redis_route(rcf, argc, argv, argvlen);
 
     /*
      * While a connection is being made (a worker just started, or Redis
@@ -269,7 +282,6 @@ ngx_http_oci_redis_send(ngx_http_request_t *r,
     pending->fail = fail;
     pending->cleanup = cln;
     pending->script = script;
-    pending->held = held;
     pending->timer.log = r->connection->log;
 
     if (undo != NULL) {
@@ -691,13 +703,11 @@ ngx_http_oci_redis_answer(ngx_http_request_t *r, ngx_http_oci_redis_t *redis,
     redisReply *reply, ngx_http_oci_redis_pending_t *pending)
 {
     ngx_uint_t                      waits;
-    redisReply                     *held;
     ngx_http_oci_redis_fail_pt      fail;
     ngx_http_oci_redis_handler_pt   handler;
 
     handler = pending->handler;
     fail = pending->fail;
-    held = pending->held;
 
     waits = redis->conf->wait
             && (pending->script == NGX_HTTP_OCI_REDIS_PLAIN_WRITE
@@ -715,29 +725,6 @@ ngx_http_oci_redis_answer(ngx_http_request_t *r, ngx_http_oci_redis_t *redis,
         return;
     }
 
-    if (held != NULL) {
-
-        /* WAIT's count of the replicas that have the write */
-
-        if (reply->type == REDIS_REPLY_INTEGER
-            && reply->integer >= (long long) redis->conf->wait)
-        {
-            handler(r, held);
-            return;
-        }
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oci registry: redis \"%V\": %L of %ui replicas "
-                      "acknowledged the write within %M ms",
-                      &redis->conf->addr,
-                      (int64_t) (reply->type == REDIS_REPLY_INTEGER
-                                 ? reply->integer : -1),
-                      redis->conf->wait, redis->conf->wait_timeout);
-
-        fail(r);
-        return;
-    }
-
     if (waits && reply->type != REDIS_REPLY_ERROR) {
         ngx_http_oci_redis_wait(r, redis, reply, handler, fail);
         return;
@@ -748,8 +735,12 @@ ngx_http_oci_redis_answer(ngx_http_request_t *r, ngx_http_oci_redis_t *redis,
 
 
 /*
- * WAIT follows the write on the same connection, so it counts the
- * replicas that have this write (and every one before it)
+ * WAIT counts the replicas that have every write its connection sent
+ * before it: one WAIT answers for all the writes whose replies came
+ * before it was sent.  So a connection has at most one WAIT in flight;
+ * the writes answered meanwhile wait for the next, which is sent when it
+ * returns.  Replicas that do not come cost one wait_timeout a batch,
+ * not one a write, and the commands behind a WAIT wait for one.
  */
 
 static void
@@ -757,21 +748,153 @@ ngx_http_oci_redis_wait(ngx_http_request_t *r, ngx_http_oci_redis_t *redis,
     redisReply *reply, ngx_http_oci_redis_handler_pt handler,
     ngx_http_oci_redis_fail_pt fail)
 {
-    redisReply                 *held;
-    ngx_http_oci_redis_conf_t  *rcf;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_oci_redis_waiter_t  *w;
+
+    w = ngx_pcalloc(r->pool, sizeof(ngx_http_oci_redis_waiter_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (w == NULL || cln == NULL) {
+        fail(r);
+        return;
+    }
+
+    w->held = ngx_http_oci_redis_copy(r->pool, reply);
+    if (w->held == NULL) {
+        fail(r);
+        return;
+    }
+
+    w->request = r;
+    w->handler = handler;
+    w->fail = fail;
+    w->linked = 1;
+
+    ngx_queue_insert_tail(&redis->queued, &w->queue);
+
+    cln->handler = ngx_http_oci_redis_waiter_cleanup;
+    cln->data = w;
+
+    if (!redis->wait_sent) {
+        ngx_http_oci_redis_wait_send(redis);
+    }
+}
+
+
+/* WAIT for the writes queued; those it cannot be sent for fail */
+
+static void
+ngx_http_oci_redis_wait_send(ngx_http_oci_redis_t *redis)
+{
+    ngx_http_oci_redis_conf_t     *rcf;
+    ngx_http_oci_redis_pending_t  *pending;
+
+    if (ngx_queue_empty(&redis->queued)) {
+        return;
+    }
 
     rcf = redis->conf;
 
-    held = ngx_http_oci_redis_copy(r->pool, reply);
+    ngx_queue_add(&redis->waiting, &redis->queued);
+    ngx_queue_init(&redis->queued);
 
-    if (held == NULL
-        || ngx_http_oci_redis_send(r, rcf, handler, fail,
-                                   NGX_HTTP_OCI_REDIS_PLAIN, 3,
-                                   rcf->wait_argv, rcf->wait_lens, NULL, held,
-                                   redis)
-           != NGX_OK)
-    {
-        fail(r);
+    pending = NULL;
+
+    if (redis->ac != NULL) {
+        pending = ngx_alloc(sizeof(ngx_http_oci_redis_pending_t),
+                            redis->log);
+    }
+
+    if (pending != NULL) {
+        ngx_memzero(pending, sizeof(ngx_http_oci_redis_pending_t));
+
+        pending->cb = ngx_http_oci_redis_wait_done;
+        pending->data = redis;
+        pending->script = NGX_HTTP_OCI_REDIS_PLAIN;
+        pending->timer.log = redis->log;
+
+        /* the queue frees it if hiredis does not take it */
+
+        if (ngx_http_oci_redis_queue(redis, pending, 3, rcf->wait_argv,
+                                     rcf->wait_lens)
+            == NGX_OK)
+        {
+            redis->wait_sent = 1;
+            return;
+        }
+    }
+
+    ngx_http_oci_redis_wait_done(redis, NULL);
+}
+
+
+static void
+ngx_http_oci_redis_wait_done(void *data, redisReply *reply)
+{
+    ngx_http_oci_redis_t  *redis = data;
+
+    ngx_uint_t                    ok;
+    ngx_queue_t                  *q;
+    ngx_connection_t             *c;
+    ngx_http_request_t           *r;
+    ngx_http_oci_redis_conf_t    *rcf;
+    ngx_http_oci_redis_waiter_t  *w;
+
+    rcf = redis->conf;
+    redis->wait_sent = 0;
+
+    ok = (reply != NULL && reply->type == REDIS_REPLY_INTEGER
+          && reply->integer >= (long long) rcf->wait);
+
+    while (!ngx_queue_empty(&redis->waiting)) {
+        q = ngx_queue_head(&redis->waiting);
+        ngx_queue_remove(q);
+
+        w = ngx_queue_data(q, ngx_http_oci_redis_waiter_t, queue);
+        w->linked = 0;
+
+        r = w->request;
+        c = r->connection;
+
+        ngx_http_set_log_request(c->log, r);
+
+        /* the handler may end the request, and w with its pool */
+
+        if (ok) {
+            w->handler(r, w->held);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "oci registry: redis \"%V\": %L of %ui replicas "
+                          "acknowledged the write within %M ms",
+                          &rcf->addr,
+                          (int64_t) (reply != NULL
+                                     && reply->type == REDIS_REPLY_INTEGER
+                                     ? reply->integer : -1),
+                          rcf->wait, rcf->wait_timeout);
+
+            w->fail(r);
+        }
+
+        ngx_http_run_posted_requests(c);
+    }
+
+    if (!redis->exiting) {
+        ngx_http_oci_redis_wait_send(redis);
+    }
+}
+
+
+/* a request that goes while its write waits leaves the list */
+
+static void
+ngx_http_oci_redis_waiter_cleanup(void *data)
+{
+    ngx_http_oci_redis_waiter_t  *w = data;
+
+    if (w->linked) {
+        ngx_queue_remove(&w->queue);
+        w->linked = 0;
     }
 }
 

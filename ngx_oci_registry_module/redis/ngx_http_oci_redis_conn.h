@@ -86,9 +86,14 @@ struct ngx_http_oci_redis_s {
     ngx_http_oci_redis_deferred_t  **deferred;
     ngx_uint_t                  ndeferred;
     ngx_uint_t                  dropped;     /* deferred ones lost, full */
+    /* writes whose answers wait: for the WAIT in flight, for the next */
+    ngx_queue_t                 waiting;
+    ngx_queue_t                 queued;
+
     unsigned                    ready:1;
     unsigned                    exiting:1;
     unsigned                    flushing:1;
+    unsigned                    wait_sent:1;
 
     /* hex SHA1 of each script, for EVALSHA */
     u_char                      sha[NGX_HTTP_OCI_SCRIPT_N][41];

@@ -113,6 +113,31 @@ is($t3->http->get($t3->url('/v2/ha/app/manifests/first'))->{status}, 200,
 my ($said) = grep { /replicas acknowledged/ } split /\n/, $t3->error_log;
 like($said // '', qr/\b2 of 3 replicas acknowledged the write within 200 ms/,
      'the log says how many replicas had it');
+# a burst of writes that no replica count can satisfy: one WAIT at a time
+# answers for all the writes before it, so the reads behind the WAITs
+# wait for one or two of them, not for twenty
+my @burst;
+for my $i (1 .. 20) {
+    my $pid = fork // die;
+    if (!$pid) {
+        my $res = push_blob($t3, 'ha/three', qq({"burst":$i}));
+        POSIX::_exit($res->{status} == 503 ? 0 : 1);
+    }
+    push @burst, $pid;
+}
+my $reads_ok = 0;
+for (1 .. 10) {
+    $reads_ok++ if $t3->http->get($t3->url('/v2/ha/app/manifests/first'))
+                      ->{status} == 200;
+}
+my $bad = 0;
+for (@burst) { waitpid $_, 0; $bad++ if $? }
+is($bad, 0, 'twenty concurrent pushes with wait=3: each answered 503');
+is($reads_ok, 10, 'the reads sent meanwhile on the same connection: 200');
+my $said3 = () = $t3->error_log =~ /replicas acknowledged the write/g;
+cmp_ok($said3, '>=', 21, "each unacknowledged write logged ($said3)");
+unlike($t3->error_log, qr/redis "m" timed out/,
+       'no command timed out behind the WAITs');
 $t3->allow_log(qr/replicas acknowledged/);
 $t3->check_logs;
 
