@@ -29,10 +29,6 @@
 #define NGX_HTTP_OCI_REDIS_REFRESH_MIN  100
 #define NGX_HTTP_OCI_REDIS_REFRESH_MAX  1000
 
-/* the outboxes' sweep: a SCAN step of this many keys a second */
-#define NGX_HTTP_OCI_REDIS_SWEEP_EVERY  1000
-#define NGX_HTTP_OCI_REDIS_SWEEP_COUNT  "1000"
-
 
 static ngx_http_oci_redis_t *ngx_http_oci_redis_node(
     ngx_http_oci_redis_cluster_t *cluster, u_char *host, size_t len,
@@ -52,9 +48,6 @@ static ngx_int_t ngx_http_oci_redis_addr(redisReply *ip, redisReply *port,
     ngx_http_oci_redis_t *asked, u_char **host, size_t *len,
     ngx_int_t *portn);
 static ngx_uint_t ngx_http_oci_redis_slot(u_char *key, size_t len);
-static void ngx_http_oci_redis_sweep(ngx_event_t *ev);
-static void ngx_http_oci_redis_swept(redisAsyncContext *ac, void *rep,
-    void *data);
 
 
 ngx_int_t
@@ -103,7 +96,7 @@ ngx_http_oci_redis_cluster_init(ngx_cycle_t *cycle,
      */
 
     if (ngx_worker == 0 || ngx_process == NGX_PROCESS_SINGLE) {
-        cluster->sweep.handler = ngx_http_oci_redis_sweep;
+        cluster->sweep.handler = ngx_http_oci_redis_outbox_sweep;
         cluster->sweep.data = cluster;
         cluster->sweep.log = cycle->log;
         cluster->sweep.cancelable = 1;
@@ -631,148 +624,6 @@ ngx_http_oci_redis_addr(redisReply *ip, redisReply *port,
     *len = ip->len;
 
     return NGX_OK;
-}
-
-
-/*
- * A step of the sweep: SCAN on one master for outbox keys ("}:x:" after
- * a repository's hash tag), a thousand keys a second, master after
- * master; each outbox found is forwarded (an empty one costs a script
- * that finds it empty).  A full turn takes a second per thousand keys.
- */
-
-static void
-ngx_http_oci_redis_sweep(ngx_event_t *ev)
-{
-    ngx_http_oci_redis_cluster_t  *cluster = ev->data;
-
-    ngx_uint_t             i;
-    const char            *argv[6];
-    size_t                 lens[6];
-    ngx_http_oci_redis_t  *node;
-
-    if (cluster->exiting) {
-        return;
-    }
-
-    /* the next master this worker is connected to */
-
-    for (i = 0; i < cluster->nnodes; i++) {
-        node = cluster->nodes[cluster->swept % cluster->nnodes];
-
-        if (node->ready
-            && ngx_strlchr(cluster->slots,
-                           cluster->slots + NGX_HTTP_OCI_REDIS_SLOTS,
-                           (u_char) (cluster->swept % cluster->nnodes + 1))
-               != NULL)
-        {
-            break;
-        }
-
-        cluster->swept++;
-        cluster->cursor[0] = '0';
-        cluster->cursor[1] = '\0';
-    }
-
-    if (i == cluster->nnodes) {
-        ngx_add_timer(&cluster->sweep, NGX_HTTP_OCI_REDIS_SWEEP_EVERY);
-        return;
-    }
-
-    argv[0] = "SCAN";
-    argv[1] = (char *) cluster->cursor;
-    argv[2] = "MATCH";
-    argv[3] = "*}:x:*";
-    argv[4] = "COUNT";
-    argv[5] = NGX_HTTP_OCI_REDIS_SWEEP_COUNT;
-
-    for (i = 0; i < 6; i++) {
-        lens[i] = ngx_strlen(argv[i]);
-    }
-
-    if (redisAsyncCommandArgv(node->ac, ngx_http_oci_redis_swept, node, 6,
-                              argv, lens)
-        != REDIS_OK)
-    {
-        ngx_add_timer(&cluster->sweep, NGX_HTTP_OCI_REDIS_SWEEP_EVERY);
-    }
-}
-
-
-static void
-ngx_http_oci_redis_swept(redisAsyncContext *ac, void *rep, void *data)
-{
-    redisReply            *reply = rep;
-    ngx_http_oci_redis_t  *node = data;
-
-    u_char                        *p, *last, *prev;
-    size_t                         len, plen;
-    ngx_uint_t                     i;
-    redisReply                    *c, *keys, *k;
-    ngx_http_oci_redis_cluster_t  *cluster;
-
-    cluster = node->cluster;
-
-    if (cluster->exiting) {
-        return;
-    }
-
-    ngx_add_timer(&cluster->sweep, NGX_HTTP_OCI_REDIS_SWEEP_EVERY);
-
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 2
-        || reply->element[0]->type != REDIS_REPLY_STRING
-        || reply->element[0]->len > NGX_INT64_LEN
-        || reply->element[1]->type != REDIS_REPLY_ARRAY)
-    {
-        cluster->swept++;
-        ngx_memcpy(cluster->cursor, "0", 2);
-        return;
-    }
-
-    c = reply->element[0];
-    keys = reply->element[1];
-
-    /* a repository's outbox keys come one after another: one forward */
-
-    prev = NULL;
-    plen = 0;
-
-    for (i = 0; i < keys->elements; i++) {
-        k = keys->element[i];
-
-        if (k->type != REDIS_REPLY_STRING) {
-            continue;
-        }
-
-        p = (u_char *) k->str;
-        last = p + k->len;
-        len = 0;
-
-        for ( /* void */ ; p + 4 <= last; p++) {
-            if (ngx_strncmp(p, "}:x:", 4) == 0) {
-                len = p + 2 - (u_char *) k->str;
-                break;
-            }
-        }
-
-        if (len == 0 || (len == plen && ngx_strncmp(prev, k->str, len) == 0))
-        {
-            continue;
-        }
-
-        prev = (u_char *) k->str;
-        plen = len;
-
-        ngx_http_oci_redis_outbox(cluster->conf, prev, len);
-    }
-
-    ngx_memcpy(cluster->cursor, c->str, c->len);
-    cluster->cursor[c->len] = '\0';
-
-    if (c->len == 1 && c->str[0] == '0') {
-        cluster->swept++;
-    }
 }
 
 

@@ -14,64 +14,12 @@
 /*
  * Commands on a worker's connection: for a request (its handler runs
  * with the reply, or the server's failure handler when there is none),
- * scripts by EVALSHA, and background ones.  With "wait", a write's reply
- * is held until WAIT says the replicas have it.  The fire-and-forget
+ * scripts by EVALSHA, and background ones; on a cluster, the redirections
+ * they follow.  With "wait", a write's reply is held until WAIT says the
+ * replicas have it (ngx_http_oci_redis_wait.c).  The fire-and-forget
  * commands and those kept while Redis is away are in
  * ngx_http_oci_redis_kept.c.
  */
-
-
-/* not a script: a plain command, or one that writes (see "wait") */
-#define NGX_HTTP_OCI_REDIS_PLAIN        NGX_HTTP_OCI_SCRIPT_N
-#define NGX_HTTP_OCI_REDIS_PLAIN_WRITE  (NGX_HTTP_OCI_SCRIPT_N + 1)
-
-
-/*
- * A command in flight.  It is malloc()ed because hiredis may hold it after
- * the request is gone; the request pool cleanup detaches it instead.
- */
-typedef struct {
-    ngx_http_request_t             *request;
-    ngx_http_oci_redis_t           *redis;
-    ngx_http_oci_redis_handler_pt   handler;
-    ngx_http_oci_redis_fail_pt      fail;
-
-    /* a background command's: no request */
-    ngx_http_oci_redis_callback_pt  cb;
-    void                           *data;
-
-    ngx_pool_cleanup_t             *cleanup;
-    ngx_event_t                     timer;
-    uint64_t                        sent;        /* us, if counted */
-
-    /* a script call, kept to retry it as EVAL after NOSCRIPT */
-    ngx_uint_t                      script;
-    int                             argc;
-    const char                    **argv;
-    size_t                         *argvlen;
-
-    /* run after a reconnect if this command's reply is lost */
-    ngx_http_oci_redis_deferred_t  *undo;
-
-    /* a cluster's: MOVED, ASK and TRYAGAIN followed, and the wait */
-    ngx_uint_t                      redirects;
-    ngx_event_t                     retry;
-} ngx_http_oci_redis_pending_t;
-
-
-/*
- * A request whose write waits for WAIT: the write's reply (a copy), in
- * the request's pool, on its connection's list of those the WAIT in
- * flight counts, or of those the next one will
- */
-typedef struct {
-    ngx_queue_t                     queue;
-    ngx_http_request_t             *request;
-    ngx_http_oci_redis_handler_pt   handler;
-    ngx_http_oci_redis_fail_pt      fail;
-    redisReply                     *held;
-    unsigned                        linked:1;
-} ngx_http_oci_redis_waiter_t;
 
 
 /* redirections a command follows, and the pause before a TRYAGAIN's */
@@ -92,9 +40,6 @@ static ngx_int_t ngx_http_oci_redis_send(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oci_redis_send_bg(ngx_http_oci_redis_conf_t *rcf,
     ngx_http_oci_redis_callback_pt cb, void *data, ngx_uint_t script,
     int argc, const char **argv, size_t *argvlen);
-static ngx_int_t ngx_http_oci_redis_queue(ngx_http_oci_redis_t *redis,
-    ngx_http_oci_redis_pending_t *pending, int argc, const char **argv,
-    size_t *argvlen);
 static ngx_int_t ngx_http_oci_redis_cluster_reply(redisAsyncContext *ac,
     redisReply *reply, ngx_http_oci_redis_pending_t *pending);
 static void ngx_http_oci_redis_retry(ngx_event_t *ev);
@@ -108,14 +53,6 @@ static void ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep,
 static void ngx_http_oci_redis_answer(ngx_http_request_t *r,
     ngx_http_oci_redis_t *redis, redisReply *reply,
     ngx_http_oci_redis_pending_t *pending);
-static void ngx_http_oci_redis_wait(ngx_http_request_t *r,
-    ngx_http_oci_redis_t *redis, redisReply *reply,
-    ngx_http_oci_redis_handler_pt handler, ngx_http_oci_redis_fail_pt fail);
-static void ngx_http_oci_redis_wait_send(ngx_http_oci_redis_t *redis);
-static void ngx_http_oci_redis_wait_done(void *data, redisReply *reply);
-static void ngx_http_oci_redis_waiter_cleanup(void *data);
-static redisReply *ngx_http_oci_redis_copy(ngx_pool_t *pool,
-    redisReply *reply);
 
 
 ngx_int_t
@@ -374,7 +311,7 @@ ngx_http_oci_redis_send_bg(ngx_http_oci_redis_conf_t *rcf,
 
 /* hands a command to hiredis, under the server's timeout */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oci_redis_queue(ngx_http_oci_redis_t *redis,
     ngx_http_oci_redis_pending_t *pending, int argc, const char **argv,
     size_t *argvlen)
@@ -731,220 +668,6 @@ ngx_http_oci_redis_answer(ngx_http_request_t *r, ngx_http_oci_redis_t *redis,
     }
 
     handler(r, reply);
-}
-
-
-/*
- * WAIT counts the replicas that have every write its connection sent
- * before it: one WAIT answers for all the writes whose replies came
- * before it was sent.  So a connection has at most one WAIT in flight;
- * the writes answered meanwhile wait for the next, which is sent when it
- * returns.  Replicas that do not come cost one wait_timeout a batch,
- * not one a write, and the commands behind a WAIT wait for one.
- */
-
-static void
-ngx_http_oci_redis_wait(ngx_http_request_t *r, ngx_http_oci_redis_t *redis,
-    redisReply *reply, ngx_http_oci_redis_handler_pt handler,
-    ngx_http_oci_redis_fail_pt fail)
-{
-    ngx_pool_cleanup_t           *cln;
-    ngx_http_oci_redis_waiter_t  *w;
-
-    w = ngx_pcalloc(r->pool, sizeof(ngx_http_oci_redis_waiter_t));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-
-    if (w == NULL || cln == NULL) {
-        fail(r);
-        return;
-    }
-
-    w->held = ngx_http_oci_redis_copy(r->pool, reply);
-    if (w->held == NULL) {
-        fail(r);
-        return;
-    }
-
-    w->request = r;
-    w->handler = handler;
-    w->fail = fail;
-    w->linked = 1;
-
-    ngx_queue_insert_tail(&redis->queued, &w->queue);
-
-    cln->handler = ngx_http_oci_redis_waiter_cleanup;
-    cln->data = w;
-
-    if (!redis->wait_sent) {
-        ngx_http_oci_redis_wait_send(redis);
-    }
-}
-
-
-/* WAIT for the writes queued; those it cannot be sent for fail */
-
-static void
-ngx_http_oci_redis_wait_send(ngx_http_oci_redis_t *redis)
-{
-    ngx_http_oci_redis_conf_t     *rcf;
-    ngx_http_oci_redis_pending_t  *pending;
-
-    if (ngx_queue_empty(&redis->queued)) {
-        return;
-    }
-
-    rcf = redis->conf;
-
-    ngx_queue_add(&redis->waiting, &redis->queued);
-    ngx_queue_init(&redis->queued);
-
-    pending = NULL;
-
-    if (redis->ac != NULL) {
-        pending = ngx_alloc(sizeof(ngx_http_oci_redis_pending_t),
-                            redis->log);
-    }
-
-    if (pending != NULL) {
-        ngx_memzero(pending, sizeof(ngx_http_oci_redis_pending_t));
-
-        pending->cb = ngx_http_oci_redis_wait_done;
-        pending->data = redis;
-        pending->script = NGX_HTTP_OCI_REDIS_PLAIN;
-        pending->timer.log = redis->log;
-
-        /* the queue frees it if hiredis does not take it */
-
-        if (ngx_http_oci_redis_queue(redis, pending, 3, rcf->wait_argv,
-                                     rcf->wait_lens)
-            == NGX_OK)
-        {
-            redis->wait_sent = 1;
-            return;
-        }
-    }
-
-    ngx_http_oci_redis_wait_done(redis, NULL);
-}
-
-
-static void
-ngx_http_oci_redis_wait_done(void *data, redisReply *reply)
-{
-    ngx_http_oci_redis_t  *redis = data;
-
-    ngx_uint_t                    ok;
-    ngx_queue_t                  *q;
-    ngx_connection_t             *c;
-    ngx_http_request_t           *r;
-    ngx_http_oci_redis_conf_t    *rcf;
-    ngx_http_oci_redis_waiter_t  *w;
-
-    rcf = redis->conf;
-    redis->wait_sent = 0;
-
-    ok = (reply != NULL && reply->type == REDIS_REPLY_INTEGER
-          && reply->integer >= (long long) rcf->wait);
-
-    while (!ngx_queue_empty(&redis->waiting)) {
-        q = ngx_queue_head(&redis->waiting);
-        ngx_queue_remove(q);
-
-        w = ngx_queue_data(q, ngx_http_oci_redis_waiter_t, queue);
-        w->linked = 0;
-
-        r = w->request;
-        c = r->connection;
-
-        ngx_http_set_log_request(c->log, r);
-
-        /* the handler may end the request, and w with its pool */
-
-        if (ok) {
-            w->handler(r, w->held);
-
-        } else {
-            ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                          "oci registry: redis \"%V\": %L of %ui replicas "
-                          "acknowledged the write within %M ms",
-                          &rcf->addr,
-                          (int64_t) (reply != NULL
-                                     && reply->type == REDIS_REPLY_INTEGER
-                                     ? reply->integer : -1),
-                          rcf->wait, rcf->wait_timeout);
-
-            w->fail(r);
-        }
-
-        ngx_http_run_posted_requests(c);
-    }
-
-    if (!redis->exiting) {
-        ngx_http_oci_redis_wait_send(redis);
-    }
-}
-
-
-/* a request that goes while its write waits leaves the list */
-
-static void
-ngx_http_oci_redis_waiter_cleanup(void *data)
-{
-    ngx_http_oci_redis_waiter_t  *w = data;
-
-    if (w->linked) {
-        ngx_queue_remove(&w->queue);
-        w->linked = 0;
-    }
-}
-
-
-/* hiredis frees its reply when the callback returns: a copy is held */
-
-static redisReply *
-ngx_http_oci_redis_copy(ngx_pool_t *pool, redisReply *reply)
-{
-    size_t       i;
-    redisReply  *copy;
-
-    copy = ngx_pcalloc(pool, sizeof(redisReply));
-    if (copy == NULL) {
-        return NULL;
-    }
-
-    copy->type = reply->type;
-    copy->integer = reply->integer;
-
-    if (reply->str != NULL) {
-        copy->str = ngx_pnalloc(pool, reply->len + 1);
-        if (copy->str == NULL) {
-            return NULL;
-        }
-
-        ngx_memcpy(copy->str, reply->str, reply->len);
-        copy->str[reply->len] = '\0';
-        copy->len = reply->len;
-    }
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
-        return copy;
-    }
-
-    copy->element = ngx_palloc(pool, reply->elements * sizeof(redisReply *));
-    if (copy->element == NULL) {
-        return NULL;
-    }
-
-    for (i = 0; i < reply->elements; i++) {
-        copy->element[i] = ngx_http_oci_redis_copy(pool, reply->element[i]);
-        if (copy->element[i] == NULL) {
-            return NULL;
-        }
-    }
-
-    copy->elements = reply->elements;
-
-    return copy;
 }
 
 

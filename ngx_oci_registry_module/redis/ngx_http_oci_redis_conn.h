@@ -39,6 +39,10 @@ typedef struct ngx_http_oci_redis_sentinel_s  ngx_http_oci_redis_sentinel_t;
 #define NGX_HTTP_OCI_REDIS_SLOTS      16384
 #define NGX_HTTP_OCI_REDIS_NODES_MAX  64
 
+/* the outboxes' sweep: a SCAN step of this many keys a second */
+#define NGX_HTTP_OCI_REDIS_SWEEP_EVERY  1000
+#define NGX_HTTP_OCI_REDIS_SWEEP_COUNT  "1000"
+
 
 /*
  * A worker's view of a cluster: a connection per master it was sent to,
@@ -100,6 +104,45 @@ struct ngx_http_oci_redis_s {
 };
 
 
+/* not a script: a plain command, or one that writes (see "wait") */
+#define NGX_HTTP_OCI_REDIS_PLAIN        NGX_HTTP_OCI_SCRIPT_N
+#define NGX_HTTP_OCI_REDIS_PLAIN_WRITE  (NGX_HTTP_OCI_SCRIPT_N + 1)
+
+
+/*
+ * A command in flight (ngx_http_oci_redis_command.c).  It is malloc()ed
+ * because hiredis may hold it after the request is gone; the request
+ * pool cleanup detaches it instead.
+ */
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_oci_redis_t           *redis;
+    ngx_http_oci_redis_handler_pt   handler;
+    ngx_http_oci_redis_fail_pt      fail;
+
+    /* a background command's: no request */
+    ngx_http_oci_redis_callback_pt  cb;
+    void                           *data;
+
+    ngx_pool_cleanup_t             *cleanup;
+    ngx_event_t                     timer;
+    uint64_t                        sent;        /* us, if counted */
+
+    /* a script call, kept to retry it as EVAL after NOSCRIPT */
+    ngx_uint_t                      script;
+    int                             argc;
+    const char                    **argv;
+    size_t                         *argvlen;
+
+    /* run after a reconnect if this command's reply is lost */
+    ngx_http_oci_redis_deferred_t  *undo;
+
+    /* a cluster's: MOVED, ASK and TRYAGAIN followed, and the wait */
+    ngx_uint_t                      redirects;
+    ngx_event_t                     retry;
+} ngx_http_oci_redis_pending_t;
+
+
 ngx_http_oci_redis_t *ngx_http_oci_redis_new(ngx_pool_t *pool,
     ngx_log_t *log, ngx_http_oci_redis_conf_t *rcf);
 ngx_int_t ngx_http_oci_redis_connect(ngx_http_oci_redis_t *redis);
@@ -116,6 +159,14 @@ ngx_int_t ngx_http_oci_redis_sentinel_init(ngx_cycle_t *cycle,
     ngx_http_oci_redis_t *redis);
 void ngx_http_oci_redis_sentinel_ask(ngx_http_oci_redis_t *redis);
 void ngx_http_oci_redis_sentinel_exit(ngx_http_oci_redis_t *redis);
+/* redis/ngx_http_oci_redis_command.c */
+ngx_int_t ngx_http_oci_redis_queue(ngx_http_oci_redis_t *redis,
+    ngx_http_oci_redis_pending_t *pending, int argc, const char **argv,
+    size_t *argvlen);
+/* redis/ngx_http_oci_redis_wait.c */
+void ngx_http_oci_redis_wait(ngx_http_request_t *r,
+    ngx_http_oci_redis_t *redis, redisReply *reply,
+    ngx_http_oci_redis_handler_pt handler, ngx_http_oci_redis_fail_pt fail);
 /* redis/ngx_http_oci_redis_cluster.c */
 ngx_int_t ngx_http_oci_redis_cluster_init(ngx_cycle_t *cycle,
     ngx_http_oci_redis_conf_t *rcf);
@@ -131,6 +182,7 @@ void ngx_http_oci_redis_cluster_lost(ngx_http_oci_redis_t *node);
 /* redis/ngx_http_oci_redis_outbox.c */
 void ngx_http_oci_redis_outbox(ngx_http_oci_redis_conf_t *rcf, u_char *base,
     size_t len);
+void ngx_http_oci_redis_outbox_sweep(ngx_event_t *ev);
 /* redis/ngx_http_oci_redis_kept.c */
 ngx_http_oci_redis_deferred_t *ngx_http_oci_redis_format(
     ngx_http_oci_redis_t *redis, ngx_http_oci_args_t *cmd);

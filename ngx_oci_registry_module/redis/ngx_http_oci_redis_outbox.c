@@ -20,8 +20,9 @@
  * OUTBOX_APPLY writes it in the global slot (each event once), and
  * OUTBOX_DONE removes what was applied.  A forward that does not end (a
  * worker killed, a node lost) leaves the outbox as it was, and the
- * repository's next change forwards it with its own.  The scripts are in
- * ngx_http_oci_scripts_outbox.h.
+ * repository's next change forwards it with its own, or the sweep: one
+ * worker of each node scans the masters for outboxes.  The scripts are
+ * in ngx_http_oci_scripts_outbox.h.
  */
 
 
@@ -48,6 +49,8 @@ static void ngx_http_oci_outbox_applied(void *data, redisReply *reply);
 static void ngx_http_oci_outbox_done(void *data, redisReply *reply);
 static void ngx_http_oci_outbox_end(ngx_http_oci_outbox_t *ob,
     const char *failed);
+static void ngx_http_oci_redis_swept(redisAsyncContext *ac, void *rep,
+    void *data);
 
 
 /*
@@ -288,4 +291,146 @@ ngx_http_oci_outbox_end(ngx_http_oci_outbox_t *ob, const char *failed)
     }
 
     ngx_destroy_pool(ob->pool);
+}
+
+
+/*
+ * A step of the sweep: SCAN on one master for outbox keys ("}:x:" after
+ * a repository's hash tag), a thousand keys a second, master after
+ * master; each outbox found is forwarded (an empty one costs a script
+ * that finds it empty).  A full turn takes a second per thousand keys.
+ */
+
+void
+ngx_http_oci_redis_outbox_sweep(ngx_event_t *ev)
+{
+    ngx_http_oci_redis_cluster_t  *cluster = ev->data;
+
+    ngx_uint_t             i;
+    const char            *argv[6];
+    size_t                 lens[6];
+    ngx_http_oci_redis_t  *node;
+
+    if (cluster->exiting) {
+        return;
+    }
+
+    /* the next master this worker is connected to */
+
+    for (i = 0; i < cluster->nnodes; i++) {
+        node = cluster->nodes[cluster->swept % cluster->nnodes];
+
+        if (node->ready
+            && ngx_strlchr(cluster->slots,
+                           cluster->slots + NGX_HTTP_OCI_REDIS_SLOTS,
+                           (u_char) (cluster->swept % cluster->nnodes + 1))
+               != NULL)
+        {
+            break;
+        }
+
+        cluster->swept++;
+        cluster->cursor[0] = '0';
+        cluster->cursor[1] = '\0';
+    }
+
+    if (i == cluster->nnodes) {
+        ngx_add_timer(&cluster->sweep, NGX_HTTP_OCI_REDIS_SWEEP_EVERY);
+        return;
+    }
+
+    argv[0] = "SCAN";
+    argv[1] = (char *) cluster->cursor;
+    argv[2] = "MATCH";
+    argv[3] = "*}:x:*";
+    argv[4] = "COUNT";
+    argv[5] = NGX_HTTP_OCI_REDIS_SWEEP_COUNT;
+
+    for (i = 0; i < 6; i++) {
+        lens[i] = ngx_strlen(argv[i]);
+    }
+
+    if (redisAsyncCommandArgv(node->ac, ngx_http_oci_redis_swept, node, 6,
+                              argv, lens)
+        != REDIS_OK)
+    {
+        ngx_add_timer(&cluster->sweep, NGX_HTTP_OCI_REDIS_SWEEP_EVERY);
+    }
+}
+
+
+static void
+ngx_http_oci_redis_swept(redisAsyncContext *ac, void *rep, void *data)
+{
+    redisReply            *reply = rep;
+    ngx_http_oci_redis_t  *node = data;
+
+    u_char                        *p, *last, *prev;
+    size_t                         len, plen;
+    ngx_uint_t                     i;
+    redisReply                    *c, *keys, *k;
+    ngx_http_oci_redis_cluster_t  *cluster;
+
+    cluster = node->cluster;
+
+    if (cluster->exiting) {
+        return;
+    }
+
+    ngx_add_timer(&cluster->sweep, NGX_HTTP_OCI_REDIS_SWEEP_EVERY);
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[0]->len > NGX_INT64_LEN
+        || reply->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        cluster->swept++;
+        ngx_memcpy(cluster->cursor, "0", 2);
+        return;
+    }
+
+    c = reply->element[0];
+    keys = reply->element[1];
+
+    /* a repository's outbox keys come one after another: one forward */
+
+    prev = NULL;
+    plen = 0;
+
+    for (i = 0; i < keys->elements; i++) {
+        k = keys->element[i];
+
+        if (k->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        p = (u_char *) k->str;
+        last = p + k->len;
+        len = 0;
+
+        for ( /* void */ ; p + 4 <= last; p++) {
+            if (ngx_strncmp(p, "}:x:", 4) == 0) {
+                len = p + 2 - (u_char *) k->str;
+                break;
+            }
+        }
+
+        if (len == 0 || (len == plen && ngx_strncmp(prev, k->str, len) == 0))
+        {
+            continue;
+        }
+
+        prev = (u_char *) k->str;
+        plen = len;
+
+        ngx_http_oci_redis_outbox(cluster->conf, prev, len);
+    }
+
+    ngx_memcpy(cluster->cursor, c->str, c->len);
+    cluster->cursor[c->len] = '\0';
+
+    if (c->len == 1 && c->str[0] == '0') {
+        cluster->swept++;
+    }
 }
