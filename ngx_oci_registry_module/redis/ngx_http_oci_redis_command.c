@@ -189,9 +189,17 @@ ngx_http_oci_redis_send(ngx_http_request_t *r,
      */
 
     if (redis == NULL || redis->ac == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oci registry: redis \"%V\" is not connected",
-                      &rcf->addr);
+        if (redis != NULL && redis->cluster != NULL) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "oci registry: redis cluster: the master %s:%d "
+                          "is not connected", redis->server.host,
+                          redis->server.port);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "oci registry: redis \"%V\" is not connected",
+                          &rcf->addr);
+        }
 
         if (rcf->stats) {
             (void) ngx_atomic_fetch_add(
