@@ -1,10 +1,12 @@
 # Redis Cluster: three masters with two replicas each, from Debian's
 # redis-server and redis-cli, started here.  nginx (two workers) knows
-# only the seed nodes.  Repositories spread over the masters; pushes
-# (monolithic and chunked), pulls, tags, referrers, deletes, the catalog
-# and the events stream work across them; a resharding under pushers and
-# pullers fails no request; kill -9 of a master is followed after the
-# cluster's failover, and every push acknowledged with wait=1 is there.
+# only the seed nodes and the password every node requires.
+# Repositories spread over the masters; pushes (monolithic and chunked),
+# pulls, tags, referrers, deletes, the catalog and the events stream work
+# across them; an outbox a killed worker would leave is swept; a
+# resharding under pushers and pullers fails no request; kill -9 of a
+# master is followed after the cluster's failover, and every push
+# acknowledged with wait=1 is there.
 
 use strict;
 use warnings;
@@ -51,7 +53,9 @@ sub manifest {
     . ',"annotations":{"n":"' . $n . '"}}'
 }
 
-my $cluster = OciTest::Cluster->start(masters => 3, replicas => 2);
+# every node requires a password, as a deployment's would
+my $cluster = OciTest::Cluster->start(masters => 3, replicas => 2,
+                                      password => 'cluster-secret');
 my @masters = $cluster->masters;
 is(scalar @masters, 3, "a cluster of three masters, each with two replicas");
 
@@ -73,7 +77,8 @@ http {
         listen 127.0.0.1:%%PORT%%;
         client_max_body_size 0;
         oci_registry_storage %%STORAGE%%;
-        oci_registry_redis $seeds wait=1 wait_timeout=1s;
+        oci_registry_redis $seeds password=cluster-secret
+                           wait=1 wait_timeout=1s;
         oci_registry_thread_pool default;
         oci_registry_events on;
         oci_registry_events_endpoint all /_hooks/all poll=100ms;

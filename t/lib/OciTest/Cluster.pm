@@ -3,7 +3,8 @@ package OciTest::Cluster;
 # A private Redis Cluster from Debian's redis-server and redis-cli:
 # masters with replicas, made with "redis-cli --cluster create".
 #
-#   my $c = OciTest::Cluster->start(masters => 3, replicas => 1);
+#   my $c = OciTest::Cluster->start(masters => 3, replicas => 1,
+#                                   password => 'p');  # AUTH everywhere
 #   $c->seeds;                    # "cluster=127.0.0.1:p ..." for nginx
 #   $c->masters;                  # the OciTest::Redis of each master now
 #   $c->node_of_key('oci:{r}:tags');   # the master serving that key's slot
@@ -28,7 +29,7 @@ sub start {
     my $masters = $opt{masters} // 3;
     my $replicas = $opt{replicas} // 1;
     my @nodes = map {
-        OciTest::Redis->start(args => [
+        OciTest::Redis->start(password => $opt{password}, args => [
             '--cluster-enabled', 'yes',
             '--cluster-config-file', 'nodes.conf',
             '--cluster-node-timeout', $opt{node_timeout} // 2000,
@@ -38,7 +39,8 @@ sub start {
             '--appendonly', 'yes', '--appendfsync', 'always',
         ])
     } 1 .. $masters * (1 + $replicas);
-    my $self = bless { nodes => \@nodes }, $class;
+    my $self = bless { nodes => \@nodes, password => $opt{password} },
+                     $class;
     my $out = $self->cli('--cluster', 'create',
                          (map { '127.0.0.1:' . $_->port } @nodes),
                          '--cluster-replicas', $replicas, '--cluster-yes');
@@ -54,7 +56,10 @@ sub cli {
     my ($self, @args) = @_;
     my $bin = cli_available() or die "redis-cli not found\n";
     my ($any) = grep { $_->pid } $self->nodes;
-    my @cmd = ($bin, '-h', '127.0.0.1', '-p', $any->port, @args);
+    my @cmd = ($bin, '-h', '127.0.0.1', '-p', $any->port,
+               (defined $self->{password}
+                ? ('-a', $self->{password}, '--no-auth-warning') : ()),
+               @args);
     my $pid = open(my $fh, '-|') // die "fork: $!";
     if ($pid == 0) {
         open STDERR, '>&', \*STDOUT;

@@ -48,7 +48,8 @@ sub sentinel_available {
 }
 
 # start(%opt): port (default: a free one), dir (default: a temp dir,
-# removed at the end), args (extra redis-server arguments), binary;
+# removed at the end), args (extra redis-server arguments), binary,
+# password (required by the server, and by its replicas of a master);
 # sentinel: the text of a sentinel configuration, to run redis-sentinel
 # with it (which rewrites the file, so start_again keeps what it learnt).
 sub start {
@@ -64,7 +65,11 @@ sub start {
         dir     => $dir,
         own_dir => $own_dir,
         port    => $opt{port} || _free_port(),
-        args    => $opt{args} || [],
+        args    => [ @{ $opt{args} || [] },
+                     defined $opt{password}
+                     ? ('--requirepass', $opt{password},
+                        '--masterauth', $opt{password}) : () ],
+        password => $opt{password},
         owner   => $$,
     }, $class;
     if (defined $opt{sentinel}) {
@@ -169,22 +174,35 @@ sub kill9 {
     return $self;
 }
 
+# With a password (start's "password", which also makes the server
+# require it), each command is sent after an AUTH on its connection.
 sub cmd {
     my ($self, @args) = @_;
-    return command($self->{port}, @args);
+    return command($self->{port}, @args) unless defined $self->{password};
+    return _command($self->{port}, [ 'AUTH', $self->{password} ], \@args);
 }
 
 # command($port, @args): one command on a fresh connection to 127.0.0.1.
 sub command {
     my ($port, @args) = @_;
+    return _command($port, \@args);
+}
+
+# the commands on one connection, pipelined: the last one's reply
+sub _command {
+    my ($port, @cmds) = @_;
     die "OciTest::Redis::command: no port\n" unless $port;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                      Proto => 'tcp', Timeout => 5)
         or die "cannot connect to redis on port $port: $!\n";
-    my $req = '*' . scalar(@args) . "\r\n";
-    $req .= '$' . length($_) . "\r\n$_\r\n" for map { $_ // '' } @args;
+    my $req = '';
+    for my $args (@cmds) {
+        $req .= '*' . scalar(@$args) . "\r\n";
+        $req .= '$' . length($_) . "\r\n$_\r\n" for map { $_ // '' } @$args;
+    }
     print {$sock} $req or die "redis write failed: $!\n";
-    my $reply = _read_reply($sock);
+    my $reply;
+    $reply = _read_reply($sock) for @cmds;
     close $sock;
     return $reply;
 }
