@@ -157,7 +157,6 @@ typedef struct {
     ngx_str_t                   key_prefix;
     ngx_str_t                   global;      /* of keys no repository's */
     ngx_http_oci_redis_conf_t  *redis;
-    ngx_flag_t                  cluster;     /* redis is a Redis Cluster */
     size_t                      manifest_max_size;
     time_t                      upload_ttl;
     time_t                      fresh;       /* a signed id's life, s */

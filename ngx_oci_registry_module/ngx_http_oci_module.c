@@ -459,7 +459,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->redis->backlog = conf->events_backlog;
     }
 
-    if (conf->cluster && conf->gc_interval) {
+    if (conf->redis->cluster != NULL && conf->gc_interval) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"oci_registry_gc_interval\" is not supported "
                            "with a Redis Cluster yet");
@@ -495,7 +495,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
             conf->idkey = st[i].idkey;
 
             /* the collector works on the root with the root's pool */
-            if (conf->cluster) {
+            if (conf->redis->cluster != NULL) {
                 return NGX_CONF_OK;
             }
 
@@ -526,7 +526,7 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     conf->spares = st->spares;
     conf->idkey = st->idkey;
 
-    if (conf->cluster) {
+    if (conf->redis->cluster != NULL) {
         return NGX_CONF_OK;
     }
 

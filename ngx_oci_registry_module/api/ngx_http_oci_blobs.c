@@ -114,7 +114,7 @@ void
 ngx_http_oci_blob_keys(ngx_http_oci_args_t *a, ngx_http_oci_loc_conf_t *conf,
     ngx_str_t *outbox, ngx_str_t *digest)
 {
-    if (conf->cluster) {
+    if (conf->redis->cluster != NULL) {
         ngx_http_oci_args_key(a, outbox, "blob", NULL);
 
     } else {

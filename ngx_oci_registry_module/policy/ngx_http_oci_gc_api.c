@@ -70,7 +70,8 @@ ngx_http_oci_gc(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
     /* the collector's scripts read many repositories' slots at once */
 
-    if (ctx->conf->cluster && ctx->route.type != NGX_HTTP_OCI_ROUTE_GC_USAGE)
+    if (ctx->conf->redis->cluster != NULL
+        && ctx->route.type != NGX_HTTP_OCI_ROUTE_GC_USAGE)
     {
         ngx_str_set(&value, "garbage collection on a Redis Cluster");
 

@@ -206,7 +206,6 @@ ngx_http_oci_redis_redirect(ngx_http_oci_redis_cluster_t *cluster,
 {
     u_char                *p, *last, *colon, *host;
     ngx_int_t              slot, port;
-    ngx_uint_t             i;
     ngx_http_oci_redis_t  *node;
 
     p = (u_char *) reply->str;
@@ -262,9 +261,7 @@ ngx_http_oci_redis_redirect(ngx_http_oci_redis_cluster_t *cluster,
                       "oci registry: redis cluster: slot %i moved to %s:%d",
                       slot, node->server.host, node->server.port);
 
-        for (i = 0; cluster->nodes[i] != node; i++) { /* void */ }
-
-        cluster->slots[slot] = (u_char) (i + 1);
+        cluster->slots[slot] = node->slot_id;
 
         ngx_http_oci_redis_refresh(cluster);
     }
@@ -337,6 +334,7 @@ ngx_http_oci_redis_node(ngx_http_oci_redis_cluster_t *cluster, u_char *host,
     node->cluster = cluster;
 
     cluster->nodes[cluster->nnodes++] = node;
+    node->slot_id = (u_char) cluster->nnodes;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, cluster->log, 0,
                    "oci redis cluster: node %ui at %s:%d",
@@ -512,7 +510,7 @@ ngx_http_oci_redis_slots_parse(ngx_http_oci_redis_cluster_t *cluster,
     size_t                 len;
     u_char                *host;
     ngx_int_t              port;
-    ngx_uint_t             i, s;
+    ngx_uint_t             i;
     redisReply            *e, *m;
     ngx_http_oci_redis_t  *node;
     u_char                 slots[NGX_HTTP_OCI_REDIS_SLOTS];
@@ -559,13 +557,7 @@ ngx_http_oci_redis_slots_parse(ngx_http_oci_redis_cluster_t *cluster,
             return NGX_ERROR;
         }
 
-        for (s = 0; s < cluster->nnodes; s++) {
-            if (cluster->nodes[s] == node) {
-                break;
-            }
-        }
-
-        ngx_memset(&slots[e->element[0]->integer], (int) (s + 1),
+        ngx_memset(&slots[e->element[0]->integer], node->slot_id,
                    (size_t) (e->element[1]->integer - e->element[0]->integer
                              + 1));
     }

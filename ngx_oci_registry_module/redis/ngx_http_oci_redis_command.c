@@ -40,8 +40,8 @@ static ngx_int_t ngx_http_oci_redis_send(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oci_redis_send_bg(ngx_http_oci_redis_conf_t *rcf,
     ngx_http_oci_redis_callback_pt cb, void *data, ngx_uint_t script,
     int argc, const char **argv, size_t *argvlen);
-static ngx_int_t ngx_http_oci_redis_cluster_reply(redisAsyncContext *ac,
-    redisReply *reply, ngx_http_oci_redis_pending_t *pending);
+static ngx_int_t ngx_http_oci_redis_cluster_reply(redisReply *reply,
+    ngx_http_oci_redis_pending_t *pending);
 static void ngx_http_oci_redis_retry(ngx_event_t *ev);
 static uint64_t ngx_http_oci_redis_now(void);
 static void ngx_http_oci_redis_count(ngx_http_oci_redis_conf_t *rcf,
@@ -460,7 +460,7 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
     if (redis->cluster != NULL && (r != NULL || cb != NULL)
         && reply != NULL && reply->type == REDIS_REPLY_ERROR
         && !redis->exiting
-        && ngx_http_oci_redis_cluster_reply(ac, reply, pending) == NGX_OK)
+        && ngx_http_oci_redis_cluster_reply(reply, pending) == NGX_OK)
     {
         return;
     }
@@ -557,7 +557,7 @@ ngx_http_oci_redis_reply(redisAsyncContext *ac, void *rep, void *data)
  */
 
 static ngx_int_t
-ngx_http_oci_redis_cluster_reply(redisAsyncContext *ac, redisReply *reply,
+ngx_http_oci_redis_cluster_reply(redisReply *reply,
     ngx_http_oci_redis_pending_t *pending)
 {
     ngx_uint_t             ask;

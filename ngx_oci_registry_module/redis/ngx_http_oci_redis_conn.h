@@ -79,6 +79,7 @@ struct ngx_http_oci_redis_s {
     u_char                      host[NGX_SOCKADDR_STRLEN + 1];
     ngx_http_oci_redis_sentinel_t  *sentinel;
     ngx_http_oci_redis_cluster_t   *cluster;  /* a node of this cluster */
+    u_char                      slot_id;     /* its index there, plus one */
 
     redisAsyncContext          *ac;
     ngx_connection_t           *connection;

@@ -45,9 +45,7 @@ ngx_http_oci_key_base(ngx_pool_t *pool, ngx_str_t *prefix, ngx_str_t *name,
 ngx_int_t
 ngx_http_oci_key_global(ngx_conf_t *cf, ngx_http_oci_loc_conf_t *conf)
 {
-    conf->cluster = (conf->redis->cluster != NULL);
-
-    if (!conf->cluster) {
+    if (conf->redis->cluster == NULL) {
         conf->global = conf->key_prefix;
         return NGX_OK;
     }
@@ -75,7 +73,7 @@ ngx_int_t
 ngx_http_oci_key_outbox(ngx_pool_t *pool, ngx_http_oci_loc_conf_t *conf,
     ngx_str_t *base, ngx_str_t *outbox)
 {
-    if (!conf->cluster) {
+    if (conf->redis->cluster == NULL) {
         *outbox = conf->global;
         return NGX_OK;
     }

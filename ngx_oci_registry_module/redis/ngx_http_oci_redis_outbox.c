@@ -323,7 +323,7 @@ ngx_http_oci_redis_outbox_sweep(ngx_event_t *ev)
         if (node->ready
             && ngx_strlchr(cluster->slots,
                            cluster->slots + NGX_HTTP_OCI_REDIS_SLOTS,
-                           (u_char) (cluster->swept % cluster->nnodes + 1))
+                           node->slot_id)
                != NULL)
         {
             break;

@@ -39,8 +39,8 @@ sub start {
             '--appendonly', 'yes', '--appendfsync', 'always',
         ])
     } 1 .. $masters * (1 + $replicas);
-    my $self = bless { nodes => \@nodes, password => $opt{password} },
-                     $class;
+    my $self = bless { nodes => \@nodes, password => $opt{password},
+                       want => $masters }, $class;
     my $out = $self->cli('--cluster', 'create',
                          (map { '127.0.0.1:' . $_->port } @nodes),
                          '--cluster-replicas', $replicas, '--cluster-yes');
@@ -90,13 +90,13 @@ sub ok {
     return 1;
 }
 
-# every live node says ok, and every live replica has synced with its
-# master (WAIT counts only those)
+# every live node says ok, as many masters as asked serve slots, and
+# every live replica has synced with its master (WAIT counts only those)
 sub wait_ok {
     my ($self, $secs) = @_;
     my $deadline = time + $secs;
     while (time < $deadline) {
-        return 1 if $self->ok && $self->masters == $self->_want_masters
+        return 1 if $self->ok && $self->masters == $self->{want}
                     && $self->_synced;
         sleep 0.1;
     }
@@ -125,12 +125,6 @@ sub slot_of {
     my ($self, $key) = @_;
     my ($any) = grep { $_->pid } $self->nodes;
     return $any->cmd('CLUSTER', 'KEYSLOT', $key);
-}
-
-sub _want_masters {
-    my ($self) = @_;
-    $self->{want} //= scalar $self->masters;
-    return $self->{want};
 }
 
 # the live nodes that are masters with slots, by CLUSTER SLOTS of any
