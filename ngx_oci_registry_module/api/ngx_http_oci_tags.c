@@ -60,16 +60,12 @@ ngx_int_t
 ngx_http_oci_list(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     ngx_str_t *key)
 {
-    u_char               *p;
-    size_t                lens[7];
+    u_char               *p, *start;
     ngx_int_t             rc;
     ngx_str_t             bad;
-    const char           *argv[7];
     ngx_http_oci_err_e    err;
     ngx_http_oci_args_t   a;
     ngx_http_oci_page_t  *pg;
-    u_char                start[NGX_HTTP_OCI_MAX_NAME + 2];
-    u_char                limit[NGX_INT_T_LEN];
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -89,9 +85,16 @@ ngx_http_oci_list(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
         return ngx_http_oci_send_error(r, NGX_HTTP_BAD_REQUEST, err, &bad);
     }
 
-    /* a command is formatted at once: its arguments may be on the stack */
+    /*
+     * In the request's pool, not on the stack: on a cluster a MOVED sends
+     * the command again, after this function returned
+     */
 
-    ngx_http_oci_args_init_fixed(&a, argv, lens, 7);
+    start = ngx_pnalloc(r->pool, pg->last.len + 1);
+
+    if (start == NULL || ngx_http_oci_args_init(&a, r->pool, 7) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ngx_http_oci_args_lit(&a, "ZRANGEBYLEX");
     ngx_http_oci_args_str(&a, key);
@@ -108,8 +111,7 @@ ngx_http_oci_list(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx,
     ngx_http_oci_args_lit(&a, "+");
     ngx_http_oci_args_lit(&a, "LIMIT");
     ngx_http_oci_args_lit(&a, "0");
-    ngx_http_oci_args_add(&a, limit, ngx_sprintf(limit, "%i", pg->n + 1)
-                                     - limit);
+    ngx_http_oci_args_number(&a, (off_t) pg->n + 1);
 
     rc = ngx_http_oci_redis_command(r, ctx->conf->redis,
                                     ngx_http_oci_list_reply, &a);
