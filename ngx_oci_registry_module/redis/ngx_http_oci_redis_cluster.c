@@ -264,6 +264,11 @@ ngx_http_oci_redis_redirect(ngx_http_oci_redis_cluster_t *cluster,
         cluster->slots[slot] = node->slot_id;
 
         ngx_http_oci_redis_refresh(cluster);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, cluster->log, 0,
+                      "oci registry: redis cluster: slot %i asked at %s:%d",
+                      slot, node->server.host, node->server.port);
     }
 
     return node;
