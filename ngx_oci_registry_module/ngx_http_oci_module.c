@@ -459,13 +459,6 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->redis->backlog = conf->events_backlog;
     }
 
-    if (conf->redis->cluster != NULL && conf->gc_interval) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"oci_registry_gc_interval\" is not supported "
-                           "with a Redis Cluster yet");
-        return NGX_CONF_ERROR;
-    }
-
     if (ngx_conf_full_name(cf->cycle, &conf->storage, 0) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
@@ -495,10 +488,6 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
             conf->idkey = st[i].idkey;
 
             /* the collector works on the root with the root's pool */
-            if (conf->redis->cluster != NULL) {
-                return NGX_CONF_OK;
-            }
-
             return ngx_http_oci_gc_add(cf, conf, &omcf->collectors, &st[i]);
         }
     }
@@ -525,10 +514,6 @@ ngx_http_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     conf->spares = st->spares;
     conf->idkey = st->idkey;
-
-    if (conf->redis->cluster != NULL) {
-        return NGX_CONF_OK;
-    }
 
     return ngx_http_oci_gc_add(cf, conf, &omcf->collectors, st);
 }

@@ -68,7 +68,7 @@ fi
 prove "${inc[@]}" "$@"
 
 # The whole suite also runs the flows that speak only HTTP (no look into
-# Redis, no Redis stopped) again against a Redis Cluster of three
+# Redis on a cluster, no Redis stopped) again against a Redis Cluster of three
 # masters, each test under a key prefix of its own (OCI_TEST_CLUSTER,
 # t/lib/OciTest/Registry.pm); t/flow/cluster.t has its own cluster.
 # t/flow/error-pages.t is left out: in one run of eight its PATCHes got
@@ -93,4 +93,5 @@ OCI_TEST_CLUSTER=$(cat "$tmp/seeds") prove t/flow/uploads.t \
     t/flow/pagination.t t/flow/hostile.t t/flow/signatures.t \
     t/flow/clients-skopeo.t t/flow/limits.t t/flow/upload-expiry.t \
     t/flow/nodes.t t/flow/disk-full.t \
-    t/flow/crash-nginx.t t/flow/storage-owner.t
+    t/flow/crash-nginx.t t/flow/storage-owner.t t/flow/gc.t \
+    t/flow/gc-online.t

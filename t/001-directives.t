@@ -406,16 +406,3 @@ takes no "db=" with "cluster=": a cluster has database 0 only
 --- must_die
 --- error_log
 takes an address, sentinels or cluster nodes, one of them
-
-
-
-=== TEST 30: scheduled collection is refused on a cluster, until it is supported
---- config
-    location /v2/ {
-        oci_registry;
-        oci_registry_redis cluster=127.0.0.1:$TEST_NGINX_REDIS_PORT;
-        oci_registry_gc_interval 1h;
-    }
---- must_die
---- error_log
-"oci_registry_gc_interval" is not supported with a Redis Cluster yet

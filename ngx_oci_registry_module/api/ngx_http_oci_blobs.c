@@ -14,6 +14,7 @@
 #include "ngx_http_oci_reply.h"
 #include "ngx_http_oci_events.h"
 #include "ngx_http_oci_mirror.h"
+#include "ngx_http_oci_uploads.h"
 
 
 /*
@@ -106,8 +107,9 @@ ngx_http_oci_blobs(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
 
 
 /*
- * On a cluster, which does not collect yet, the outbox's three keys are
- * dropped when it is forwarded: one record key, not one a digest
+ * On a cluster the outbox's three keys are dropped when it is forwarded:
+ * one record key, not one a digest (the records there are counted
+ * before a link and after an unlink, policy/ngx_http_oci_gc_cluster.c)
  */
 
 void
@@ -179,8 +181,12 @@ ngx_http_oci_blob_deleted(ngx_http_request_t *r, redisReply *reply)
 
     /*
      * Only the link goes: the file may be shared with other repositories
-     * and is left to garbage collection.
+     * and is left to garbage collection.  On a cluster its record lets
+     * go of the link now, after it went.
      */
+
+    ngx_http_oci_gc_letgo(ctx->conf, ngx_cycle->log, &ctx->base,
+                          &ctx->digest);
 
     ngx_http_finalize_request(r, ngx_http_oci_send_json(r, NGX_HTTP_ACCEPTED,
                                                         NULL, 0));

@@ -29,7 +29,7 @@ static ngx_int_t ngx_http_oci_upload_automount(ngx_http_request_t *r,
 static void ngx_http_oci_upload_mount_found(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_oci_upload_mount_link(ngx_http_request_t *r,
-    ngx_http_oci_upload_t *up, u_char *size, size_t len);
+    ngx_http_oci_upload_t *up);
 static void ngx_http_oci_upload_mount_done(ngx_http_request_t *r,
     redisReply *reply);
 
@@ -96,7 +96,6 @@ static ngx_int_t
 ngx_http_oci_upload_automount(ngx_http_request_t *r,
     ngx_http_oci_upload_t *up)
 {
-    u_char           *size;
     ngx_str_t         path;
     ngx_file_info_t   fi;
 
@@ -115,27 +114,21 @@ ngx_http_oci_upload_automount(ngx_http_request_t *r,
         return ngx_http_oci_upload_create(r, up);
     }
 
-    size = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
-    if (size == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    up->commit.size = ngx_file_size(&fi);
 
-    return ngx_http_oci_suspend(r,
-               ngx_http_oci_upload_mount_link(r, up, size,
-                                              ngx_sprintf(size, "%O",
-                                                          ngx_file_size(&fi))
-                                              - size));
+    return ngx_http_oci_suspend(r, ngx_http_oci_upload_mount_link(r, up));
 }
 
 
 static void
 ngx_http_oci_upload_mount_found(ngx_http_request_t *r, redisReply *reply)
 {
-    u_char              *size;
-    ngx_int_t            rc;
-    ngx_http_oci_ctx_t  *ctx;
+    ngx_int_t               rc;
+    ngx_http_oci_ctx_t     *ctx;
+    ngx_http_oci_upload_t  *up;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+    up = ctx->data;
 
     if (reply->type != REDIS_REPLY_STRING) {
         /* not in "from": start a regular upload instead */
@@ -144,16 +137,12 @@ ngx_http_oci_upload_mount_found(ngx_http_request_t *r, redisReply *reply)
         return;
     }
 
-    size = ngx_pnalloc(r->pool, reply->len);
-    if (size == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
+    /* the size the source repository linked: a number, or unusable */
 
-    ngx_memcpy(size, reply->str, reply->len);
+    up->commit.size = ngx_atoof((u_char *) reply->str, reply->len);
 
-    if (ngx_http_oci_upload_mount_link(r, ctx->data, size, reply->len)
-        != NGX_OK)
+    if (up->commit.size == NGX_ERROR
+        || ngx_http_oci_upload_mount_link(r, up) != NGX_OK)
     {
         ngx_http_oci_unavailable(r);
         return;
@@ -163,14 +152,21 @@ ngx_http_oci_upload_mount_found(ngx_http_request_t *r, redisReply *reply)
 }
 
 
-/* links the blob up->digest of "size" bytes to the repository */
+/*
+ * links the blob up->digest of up->commit.size bytes to the repository,
+ * after holding its record on a cluster
+ */
 
 static ngx_int_t
 ngx_http_oci_upload_mount_link(ngx_http_request_t *r,
-    ngx_http_oci_upload_t *up, u_char *size, size_t len)
+    ngx_http_oci_upload_t *up)
 {
     ngx_http_oci_args_t   a;
     ngx_http_oci_event_t  ev;
+
+    if (up->ctx->conf->redis->cluster != NULL && !up->held) {
+        return ngx_http_oci_gc_hold(r, up, ngx_http_oci_upload_mount_link);
+    }
 
     if (ngx_http_oci_args_init(&a, r->pool, 7 + NGX_HTTP_OCI_BLOB_KEYS
                                             + NGX_HTTP_OCI_EVENT_ARGS)
@@ -184,7 +180,7 @@ ngx_http_oci_upload_mount_link(ngx_http_request_t *r,
                            &up->digest);
     ngx_http_oci_event_keys(&a, up->ctx->conf, &up->ctx->outbox);
     ngx_http_oci_args_str(&a, &up->digest);
-    ngx_http_oci_args_add(&a, size, len);
+    ngx_http_oci_args_number(&a, up->commit.size);
     ngx_http_oci_args_lit(&a, "");
     ngx_http_oci_args_lit(&a, "");
     ngx_http_oci_args_lit(&a, "");
@@ -194,7 +190,7 @@ ngx_http_oci_upload_mount_link(ngx_http_request_t *r,
     ev.action = "mount";
     ev.kind = "blobs";
     ngx_str_set(&ev.media_type, "application/octet-stream");
-    ev.size = ngx_atoof(size, len);
+    ev.size = up->commit.size;
     ev.from = up->from;
 
     ngx_http_oci_event_args(r, up->ctx, &a, &ev);
@@ -215,6 +211,8 @@ ngx_http_oci_upload_mount_done(ngx_http_request_t *r, redisReply *reply)
     ngx_http_oci_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+
+    ngx_http_oci_gc_settle(r, ctx->data, reply);
 
     if (ngx_http_oci_script_reply(reply) != NGX_HTTP_OCI_R_LINKED) {
         ngx_http_oci_unavailable(r);

@@ -404,6 +404,12 @@ ngx_http_oci_upload_link(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
     ctx = up->ctx;
     closing = (up->mode == NGX_HTTP_OCI_UPLOAD_CLOSE);
 
+    /* on a cluster the blob's record counts the link first */
+
+    if (ctx->conf->redis->cluster != NULL && !up->held) {
+        return ngx_http_oci_gc_hold(r, up, ngx_http_oci_upload_link);
+    }
+
     if (ngx_http_oci_args_init(&a, r->pool, 7 + NGX_HTTP_OCI_BLOB_KEYS
                                             + NGX_HTTP_OCI_EVENT_ARGS)
         != NGX_OK)
@@ -456,7 +462,11 @@ ngx_http_oci_upload_link(ngx_http_request_t *r, ngx_http_oci_upload_t *up)
 static void
 ngx_http_oci_upload_linked(ngx_http_request_t *r, redisReply *reply)
 {
+    ngx_http_oci_ctx_t     *ctx;
     ngx_http_oci_upload_t  *up;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
+    ngx_http_oci_gc_settle(r, ctx->data, reply);
 
     up = ngx_http_oci_upload_released(r, reply);
     if (up == NULL) {

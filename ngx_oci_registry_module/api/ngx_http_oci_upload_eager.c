@@ -169,6 +169,12 @@ ngx_http_oci_upload_eager_close(ngx_http_request_t *r,
 
     ctx = up->ctx;
 
+    /* on a cluster the blob's record counts the link first */
+
+    if (ctx->conf->redis->cluster != NULL && !up->held) {
+        return ngx_http_oci_gc_hold(r, up, ngx_http_oci_upload_eager_close);
+    }
+
     if (ngx_http_oci_args_init(&a, r->pool, 7 + NGX_HTTP_OCI_BLOB_KEYS
                                             + NGX_HTTP_OCI_EVENT_ARGS)
         != NGX_OK)
@@ -212,6 +218,8 @@ ngx_http_oci_upload_eager_closed(ngx_http_request_t *r, redisReply *reply)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oci_registry_module);
     up = ctx->data;
+
+    ngx_http_oci_gc_settle(r, up, reply);
 
     /* unknown (the blob stays: verified bytes, whoever pushes them) */
 

@@ -48,6 +48,10 @@ typedef struct ngx_http_oci_upload_s  ngx_http_oci_upload_t;
 typedef void (*ngx_http_oci_upload_done_pt)(ngx_http_request_t *r,
     ngx_http_oci_upload_t *up);
 
+/* sends the link script: after the blob's record was held, on a cluster */
+typedef ngx_int_t (*ngx_http_oci_upload_link_pt)(ngx_http_request_t *r,
+    ngx_http_oci_upload_t *up);
+
 
 struct ngx_http_oci_upload_s {
     ngx_http_oci_ctx_t         *ctx;
@@ -85,8 +89,10 @@ struct ngx_http_oci_upload_s {
     unsigned                    remove:1;    /* unlink the file on cleanup */
     unsigned                    fresh:1;     /* a signed id, still fresh */
     unsigned                    verify:1;    /* digest of another alg */
+    unsigned                    held:1;      /* the record, on a cluster */
 
     ngx_http_oci_upload_done_pt done;        /* NULL: answer 201 */
+    ngx_http_oci_upload_link_pt link;        /* once held */
 };
 
 
@@ -169,6 +175,17 @@ void ngx_http_oci_upload_fail(ngx_http_request_t *r,
 void ngx_http_oci_upload_reject(ngx_http_request_t *r,
     ngx_http_oci_upload_t *up, ngx_uint_t status, ngx_http_oci_err_e err,
     ngx_str_t *detail);
+
+/*
+ * policy/ngx_http_oci_gc_cluster.c: on a Redis Cluster a link holds the
+ * blob's record first, and its reply settles the hold
+ */
+ngx_int_t ngx_http_oci_gc_hold(ngx_http_request_t *r,
+    ngx_http_oci_upload_t *up, ngx_http_oci_upload_link_pt link);
+void ngx_http_oci_gc_settle(ngx_http_request_t *r, ngx_http_oci_upload_t *up,
+    redisReply *reply);
+void ngx_http_oci_gc_letgo(ngx_http_oci_loc_conf_t *conf, ngx_log_t *log,
+    ngx_str_t *base, ngx_str_t *digest);
 
 /* ngx_http_oci_mount.c */
 ngx_int_t ngx_http_oci_upload_mount(ngx_http_request_t *r,

@@ -71,6 +71,24 @@ ngx_http_oci_args_add(ngx_http_oci_args_t *a, u_char *p, size_t len)
 }
 
 
+/* an argument that must outlive its source (a reply) */
+
+void
+ngx_http_oci_args_copy(ngx_http_oci_args_t *a, u_char *p, size_t len)
+{
+    u_char  *c;
+
+    c = a->pool ? ngx_pnalloc(a->pool, len + 1) : NULL;
+    if (c == NULL) {
+        a->failed = 1;
+        return;
+    }
+
+    ngx_memcpy(c, p, len);
+    ngx_http_oci_args_add(a, c, len);
+}
+
+
 void
 ngx_http_oci_args_number(ngx_http_oci_args_t *a, off_t n)
 {

@@ -47,6 +47,7 @@ ngx_int_t ngx_http_oci_args_init(ngx_http_oci_args_t *a, ngx_pool_t *pool,
 void ngx_http_oci_args_init_fixed(ngx_http_oci_args_t *a, const char **argv,
     size_t *lens, ngx_uint_t n);
 void ngx_http_oci_args_add(ngx_http_oci_args_t *a, u_char *p, size_t len);
+void ngx_http_oci_args_copy(ngx_http_oci_args_t *a, u_char *p, size_t len);
 void ngx_http_oci_args_number(ngx_http_oci_args_t *a, off_t n);
 void ngx_http_oci_args_key(ngx_http_oci_args_t *a, ngx_str_t *base,
     char *suffix, ngx_str_t *more);

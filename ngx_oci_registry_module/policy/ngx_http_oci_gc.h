@@ -57,9 +57,14 @@ struct ngx_http_oci_gc_s {
     ngx_thread_pool_t          *thread_pool;
     ngx_thread_task_t          *task;
 #endif
+    ngx_str_t                   repo;        /* a cluster's: its work */
+    ngx_str_t                   work;
+    redisReply                 *held;        /* its reply, during WAIT */
+
     unsigned                    dry:1;
     unsigned                    walk:1;
     unsigned                    exiting:1;
+    unsigned                    repo_done:1; /* this step did a repo's */
 };
 
 
@@ -67,6 +72,10 @@ struct ngx_http_oci_gc_s {
 void ngx_http_oci_gc_fs(ngx_http_oci_gc_t *s, ngx_http_oci_gc_op_e op,
     ngx_http_oci_gc_next_pt after);
 void ngx_http_oci_gc_end(ngx_http_oci_gc_t *s, ngx_msec_t after);
+void ngx_http_oci_gc_step(ngx_http_oci_gc_t *s, redisReply *repo);
+
+/* ngx_http_oci_gc_cluster.c: a repository's work, in its slot */
+ngx_int_t ngx_http_oci_gc_repo(ngx_http_oci_gc_t *s, redisReply *reply);
 
 /* ngx_http_oci_gc_collect.c: what a step found, checked and collected */
 ngx_int_t ngx_http_oci_gc_files(ngx_http_oci_gc_t *s, redisReply *reply,

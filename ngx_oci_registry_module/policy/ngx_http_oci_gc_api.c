@@ -68,17 +68,6 @@ ngx_http_oci_gc(ngx_http_request_t *r, ngx_http_oci_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the collector's scripts read many repositories' slots at once */
-
-    if (ctx->conf->redis->cluster != NULL
-        && ctx->route.type != NGX_HTTP_OCI_ROUTE_GC_USAGE)
-    {
-        ngx_str_set(&value, "garbage collection on a Redis Cluster");
-
-        return ngx_http_oci_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                       NGX_HTTP_OCI_ERR_UNSUPPORTED, &value);
-    }
-
     if (ngx_http_oci_args_init(&a, r->pool, 4) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -174,23 +174,36 @@ ngx_http_oci_gc_tick(ngx_event_t *ev)
 {
     ngx_http_oci_gc_t  *s = ev->data;
 
-    ngx_http_oci_args_t       a;
-    ngx_http_oci_loc_conf_t  *c;
-
     if (s->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
     s->step_start = ngx_current_msec;
+    s->repo_done = 0;
     s->pool = ngx_create_pool(4096, s->log);
     if (s->pool == NULL) {
         ngx_add_timer(&s->timer, s->tick);
         return;
     }
 
-    c = s->conf;
+    ngx_http_oci_gc_step(s, NULL);
+}
 
-    if (ngx_http_oci_args_init(&a, s->pool, NGX_HTTP_OCI_GC_KEYS + 11)
+
+/* GC_STEP, with GC_REPO's reply on a cluster (s->repo's s->work) */
+
+void
+ngx_http_oci_gc_step(ngx_http_oci_gc_t *s, redisReply *repo)
+{
+    ngx_uint_t                i, n;
+    redisReply               *e;
+    ngx_http_oci_args_t       a;
+    ngx_http_oci_loc_conf_t  *c;
+
+    c = s->conf;
+    n = (repo != NULL) ? 2 + repo->elements : 0;
+
+    if (ngx_http_oci_args_init(&a, s->pool, NGX_HTTP_OCI_GC_KEYS + 12 + n)
         != NGX_OK)
     {
         ngx_http_oci_gc_end(s, s->tick);
@@ -211,12 +224,41 @@ ngx_http_oci_gc_tick(ngx_event_t *ev)
     ngx_http_oci_args_str(&a, &s->stale);
     ngx_http_oci_args_number(&a, (off_t) (c->gc_interval / 1000));
     ngx_http_oci_args_number(&a, (off_t) c->gc_grace);
-    ngx_http_oci_args_str(&a, &c->key_prefix);
-    ngx_http_oci_args_add(&a, s->finished, s->finished_len);
+    ngx_http_oci_args_str(&a, &c->global);
+
+    if (repo != NULL) {
+        ngx_http_oci_args_lit(&a, "repo");
+
+    } else {
+        ngx_http_oci_args_add(&a, s->finished, s->finished_len);
+    }
+
     ngx_http_oci_args_number(&a, NGX_HTTP_OCI_GC_BATCH);
     ngx_http_oci_args_flag(&a, c->gc_referrers);
     ngx_http_oci_args_number(&a, (off_t) s->freed);
     ngx_http_oci_args_number(&a, s->freed_bytes);
+    ngx_http_oci_args_flag(&a, c->redis->cluster != NULL);
+
+    if (repo != NULL) {
+        ngx_http_oci_args_str(&a, &s->repo);
+        ngx_http_oci_args_str(&a, &s->work);
+
+        /*
+         * copies: a redirect or NOSCRIPT sends the arguments again, after
+         * the reply is freed
+         */
+
+        for (i = 0; i < repo->elements; i++) {
+            e = repo->element[i];
+
+            if (e->type == REDIS_REPLY_INTEGER) {
+                ngx_http_oci_args_number(&a, (off_t) e->integer);
+
+            } else {
+                ngx_http_oci_args_copy(&a, (u_char *) e->str, e->len);
+            }
+        }
+    }
 
     if (ngx_http_oci_redis_call_script(c->redis, ngx_http_oci_gc_stepped, s,
                                        NGX_HTTP_OCI_SCRIPT_GC_STEP,
@@ -338,6 +380,19 @@ ngx_http_oci_gc_stepped(void *data, redisReply *reply)
 
     case NGX_HTTP_OCI_R_IDLE:
         ngx_http_oci_gc_end(s, s->tick);
+        return;
+
+    case NGX_HTTP_OCI_R_REPO:
+        if (s->repo_done) {
+            /* one repository's work a step: the next asks again */
+            ngx_http_oci_gc_end(s, 1);
+            return;
+        }
+
+        if (ngx_http_oci_gc_repo(s, reply) != NGX_OK) {
+            break;
+        }
+
         return;
 
     default:

@@ -145,7 +145,9 @@ ngx_int_t ngx_http_oci_redis_probe(ngx_http_request_t *r,
 /*
  * A command, or one of our scripts, for background work: "cb" gets the
  * reply, or NULL.  NGX_ERROR when it cannot be sent now (cb is not
- * called then).  The arguments are copied at once.
+ * called then).  The arguments must stay valid until cb runs: NOSCRIPT,
+ * and a cluster's MOVED, ASK and TRYAGAIN, send them again (a request's
+ * command likewise, in the request's pool, while it waits).
  */
 ngx_int_t ngx_http_oci_redis_call(ngx_http_oci_redis_conf_t *rcf,
     ngx_http_oci_redis_callback_pt cb, void *data, ngx_http_oci_args_t *args);
@@ -153,6 +155,13 @@ ngx_int_t ngx_http_oci_redis_call_script(ngx_http_oci_redis_conf_t *rcf,
     ngx_http_oci_redis_callback_pt cb, void *data,
     ngx_http_oci_script_e script, ngx_uint_t nkeys,
     ngx_http_oci_args_t *args);
+
+/* with "wait": WAIT on the master of "key", for background writes there */
+ngx_int_t ngx_http_oci_redis_call_wait(ngx_http_oci_redis_conf_t *rcf,
+    ngx_str_t *key, ngx_http_oci_redis_callback_pt cb, void *data);
+
+/* a reply that outlives its callback, in the pool */
+redisReply *ngx_http_oci_redis_copy(ngx_pool_t *pool, redisReply *reply);
 
 /*
  * A command that changes what a request acknowledges (an HDEL): with

@@ -287,8 +287,7 @@ ngx_http_oci_redis_send_bg(ngx_http_oci_redis_conf_t *rcf,
     ngx_http_oci_redis_callback_pt cb, void *data, ngx_uint_t script,
     int argc, const char **argv, size_t *argvlen)
 {
-    ngx_http_oci_redis_t          *redis;
-    ngx_http_oci_redis_pending_t  *pending;
+    ngx_http_oci_redis_t  *redis;
 
     redis = ngx_http_oci_redis_route(rcf, argc, argv, argvlen);
 
@@ -300,6 +299,20 @@ ngx_http_oci_redis_send_bg(ngx_http_oci_redis_conf_t *rcf,
 
         return NGX_ERROR;
     }
+
+    return ngx_http_oci_redis_send_at(redis, cb, data, script, argc, argv,
+                                      argvlen);
+}
+
+
+/* background work's command on a connection that is up */
+
+ngx_int_t
+ngx_http_oci_redis_send_at(ngx_http_oci_redis_t *redis,
+    ngx_http_oci_redis_callback_pt cb, void *data, ngx_uint_t script,
+    int argc, const char **argv, size_t *argvlen)
+{
+    ngx_http_oci_redis_pending_t  *pending;
 
     pending = ngx_alloc(sizeof(ngx_http_oci_redis_pending_t), redis->log);
     if (pending == NULL) {
@@ -571,6 +584,11 @@ ngx_http_oci_redis_cluster_reply(redisReply *reply,
         || (reply->len >= 11
             && ngx_strncmp(reply->str, "CLUSTERDOWN", 11) == 0))
     {
+        ngx_log_error(NGX_LOG_INFO, pending->timer.log, 0,
+                      "oci registry: redis cluster: %*s: sent again in "
+                      "%M ms", ngx_min((size_t) reply->len, 64), reply->str,
+                      (ngx_msec_t) NGX_HTTP_OCI_REDIS_RETRY_PAUSE);
+
         if (pending->timer.timer_set) {
             ngx_del_timer(&pending->timer);
         }

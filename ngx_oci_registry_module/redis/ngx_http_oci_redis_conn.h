@@ -161,6 +161,9 @@ ngx_int_t ngx_http_oci_redis_sentinel_init(ngx_cycle_t *cycle,
 void ngx_http_oci_redis_sentinel_ask(ngx_http_oci_redis_t *redis);
 void ngx_http_oci_redis_sentinel_exit(ngx_http_oci_redis_t *redis);
 /* redis/ngx_http_oci_redis_command.c */
+ngx_int_t ngx_http_oci_redis_send_at(ngx_http_oci_redis_t *redis,
+    ngx_http_oci_redis_callback_pt cb, void *data, ngx_uint_t script,
+    int argc, const char **argv, size_t *argvlen);
 ngx_int_t ngx_http_oci_redis_queue(ngx_http_oci_redis_t *redis,
     ngx_http_oci_redis_pending_t *pending, int argc, const char **argv,
     size_t *argvlen);

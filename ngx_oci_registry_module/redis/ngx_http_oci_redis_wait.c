@@ -35,8 +35,6 @@ typedef struct {
 static void ngx_http_oci_redis_wait_send(ngx_http_oci_redis_t *redis);
 static void ngx_http_oci_redis_wait_done(void *data, redisReply *reply);
 static void ngx_http_oci_redis_waiter_cleanup(void *data);
-static redisReply *ngx_http_oci_redis_copy(ngx_pool_t *pool,
-    redisReply *reply);
 
 
 /*
@@ -204,9 +202,42 @@ ngx_http_oci_redis_waiter_cleanup(void *data)
 }
 
 
+/*
+ * Background work's WAIT (the collector's unlinks, before their records
+ * let go of them): on the connection of the master of "key", after what
+ * it sent there.  cb gets WAIT's reply, or NULL.
+ */
+
+ngx_int_t
+ngx_http_oci_redis_call_wait(ngx_http_oci_redis_conf_t *rcf, ngx_str_t *key,
+    ngx_http_oci_redis_callback_pt cb, void *data)
+{
+    size_t                 lens[2];
+    const char            *argv[2];
+    ngx_http_oci_redis_t  *redis;
+
+    /* routed as a command on the key would be */
+
+    argv[0] = "EXISTS";
+    lens[0] = sizeof("EXISTS") - 1;
+    argv[1] = (const char *) key->data;
+    lens[1] = key->len;
+
+    redis = ngx_http_oci_redis_route(rcf, 2, argv, lens);
+
+    if (redis == NULL || redis->ac == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oci_redis_send_at(redis, cb, data,
+                                      NGX_HTTP_OCI_REDIS_PLAIN, 3,
+                                      rcf->wait_argv, rcf->wait_lens);
+}
+
+
 /* hiredis frees its reply when the callback returns: a copy is held */
 
-static redisReply *
+redisReply *
 ngx_http_oci_redis_copy(ngx_pool_t *pool, redisReply *reply)
 {
     size_t       i;

@@ -48,7 +48,8 @@ static ngx_str_t  ngx_http_oci_replies[] = {
     ngx_string("WALK"),
     ngx_string("DONE"),
     ngx_string("IDLE"),
-    ngx_string("LEASED")
+    ngx_string("LEASED"),
+    ngx_string("REPO")
 };
 
 
@@ -430,7 +431,8 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      * long it stays fresh (s), then the event.  Links a verified blob to
      * the repository and ends its upload; a signed id is marked gone, or
      * it would look fresh again.  "LINKED", "LOCK_LOST" or "UNKNOWN"
-     * (the upload is gone: cancelled).
+     * (the upload is gone: cancelled); {"LINKED", "0"} when the link was
+     * there already (a cluster's hold of the record is let go then).
      */
     ngx_string(
         NGX_HTTP_OCI_LUA_EVENT
@@ -448,8 +450,9 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "    redis.call('SET', k .. ':gone', 1, 'EX', ARGV[6])\n"
         "  end\n"
         "end\n"
-        "link(b, ARGV[1], ARGV[2])\n"
+        "local new = link(b, ARGV[1], ARGV[2])\n"
         "event(5, 7, '', ARGV[1])\n"
+        "if new == 0 then return {'LINKED', '0'} end\n"
         "return 'LINKED'\n"),
 
     /*
@@ -480,7 +483,8 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      * still be at offset 0 and unlocked.
      * "LINKED", "LINKED_FRESH" (a signed id nobody wrote to, so no upload
      * file exists), "UNKNOWN", "HAD_BYTES" (so the body was not the whole
-     * blob: the upload is dropped) or {"LOCKED", holder's token}.
+     * blob: the upload is dropped) or {"LOCKED", holder's token}; the
+     * first two as {reply, "0"} when the link was there already.
      */
     ngx_string(
         NGX_HTTP_OCI_LUA_EVENT
@@ -504,8 +508,9 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
         "  redis.call('SET', k .. ':gone', 1, 'EX', ARGV[6])\n"
         "end\n"
         "if o ~= '0' then return 'HAD_BYTES' end\n"
-        "link(b, ARGV[1], ARGV[2])\n"
+        "local new = link(b, ARGV[1], ARGV[2])\n"
         "event(5, 7, '', ARGV[1])\n"
+        "if new == 0 then return {linked, '0'} end\n"
         "return linked\n"),
 
     /*
@@ -661,6 +666,9 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
     ngx_string(NGX_HTTP_OCI_LUA_GC_CONFIRM),
     ngx_string(NGX_HTTP_OCI_LUA_GC_STATUS),
     ngx_string(NGX_HTTP_OCI_LUA_GC_USAGE),
+    ngx_string(NGX_HTTP_OCI_LUA_GC_REPO),
+    ngx_string(NGX_HTTP_OCI_LUA_BLOB_HOLD),
+    ngx_string(NGX_HTTP_OCI_LUA_BLOB_LETGO),
 
     /* the mirrors' (ngx_http_oci_scripts_mirror.h) */
     ngx_string(NGX_HTTP_OCI_LUA_STORE NGX_HTTP_OCI_LUA_CATALOG
@@ -691,7 +699,8 @@ const u_char  ngx_http_oci_script_writes[NGX_HTTP_OCI_SCRIPT_N] = {
     [NGX_HTTP_OCI_SCRIPT_UPLOAD_CANCEL] = 1,
     [NGX_HTTP_OCI_SCRIPT_BLOB_DELETE] = 1,
     [NGX_HTTP_OCI_SCRIPT_LIFECYCLE_EXPIRE] = 1,
-    [NGX_HTTP_OCI_SCRIPT_MIRROR_PUT] = 1
+    [NGX_HTTP_OCI_SCRIPT_MIRROR_PUT] = 1,
+    [NGX_HTTP_OCI_SCRIPT_BLOB_HOLD] = 1
 };
 
 

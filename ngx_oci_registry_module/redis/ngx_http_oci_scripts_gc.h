@@ -33,17 +33,170 @@
  * the repository, the repository is one the collector visits, and an
  * upload no manifest references yet (a new one, or again) starts its
  * grace period in "<base>unref".  KEYS[2] is the blob's record, KEYS[3]
- * the collector's repositories.
+ * the collector's repositories (on a cluster: the outbox's, dropped, as
+ * BLOB_HOLD did that before).  Returns 1 when the link is new, else 0.
  */
 #define NGX_HTTP_OCI_LUA_LINK                                                \
     NGX_HTTP_OCI_LUA_REFD                                                    \
     "local function link(b, d, size)\n"                                      \
-    "  redis.call('HSET', b .. 'blobs', d, size)\n"                          \
+    "  local new = redis.call('HSET', b .. 'blobs', d, size)\n"              \
     "  if not refd(b, d) then\n"                                             \
     "    redis.call('ZADD', b .. 'unref', redis.call('TIME')[1], d)\n"       \
     "  end\n"                                                                \
     "  redis.call('SADD', KEYS[2], b)\n"                                     \
     "  redis.call('ZADD', KEYS[3], 0, b)\n"                                  \
+    "  return new\n"                                                         \
+    "end\n"
+
+
+/*
+ * On a Redis Cluster a blob's record "<global>blob:<d>" is a hash in the
+ * global slot, the repositories' key bases to a count: the links each
+ * has, plus its links in flight.  A link is held (+1, BLOB_HOLD) before
+ * the link script runs in the repository's slot, and let go (-1) once a
+ * reply says that no new link came of it, or after an unlink: so the
+ * record names a repository whenever it links the blob.  A step lost on
+ * the way (a crash, a lost reply) leaves the count too high: a file kept,
+ * never one collected that is linked.
+ *
+ * letgo(rk, b, d, orphans): one of b's counted links of blob d goes; an
+ * emptied record makes the blob an orphan for the collector.
+ */
+#define NGX_HTTP_OCI_LUA_LETGO                                               \
+    "local function letgo(rk, b, d, orphans)\n"                              \
+    "  if redis.call('HINCRBY', rk, b, -1) <= 0 then\n"                      \
+    "    redis.call('HDEL', rk, b)\n"                                        \
+    "    if redis.call('EXISTS', rk) == 0 then\n"                            \
+    "      redis.call('ZADD', orphans, redis.call('TIME')[1], d)\n"          \
+    "    end\n"                                                              \
+    "  end\n"                                                                \
+    "end\n"
+
+
+/*
+ * BLOB_HOLD (a cluster's): KEYS[1] the blob's record, KEYS[2] the
+ * collector's repositories; ARGV the repository's key base.
+ */
+#define NGX_HTTP_OCI_LUA_BLOB_HOLD                                           \
+    "redis.call('ZADD', KEYS[2], 0, ARGV[1])\n"                              \
+    "return redis.call('HINCRBY', KEYS[1], ARGV[1], 1)\n"
+
+
+/*
+ * BLOB_LETGO (a cluster's): KEYS[1] the blob's record, KEYS[2] the
+ * orphans; ARGV the repository's key base, the digest.
+ */
+#define NGX_HTTP_OCI_LUA_BLOB_LETGO                                          \
+    NGX_HTTP_OCI_LUA_LETGO                                                   \
+    "letgo(KEYS[1], ARGV[1], ARGV[2], KEYS[2])\n"                            \
+    "return 1\n"
+
+
+/*
+ * GC_REPO (a cluster's): KEYS[1] a repository's key base; ARGV the
+ * work ("unref" or "refs"), its offset (a dry run's, in "unref") or
+ * ZSCAN cursor ("refs"), "1" for a dry run, the grace period (s), the
+ * batch, "1" to collect referrers.  What GC_STEP does for a repository
+ * on one Redis, in the repository's slot, and what it changed for the
+ * global slot: {the work next ("unref", "refs", or "done" and then "1"
+ * when the repository has no links left, else "0"), its offset or
+ * cursor, unlinked, their bytes, referrers deleted, then the unlinked
+ * digests and their sizes}.
+ */
+#define NGX_HTTP_OCI_LUA_GC_REPO                                             \
+    NGX_HTTP_OCI_LUA_DELETE                                                  \
+    "local b = KEYS[1]\n"                                                    \
+    "local now = tonumber(redis.call('TIME')[1])\n"                          \
+    "local dry = (ARGV[3] == '1')\n"                                         \
+    "local batch = tonumber(ARGV[5])\n"                                      \
+    "local function done()\n"                                                \
+    "  return 'done', (redis.call('EXISTS', b .. 'blobs') == 0) and '1'\n"   \
+    "                 or '0'\n"                                              \
+    "end\n"                                                                  \
+    "local out\n"                                                            \
+    "if ARGV[1] == 'unref' then\n"                                           \
+    "  local u = b .. 'unref'\n"                                             \
+    "  local off = dry and tonumber(ARGV[2]) or 0\n"                         \
+    "  local ds = redis.call('ZRANGEBYSCORE', u, '-inf',\n"                  \
+    "                        now - tonumber(ARGV[4]), 'LIMIT', off, batch)\n" \
+    "  local un, ub, gone = 0, 0, {}\n"                                      \
+    "  for _, d in ipairs(ds) do\n"                                          \
+    "    local size = redis.call('HGET', b .. 'blobs', d)\n"                 \
+    "    if not size or refd(b, d) then\n"                                   \
+    "      if not dry then redis.call('ZREM', u, d) end\n"                   \
+    "    else\n"                                                             \
+    "      un = un + 1; ub = ub + (tonumber(size) or 0)\n"                   \
+    "      if not dry then\n"                                                \
+    "        redis.call('HDEL', b .. 'blobs', d)\n"                          \
+    "        redis.call('ZREM', u, d)\n"                                     \
+    "      end\n"                                                            \
+    "      gone[#gone + 1] = d; gone[#gone + 1] = size\n"                    \
+    "    end\n"                                                              \
+    "  end\n"                                                                \
+    "  local nx, c = 'unref', tostring(off + #ds)\n"                         \
+    "  if #ds < batch then\n"                                                \
+    "    if ARGV[6] == '1' then nx, c = 'refs', '0' else nx, c = done() end\n"\
+    "  end\n"                                                                \
+    "  out = {nx, c, un, string.format('%.0f', ub), 0}\n"                    \
+    "  for _, v in ipairs(gone) do out[#out + 1] = v end\n"                  \
+    "  return out\n"                                                         \
+    "end\n"                                                                  \
+    "local r = redis.call('ZSCAN', b .. 'manifests', ARGV[2],\n"             \
+    "                     'COUNT', batch)\n"                                 \
+    "local n = 0\n"                                                          \
+    "for i = 1, #r[2], 2 do\n"                                               \
+    "  local dg = r[2][i]\n"                                                 \
+    "  local m = redis.call('HMGET', b .. 'm:' .. dg, 'subject', 'pushed')\n"\
+    "  if m[1] and m[1] ~= ''\n"                                             \
+    "     and (tonumber(m[2]) or 0) <= now - tonumber(ARGV[4])\n"            \
+    "     and redis.call('EXISTS', b .. 'm:' .. m[1]) == 0 then\n"           \
+    "    n = n + 1\n"                                                        \
+    "    if not dry then delete(b, dg) end\n"                                \
+    "  end\n"                                                                \
+    "end\n"                                                                  \
+    "local nx, c = 'refs', r[1]\n"                                           \
+    "if r[1] == '0' then nx, c = done() end\n"                               \
+    "return {nx, c, 0, '0', n}\n"
+
+
+/*
+ * The repos phase on a cluster (ARGV[12] "1"): a repository's work is
+ * GC_REPO's, in its own slot; its reply comes back with the next step
+ * (ARGV[7] "repo", then the repository, the work it did, and GC_REPO's
+ * reply), whose unlinks let go of their records here.  A reply lost on
+ * the way leaves records too high, and the work is asked again.
+ * {"REPO", repository, work, offset or cursor, dry}.
+ */
+#define NGX_HTTP_OCI_LUA_GC_CLUSTER                                          \
+    "if s.phase == 'repos' and ARGV[12] == '1' then\n"                       \
+    "  if ARGV[7] == 'repo' and s.repo ~= '' and ARGV[13] == s.repo\n"       \
+    "     and ARGV[14] == s.sub then\n"                                      \
+    "    local f, fb = 0, 0\n"                                               \
+    "    for i = 20, #ARGV - 1, 2 do\n"                                      \
+    "      local d, size = ARGV[i], tonumber(ARGV[i + 1]) or 0\n"            \
+    "      local rk = pre .. 'blob:' .. d\n"                                 \
+    "      if not dry then letgo(rk, s.repo, d, KEYS[4])\n"                  \
+    "      elseif redis.call('HINCRBY', KEYS[7], d, 1)\n"                    \
+    "             == redis.call('HLEN', rk) then\n"                          \
+    "        f = f + 1; fb = fb + size\n"                                    \
+    "      end\n"                                                            \
+    "    end\n"                                                              \
+    "    redis.call('HINCRBY', p, 'unlinked', ARGV[17])\n"                   \
+    "    redis.call('HINCRBY', p, 'unlinkedBytes', ARGV[18])\n"              \
+    "    redis.call('HINCRBY', p, 'referrers', ARGV[19])\n"                  \
+    "    redis.call('HINCRBY', p, 'files', f)\n"                             \
+    "    redis.call('HINCRBY', p, 'bytes', string.format('%.0f', fb))\n"     \
+    "    if ARGV[15] == 'done' then\n"                                       \
+    "      if ARGV[16] == '1' then redis.call('ZREM', KEYS[3], s.repo) end\n"\
+    "      set('repo', '')\n"                                                \
+    "    elseif ARGV[15] == 'unref' then set('uc', ARGV[16])\n"              \
+    "    else\n"                                                             \
+    "      set('sub', 'refs'); set('mc', ARGV[16])\n"                        \
+    "    end\n"                                                              \
+    "  end\n"                                                                \
+    "  if s.repo == '' and not pick() then return {'AGAIN'} end\n"           \
+    "  return {'REPO', s.repo, s.sub,\n"                                     \
+    "          (s.sub == 'refs') and s.mc or s.uc, s.dry}\n"                 \
     "end\n"
 
 
@@ -56,7 +209,8 @@
  * to be dead ("" if none), the interval (s, 0: none), the grace period
  * (s), the key prefix, the work the caller finished ("" or
  * "walked:<dir>"), the batch, "1" to collect referrers, the files and
- * bytes the caller's last work freed (or would have).
+ * bytes the caller's last work freed (or would have), "1" on a cluster,
+ * then a cluster's repository work (NGX_HTTP_OCI_LUA_GC_CLUSTER).
  *
  * A pass is: "index" (once: SCAN for the links older versions made),
  * "repos" (each repository: on the first pass its links, in HSCAN
@@ -75,6 +229,7 @@
  */
 #define NGX_HTTP_OCI_LUA_GC_STEP                                             \
     NGX_HTTP_OCI_LUA_DELETE                                                  \
+    NGX_HTTP_OCI_LUA_LETGO                                                   \
     "local l = redis.call('GET', KEYS[1])\n"                                 \
     "if l and l ~= ARGV[1] and l ~= ARGV[3] then\n"                          \
     "  return {'LOCKED', l}\n"                                               \
@@ -98,7 +253,9 @@
     "  end\n"                                                                \
     "  redis.call('DEL', KEYS[6], KEYS[7])\n"                                \
     "  local ph = 'repos'\n"                                                 \
-    "  if redis.call('EXISTS', KEYS[8]) == 0 then ph = 'index' end\n"        \
+    "  if redis.call('EXISTS', KEYS[8]) == 0 and ARGV[12] ~= '1' then\n"     \
+    "    ph = 'index'\n"                                                     \
+    "  end\n"                                                                \
     "  local id = (tonumber(redis.call('HGET', KEYS[5], 'id')) or 0) + 1\n"  \
     "  redis.call('HSET', p, 'id', id, 'phase', ph, 'started', now,\n"       \
     "    'trigger', trig,\n"                                                 \
@@ -146,23 +303,27 @@
     "  redis.call('HSET', p, k, v)\n"                                        \
     "  s[k] = tostring(v)\n"                                                 \
     "end\n"                                                                  \
+    "local function pick()\n"                                                \
+    "  local start = '-'\n"                                                  \
+    "  if s.cursor ~= '' then start = '(' .. s.cursor end\n"                 \
+    "  local n = redis.call('ZRANGEBYLEX', KEYS[3], start, '+',\n"           \
+    "                       'LIMIT', 0, 1)\n"                                \
+    "  if #n == 0 then\n"                                                    \
+    "    redis.call('SET', KEYS[8], 1)\n"                                    \
+    "    set('phase', 'orphans')\n"                                          \
+    "    return nil\n"                                                       \
+    "  end\n"                                                                \
+    "  set('repo', n[1]); set('cursor', n[1])\n"                             \
+    "  set('sub', (s.full == '1') and 'links' or 'unref')\n"                 \
+    "  set('hc', '0'); set('mc', '0'); set('uc', '0')\n"                     \
+    "  redis.call('HINCRBY', p, 'repositories', 1)\n"                        \
+    "  return n[1]\n"                                                        \
+    "end\n"                                                                  \
     "local function repos_step()\n"                                          \
     "  local b = s.repo\n"                                                   \
     "  if b == '' then\n"                                                    \
-    "    local start = '-'\n"                                                \
-    "    if s.cursor ~= '' then start = '(' .. s.cursor end\n"               \
-    "    local n = redis.call('ZRANGEBYLEX', KEYS[3], start, '+',\n"         \
-    "                         'LIMIT', 0, 1)\n"                              \
-    "    if #n == 0 then\n"                                                  \
-    "      redis.call('SET', KEYS[8], 1)\n"                                  \
-    "      set('phase', 'orphans')\n"                                        \
-    "      return nil\n"                                                     \
-    "    end\n"                                                              \
-    "    b = n[1]\n"                                                         \
-    "    set('repo', b); set('cursor', b)\n"                                 \
-    "    set('sub', (s.full == '1') and 'links' or 'unref')\n"               \
-    "    set('hc', '0'); set('mc', '0'); set('uc', '0')\n"                   \
-    "    redis.call('HINCRBY', p, 'repositories', 1)\n"                      \
+    "    b = pick()\n"                                                       \
+    "    if not b then return nil end\n"                                     \
     "  end\n"                                                                \
     "  local u = b .. 'unref'\n"                                             \
     "  if s.sub == 'links' then\n"                                           \
@@ -233,6 +394,7 @@
     "  if r[1] ~= '0' then set('mc', r[1]) else repo_done(b) end\n"          \
     "  return 1 + #r[2] / 2\n"                                               \
     "end\n"                                                                  \
+    NGX_HTTP_OCI_LUA_GC_CLUSTER                                              \
     "if s.phase == 'repos' then\n"                                           \
     "  local spent = 0\n"                                                    \
     "  while spent < batch do\n"                                             \

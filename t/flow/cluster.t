@@ -3,8 +3,10 @@
 # only the seed nodes and the password every node requires.
 # Repositories spread over the masters; pushes (monolithic and chunked),
 # pulls, tags, referrers, deletes, the catalog and the events stream work
-# across them; an outbox a killed worker would leave is swept; a
-# resharding under pushers and pullers fails no request; kill -9 of a
+# across them; an outbox a killed worker would leave is swept; garbage
+# collection keeps a blob while a repository on any master links it and
+# removes it after; a resharding under pushers and pullers fails no
+# request; kill -9 of a
 # master is followed after the cluster's failover, and every push
 # acknowledged with wait=1 is there.
 
@@ -80,6 +82,7 @@ http {
         oci_registry_redis $seeds password=cluster-secret
                            wait=1 wait_timeout=1s;
         oci_registry_thread_pool default;
+        oci_registry_gc_grace 0s;
         oci_registry_events on;
         oci_registry_events_endpoint all /_hooks/all poll=100ms;
 
@@ -218,14 +221,6 @@ ok(wait_for('its event', 10, sub {
     grep { $_->{status} == 200 } $rx->requests
 }), 'and its event is delivered');
 
-# the collector is not run on a cluster yet; a repository's usage is
-my $r = $http->request('POST', $t->url('/v2/_gc/run'));
-is($r->{status}, 405, 'POST /v2/_gc/run: 405');
-is(eval { decode_json($r->{content})->{errors}[0]{code} }, 'UNSUPPORTED',
-   'UNSUPPORTED, with the OCI body');
-$r = $http->get($t->url('/v2/cl/r4/_gc/usage'));
-is($r->{status}, 200, 'a repository\'s _gc/usage works');
-
 # --- a resharding under pushers and pullers --------------------------------
 
 my $stop = "$tmp/stop";
@@ -328,6 +323,13 @@ for my $row (@pushed) {
 is($lost, 0, 'every push made during the resharding reads back');
 like(join("\n", grep { /slot \d+ moved/ } split /\n/, $t->error_log),
      qr/slot \d+ moved to/, 'the workers followed MOVED');
+# ASK and TRYAGAIN come only when a command meets a key in the middle of
+# its move: said, not required
+my @log = split /\n/, $t->error_log;
+note(sprintf('the workers followed %d MOVED, %d ASK and %d TRYAGAIN',
+             scalar(grep { /slot \d+ moved to/ } @log),
+             scalar(grep { /slot \d+ asked at/ } @log),
+             scalar(grep { /cluster: TRYAGAIN/ } @log)));
 
 # --- kill -9 of a master ---------------------------------------------------
 
@@ -366,6 +368,102 @@ for my $row (@acked) {
 is($lost, 0, 'every push acknowledged with wait=1 survived the failover');
 is($http->get($t->url('/v2/cl/r4/manifests/v1'))->{status}, 200,
    'and those from before');
+
+# --- garbage collection: the records in the global slot -------------------
+
+# (last: with no grace period a pass collects what the first part deleted,
+# which the pullers above still read)
+
+# a blob two repositories on different masters link; one of them links
+# it three times (two pushes and a mount): its record, in the global
+# slot, counts each repository once, and the collector keeps the file
+# until neither links it
+my $ga = 'gc/a';
+my ($gb) = grep { $cluster->node_of_key("oci:{$_}:tags")->port
+                  != $cluster->node_of_key("oci:{$ga}:tags")->port }
+           map { "gc/b$_" } 1 .. 20;
+my $shared = 'a blob two masters link ' x 2000;
+my $ds = sha256($shared);
+my $rk = "oci:{_}:blob:$ds";
+my $rnode = $cluster->node_of_key($rk);
+sub record { my %h = @{ $rnode->cmd('HGETALL', $rk) }; \%h }
+sub blob_file { my $h = substr($_[0], 7);
+                "$tmp/storage/blobs/sha256/" . substr($h, 0, 2) . "/$h" }
+sub gc_status { decode_json($http->get($t->url('/v2/_gc'))->{content}) }
+sub collect {
+    my $before = gc_status()->{last};
+    my $r = $http->request('POST', $t->url('/v2/_gc/run'));
+    $r->{status} == 202 or die "POST /v2/_gc/run: $r->{status}";
+    my $deadline = time + 60;
+    while (time < $deadline) {
+        my $s = eval { gc_status() };
+        return $s->{last} if $s && $s->{last} && !$s->{running}
+                             && !$s->{requested}
+                             && (!$before || $s->{last}{id} > $before->{id});
+        sleep 0.05;
+    }
+    die "no pass ended within 60 s";
+}
+
+is(push_blob($t, $ga, $shared)->{status}, 201, "$ga: the shared blob");
+is(push_blob($t, $ga, $shared)->{status}, 201, "$ga: the same blob again");
+my $gcfg = '{"gc":"b"}';
+is(push_blob($t, $gb, $gcfg)->{status}, 201, "$gb (another master): a config");
+is($http->request('POST', $t->url("/v2/$gb/blobs/uploads/?mount=$ds&from=$ga"))
+   ->{status}, 201, "$gb: the shared blob mounted from $ga");
+is(push_blob($t, $gb, $shared)->{status}, 201, "$gb: and pushed, though linked");
+my $gm = manifest($gcfg, $shared, 'gc');
+is(put_manifest($t, $gb, 'v1', $gm)->{status}, 201,
+   "$gb: an image with it as its layer");
+ok(wait_for('the record', 10, sub {
+    my $h = record();
+    keys %$h == 2 && ($h->{"oci:{$ga}:"} // 0) == 1
+        && ($h->{"oci:{$gb}:"} // 0) == 1
+}), 'the record counts one link of each repository') or diag(explain(record()));
+
+is($http->request('DELETE', $t->url("/v2/$ga/blobs/$ds"))->{status}, 202,
+   "$ga: its link deleted");
+ok(wait_for('the record', 10, sub { !exists record()->{"oci:{$ga}:"} }),
+   "the record lets go of $ga");
+my $pass = collect();
+ok(-f blob_file($ds), "a pass keeps the file ${gb}'s image references");
+my $g = $http->get($t->url("/v2/$gb/blobs/$ds"));
+ok($g->{status} == 200 && sha256($g->{content}) eq $ds, "$gb pulls it");
+
+# the image goes: the collector unlinks its blobs, the record empties
+is($http->request('DELETE', $t->url("/v2/$gb/manifests/" . sha256($gm)))
+   ->{status}, 202, "$gb: the image deleted");
+$pass = collect();
+ok(!-e blob_file($ds), 'the next pass removes the file');
+ok(!$rnode->cmd('EXISTS', $rk), 'and its record is gone');
+ok($pass->{unlinkedBlobs} >= 2 && $pass->{removedFiles} >= 2,
+   "its report: $pass->{unlinkedBlobs} links, $pass->{removedFiles} files");
+is($http->request('HEAD', $t->url("/v2/$gb/blobs/$ds"))->{status}, 404,
+   "$gb: the blob is gone");
+
+# what the collector unlinks itself: a blob no manifest references
+my $loose = 'no manifest references this ' x 500;
+is(push_blob($t, $gb, $loose)->{status}, 201, "$gb: a loose blob");
+$pass = collect();
+ok(!-e blob_file(sha256($loose)), 'a pass unlinks it and removes its file');
+is($http->request('HEAD', $t->url("/v2/$gb/blobs/" . sha256($loose)))
+   ->{status}, 404,
+   'its link is gone');
+ok(!$cluster->node_of_key('oci:{_}:blob:' . sha256($loose))
+        ->cmd('EXISTS', 'oci:{_}:blob:' . sha256($loose)),
+   'and its record');
+
+# the images of the first part are referenced: every one still pulls
+my $intact = 0;
+for my $repo (grep { $_ ne 'cl/r3' } @repos) {
+    my $layer = "layer of $repo" x 100;
+    my $lg = $http->get($t->url("/v2/$repo/blobs/" . sha256($layer)));
+    $intact++ if $lg->{status} == 200 && $lg->{content} eq $layer;
+}
+is($intact, 11, 'the layers of the live images are intact after the passes');
+
+my $r = $http->get($t->url('/v2/cl/r4/_gc/usage'));
+is($r->{status}, 200, 'a repository\'s _gc/usage works');
 
 is_deeply([ sort $t->worker_pids ], [ sort @workers ], 'no worker crashed');
 
