@@ -113,7 +113,6 @@
     "  return 'done', (redis.call('EXISTS', b .. 'blobs') == 0) and '1'\n"   \
     "                 or '0'\n"                                              \
     "end\n"                                                                  \
-    "local out\n"                                                            \
     "if ARGV[1] == 'unref' then\n"                                           \
     "  local u = b .. 'unref'\n"                                             \
     "  local off = dry and tonumber(ARGV[2]) or 0\n"                         \
@@ -137,7 +136,7 @@
     "  if #ds < batch then\n"                                                \
     "    if ARGV[6] == '1' then nx, c = 'refs', '0' else nx, c = done() end\n"\
     "  end\n"                                                                \
-    "  out = {nx, c, un, string.format('%.0f', ub), 0}\n"                    \
+    "  local out = {nx, c, un, string.format('%.0f', ub), 0}\n"              \
     "  for _, v in ipairs(gone) do out[#out + 1] = v end\n"                  \
     "  return out\n"                                                         \
     "end\n"                                                                  \

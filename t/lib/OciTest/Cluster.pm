@@ -5,6 +5,7 @@ package OciTest::Cluster;
 #
 #   my $c = OciTest::Cluster->start(masters => 3, replicas => 1,
 #                                   password => 'p');  # AUTH everywhere
+#   (aof => 0: no append-only file; by default every write is fsync'ed)
 #   $c->seeds;                    # "cluster=127.0.0.1:p ..." for nginx
 #   $c->masters;                  # the OciTest::Redis of each master now
 #   $c->node_of_key('oci:{r}:tags');   # the master serving that key's slot
@@ -36,7 +37,9 @@ sub start {
             # the bus port is the port + 10000 unless named: free ones
             # can be above 55535
             '--cluster-port', OciTest::Redis::_free_port(),
-            '--appendonly', 'yes', '--appendfsync', 'always',
+            ($opt{aof} // 1
+             ? ('--appendonly', 'yes', '--appendfsync', 'always')
+             : ('--appendonly', 'no', '--save', '')),
         ])
     } 1 .. $masters * (1 + $replicas);
     my $self = bless { nodes => \@nodes, password => $opt{password},
