@@ -96,4 +96,4 @@ OCI_TEST_CLUSTER=$(cat "$tmp/seeds") prove t/flow/uploads.t \
     t/flow/clients-skopeo.t t/flow/limits.t t/flow/upload-expiry.t \
     t/flow/nodes.t t/flow/disk-full.t \
     t/flow/crash-nginx.t t/flow/storage-owner.t t/flow/gc.t \
-    t/flow/gc-online.t
+    t/flow/gc-online.t t/flow/auth.t t/flow/clients-auth.t
