@@ -14,7 +14,6 @@
 #include "ngx_http_oci_reply.h"
 #include "ngx_http_oci_events.h"
 #include "ngx_http_oci_mirror.h"
-#include "ngx_http_oci_uploads.h"
 
 
 /*
@@ -181,12 +180,9 @@ ngx_http_oci_blob_deleted(ngx_http_request_t *r, redisReply *reply)
 
     /*
      * Only the link goes: the file may be shared with other repositories
-     * and is left to garbage collection.  On a cluster its record lets
-     * go of the link now, after it went.
+     * and is left to garbage collection.  On a cluster the script's
+     * outbox lets its record go of it, in the forward after this reply.
      */
-
-    ngx_http_oci_gc_letgo(ctx->conf, ngx_cycle->log, &ctx->base,
-                          &ctx->digest);
 
     ngx_http_finalize_request(r, ngx_http_oci_send_json(r, NGX_HTTP_ACCEPTED,
                                                         NULL, 0));

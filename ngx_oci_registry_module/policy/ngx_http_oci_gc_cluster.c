@@ -22,13 +22,16 @@
  *               script's reply says no new link came of it (there was
  *               one already, the upload was gone or locked), BLOB_LETGO
  *               takes it back
- *   an unlink   the repository's script first, then BLOB_LETGO (a
- *               DELETE of a blob here; the collector's in GC_STEP)
+ *   an unlink   the repository's script writes "letgo <digest>" to its
+ *               outbox with it (a DELETE of a blob, the collector's
+ *               GC_REPO), and the outbox's forward applies it to the
+ *               record once (redis/ngx_http_oci_redis_outbox.c), now or
+ *               after a crash, by the next forward or the sweep
  *
- * A step lost between the two (a crash, a reply that never came) leaves
- * the count too high: a file kept, never a linked one collected.  The
- * collector's repository work is GC_REPO, in the repository's slot,
- * between two GC_STEPs in the global slot.
+ * A hold whose link never came (a crash between the two, a reply that
+ * never came) leaves the count too high: a file kept, never a linked one
+ * collected.  The collector's repository work is GC_REPO, in the
+ * repository's slot, between two GC_STEPs in the global slot.
  */
 
 
@@ -38,6 +41,8 @@ static ngx_int_t ngx_http_oci_gc_copy(ngx_pool_t *pool, ngx_str_t *to,
     redisReply *from);
 static void ngx_http_oci_gc_repo_done(void *data, redisReply *reply);
 static void ngx_http_oci_gc_repo_waited(void *data, redisReply *reply);
+static void ngx_http_oci_gc_repo_forward(ngx_http_oci_gc_t *s);
+static void ngx_http_oci_gc_repo_forwarded(void *data);
 
 
 ngx_int_t
@@ -292,26 +297,58 @@ ngx_http_oci_gc_repo_done(void *data, redisReply *reply)
     s->repo_done = 1;
 
     /*
-     * With "wait" the unlinks reach the replicas before their records let
-     * go of them: a failover that lost them would leave links that no
-     * record names, whose files a pass could collect
+     * Kept for the next GC_STEP, which comes after the forward; with
+     * "wait" the unlinks reach the replicas before their records let go
+     * of them: a failover that lost them would leave links that no record
+     * names, whose files a pass could collect
      */
 
-    if (s->conf->redis->wait) {
-        s->held = ngx_http_oci_redis_copy(s->pool, reply);
-
-        if (s->held == NULL
-            || ngx_http_oci_redis_call_wait(s->conf->redis, &s->repo,
-                                            ngx_http_oci_gc_repo_waited, s)
-               != NGX_OK)
-        {
-            ngx_http_oci_gc_end(s, s->tick);
-        }
-
+    s->held = ngx_http_oci_redis_copy(s->pool, reply);
+    if (s->held == NULL) {
+        ngx_http_oci_gc_end(s, s->tick);
         return;
     }
 
-    ngx_http_oci_gc_step(s, reply);
+    if (!s->conf->redis->wait) {
+        ngx_http_oci_gc_repo_forward(s);
+        return;
+    }
+
+    if (ngx_http_oci_redis_call_wait(s->conf->redis, &s->repo,
+                                     ngx_http_oci_gc_repo_waited, s)
+        != NGX_OK)
+    {
+        ngx_http_oci_gc_end(s, s->tick);
+    }
+}
+
+
+/*
+ * The repository's outbox goes to the global slot before the next
+ * GC_STEP: its "letgo" entries (these unlinks', and any a killed
+ * collector left there) let go of their records, so that the orphans
+ * phase of this pass finds what they emptied
+ */
+
+static void
+ngx_http_oci_gc_repo_forward(ngx_http_oci_gc_t *s)
+{
+    if (ngx_http_oci_redis_outbox_then(s->conf->redis, s->repo.data,
+                                       s->repo.len,
+                                       ngx_http_oci_gc_repo_forwarded, s)
+        != NGX_OK)
+    {
+        ngx_http_oci_gc_end(s, s->tick);
+    }
+}
+
+
+static void
+ngx_http_oci_gc_repo_forwarded(void *data)
+{
+    ngx_http_oci_gc_t  *s = data;
+
+    ngx_http_oci_gc_step(s, s->held);
 }
 
 
@@ -325,11 +362,12 @@ ngx_http_oci_gc_repo_waited(void *data, redisReply *reply)
     {
         ngx_log_error(NGX_LOG_WARN, s->log, 0,
                       "oci registry: garbage collection of \"%V\": the "
-                      "replicas did not confirm its unlinks; their records "
-                      "keep them", &s->repo);
+                      "replicas did not confirm its unlinks; the next "
+                      "forward of its outbox lets their records go",
+                      &s->repo);
         ngx_http_oci_gc_end(s, s->tick);
         return;
     }
 
-    ngx_http_oci_gc_step(s, s->held);
+    ngx_http_oci_gc_repo_forward(s);
 }

@@ -160,6 +160,17 @@ ngx_int_t ngx_http_oci_redis_call_script(ngx_http_oci_redis_conf_t *rcf,
 ngx_int_t ngx_http_oci_redis_call_wait(ngx_http_oci_redis_conf_t *rcf,
     ngx_str_t *key, ngx_http_oci_redis_callback_pt cb, void *data);
 
+/*
+ * On a cluster: the outbox of the repository whose key base is "base"
+ * goes to the global slot now, in the background
+ */
+typedef void (*ngx_http_oci_redis_done_pt)(void *data);
+
+void ngx_http_oci_redis_outbox(ngx_http_oci_redis_conf_t *rcf, u_char *base,
+    size_t len);
+ngx_int_t ngx_http_oci_redis_outbox_then(ngx_http_oci_redis_conf_t *rcf,
+    u_char *base, size_t len, ngx_http_oci_redis_done_pt then, void *data);
+
 /* a reply that outlives its callback, in the pool */
 redisReply *ngx_http_oci_redis_copy(ngx_pool_t *pool, redisReply *reply);
 

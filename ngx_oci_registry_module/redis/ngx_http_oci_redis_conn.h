@@ -184,8 +184,6 @@ ngx_http_oci_redis_t *ngx_http_oci_redis_redirect(
 void ngx_http_oci_redis_cluster_ready(ngx_http_oci_redis_t *node);
 void ngx_http_oci_redis_cluster_lost(ngx_http_oci_redis_t *node);
 /* redis/ngx_http_oci_redis_outbox.c */
-void ngx_http_oci_redis_outbox(ngx_http_oci_redis_conf_t *rcf, u_char *base,
-    size_t len);
 void ngx_http_oci_redis_outbox_sweep(ngx_event_t *ev);
 /* redis/ngx_http_oci_redis_kept.c */
 ngx_http_oci_redis_deferred_t *ngx_http_oci_redis_format(

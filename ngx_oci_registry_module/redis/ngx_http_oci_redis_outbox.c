@@ -38,6 +38,8 @@ typedef struct {
     ngx_http_oci_args_t         apply;
     ngx_http_oci_args_t         done;
     ngx_uint_t                  events;      /* taken in this step */
+    ngx_http_oci_redis_done_pt  then;        /* at the end, if any */
+    void                       *data;
 } ngx_http_oci_outbox_t;
 
 
@@ -62,28 +64,43 @@ void
 ngx_http_oci_redis_outbox(ngx_http_oci_redis_conf_t *rcf, u_char *base,
     size_t len)
 {
+    (void) ngx_http_oci_redis_outbox_then(rcf, base, len, NULL, NULL);
+}
+
+
+/*
+ * The same, and "then" runs when the forward ends (whether it did all or
+ * not): NGX_OK; or NGX_ERROR when it cannot start, and "then" is not run
+ */
+
+ngx_int_t
+ngx_http_oci_redis_outbox_then(ngx_http_oci_redis_conf_t *rcf, u_char *base,
+    size_t len, ngx_http_oci_redis_done_pt then, void *data)
+{
     u_char                 *tag;
     ngx_pool_t             *pool;
     ngx_http_oci_outbox_t  *ob;
 
     tag = ngx_strlchr(base, base + len, '{');
     if (tag == NULL) {
-        return;
+        return NGX_ERROR;
     }
 
     pool = ngx_create_pool(1024, rcf->conn->log);
     if (pool == NULL) {
-        return;
+        return NGX_ERROR;
     }
 
     ob = ngx_pcalloc(pool, sizeof(ngx_http_oci_outbox_t));
     if (ob == NULL) {
         ngx_destroy_pool(pool);
-        return;
+        return NGX_ERROR;
     }
 
     ob->pool = pool;
     ob->rcf = rcf;
+    ob->then = then;
+    ob->data = data;
 
     ob->outbox.len = len + sizeof("x:") - 1;
     ob->outbox.data = ngx_pnalloc(pool, ob->outbox.len);
@@ -92,7 +109,7 @@ ngx_http_oci_redis_outbox(ngx_http_oci_redis_conf_t *rcf, u_char *base,
 
     if (ob->outbox.data == NULL || ob->global.data == NULL) {
         ngx_destroy_pool(pool);
-        return;
+        return NGX_ERROR;
     }
 
     ngx_sprintf(ob->outbox.data, "%*sx:", len, base);
@@ -101,6 +118,8 @@ ngx_http_oci_redis_outbox(ngx_http_oci_redis_conf_t *rcf, u_char *base,
     if (ngx_http_oci_outbox_take(ob) != NGX_OK) {
         ngx_http_oci_outbox_end(ob, "take");
     }
+
+    return NGX_OK;
 }
 
 
@@ -283,6 +302,9 @@ ngx_http_oci_outbox_done(void *data, redisReply *reply)
 static void
 ngx_http_oci_outbox_end(ngx_http_oci_outbox_t *ob, const char *failed)
 {
+    void                        *data;
+    ngx_http_oci_redis_done_pt   then;
+
     if (failed != NULL) {
         ngx_log_error(NGX_LOG_WARN, ob->rcf->conn->log, 0,
                       "oci registry: redis cluster: the outbox \"%V\" was "
@@ -290,7 +312,14 @@ ngx_http_oci_outbox_end(ngx_http_oci_outbox_t *ob, const char *failed)
                       "forwards it", &ob->outbox, failed);
     }
 
+    then = ob->then;
+    data = ob->data;
+
     ngx_destroy_pool(ob->pool);
+
+    if (then != NULL) {
+        then(data);
+    }
 }
 
 

@@ -576,13 +576,17 @@ ngx_str_t  ngx_http_oci_scripts[NGX_HTTP_OCI_SCRIPT_N] = {
      * BLOB_DELETE: KEYS[2..4] as for BLOB_LINK, KEYS[5..6] events; ARGV
      * digest, then the event.  The repository's link goes; the file stays
      * until the collector finds that no repository links it: 1, or 0
-     * when there was none.
+     * when there was none.  On a cluster (KEYS[2] is the outbox's) the
+     * outbox gets "letgo <digest>" for the record (scripts_outbox.h).
      */
     ngx_string(
         NGX_HTTP_OCI_LUA_EVENT
         "local n = redis.call('HDEL', KEYS[1] .. 'blobs', ARGV[1])\n"
         "if n == 1 then\n"
         "  redis.call('ZREM', KEYS[1] .. 'unref', ARGV[1])\n"
+        "  if KEYS[2] == KEYS[1] .. 'x:blob' then\n"
+        "    redis.call('XADD', KEYS[1] .. 'x:events', '*', 'letgo', ARGV[1])\n"
+        "  end\n"
         "  redis.call('SREM', KEYS[2], KEYS[1])\n"
         "  if redis.call('EXISTS', KEYS[2]) == 0 then\n"
         "    redis.call('ZADD', KEYS[4], redis.call('TIME')[1], ARGV[1])\n"

@@ -54,10 +54,12 @@
  * global slot, the repositories' key bases to a count: the links each
  * has, plus its links in flight.  A link is held (+1, BLOB_HOLD) before
  * the link script runs in the repository's slot, and let go (-1) once a
- * reply says that no new link came of it, or after an unlink: so the
- * record names a repository whenever it links the blob.  A step lost on
- * the way (a crash, a lost reply) leaves the count too high: a file kept,
- * never one collected that is linked.
+ * reply says that no new link came of it (BLOB_LETGO), or after an
+ * unlink (its "letgo" entry in the repository's outbox, written with
+ * the unlink and applied once by the forward): so the record names a
+ * repository whenever it links the blob.  A step lost on the way (a
+ * crash between hold and link, a lost reply) leaves the count too high:
+ * a file kept, never one collected that is linked.
  *
  * letgo(rk, b, d, orphans): one of b's counted links of blob d goes; an
  * emptied record makes the blob an orphan for the collector.
@@ -97,8 +99,11 @@
  * work ("unref" or "refs"), its offset (a dry run's, in "unref") or
  * ZSCAN cursor ("refs"), "1" for a dry run, the grace period (s), the
  * batch, "1" to collect referrers.  What GC_STEP does for a repository
- * on one Redis, in the repository's slot, and what it changed for the
- * global slot: {the work next ("unref", "refs", or "done" and then "1"
+ * on one Redis, in the repository's slot.  Each unlink puts "letgo
+ * <digest>" in the repository's outbox with it, which the forward
+ * applies to the record once (ngx_http_oci_scripts_outbox.h): a
+ * collector killed after the unlink leaves it to the next forward or
+ * the sweep.  {the work next ("unref", "refs", or "done" and then "1"
  * when the repository has no links left, else "0"), its offset or
  * cursor, unlinked, their bytes, referrers deleted, then the unlinked
  * digests and their sizes}.
@@ -128,6 +133,7 @@
     "      if not dry then\n"                                                \
     "        redis.call('HDEL', b .. 'blobs', d)\n"                          \
     "        redis.call('ZREM', u, d)\n"                                     \
+    "        redis.call('XADD', b .. 'x:events', '*', 'letgo', d)\n"         \
     "      end\n"                                                            \
     "      gone[#gone + 1] = d; gone[#gone + 1] = size\n"                    \
     "    end\n"                                                              \
@@ -162,8 +168,8 @@
  * The repos phase on a cluster (ARGV[12] "1"): a repository's work is
  * GC_REPO's, in its own slot; its reply comes back with the next step
  * (ARGV[7] "repo", then the repository, the work it did, and GC_REPO's
- * reply), whose unlinks let go of their records here.  A reply lost on
- * the way leaves records too high, and the work is asked again.
+ * reply), which counts it (a dry run: what would be freed) and goes on.
+ * A reply lost on the way has the work asked again.
  * {"REPO", repository, work, offset or cursor, dry}.
  */
 #define NGX_HTTP_OCI_LUA_GC_CLUSTER                                          \
@@ -173,10 +179,8 @@
     "    local f, fb = 0, 0\n"                                               \
     "    for i = 20, #ARGV - 1, 2 do\n"                                      \
     "      local d, size = ARGV[i], tonumber(ARGV[i + 1]) or 0\n"            \
-    "      local rk = pre .. 'blob:' .. d\n"                                 \
-    "      if not dry then letgo(rk, s.repo, d, KEYS[4])\n"                  \
-    "      elseif redis.call('HINCRBY', KEYS[7], d, 1)\n"                    \
-    "             == redis.call('HLEN', rk) then\n"                          \
+    "      if dry and redis.call('HINCRBY', KEYS[7], d, 1)\n"                \
+    "                 == redis.call('HLEN', pre .. 'blob:' .. d) then\n"     \
     "        f = f + 1; fb = fb + size\n"                                    \
     "      end\n"                                                            \
     "    end\n"                                                              \
@@ -228,7 +232,6 @@
  */
 #define NGX_HTTP_OCI_LUA_GC_STEP                                             \
     NGX_HTTP_OCI_LUA_DELETE                                                  \
-    NGX_HTTP_OCI_LUA_LETGO                                                   \
     "local l = redis.call('GET', KEYS[1])\n"                                 \
     "if l and l ~= ARGV[1] and l ~= ARGV[3] then\n"                          \
     "  return {'LOCKED', l}\n"                                               \

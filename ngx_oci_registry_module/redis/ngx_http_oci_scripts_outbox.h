@@ -48,9 +48,12 @@
  * into the catalog; the events into the stream, in order, each once: the
  * last outbox id applied is kept per outbox in "<global>outbox", so a
  * forward that runs twice (two workers, or a retry after a lost reply)
- * skips what the first did.  Returns that last id, "" for none.
+ * skips what the first did.  An entry "letgo <digest>" is no event: an
+ * unlink in the repository (ngx_http_oci_scripts_gc.h), whose blob
+ * record lets go of it here, once.  Returns that last id, "" for none.
  */
 #define NGX_HTTP_OCI_LUA_OUTBOX_APPLY                                        \
+    NGX_HTTP_OCI_LUA_LETGO                                                   \
     "local g = KEYS[1]\n"                                                    \
     "local s = g .. 'events'\n"                                              \
     "local function less(a, b)\n"                                            \
@@ -68,19 +71,26 @@
     "  redis.call('ZADD', g .. 'catalog', 0, ARGV[i])\n"                     \
     "  i = i + 1\n"                                                          \
     "end\n"                                                                  \
-    "local last, added = '', 0\n"                                            \
+    "local b = string.sub(ARGV[1], 1, -3)\n"                                 \
+    "local last, added, moved = '', 0, false\n"                              \
     "while i <= #ARGV do\n"                                                  \
     "  local id, n = ARGV[i], tonumber(ARGV[i + 1])\n"                       \
     "  if not hw or less(hw, id) then\n"                                     \
-    "    redis.call('XADD', s, '*', unpack(ARGV, i + 2, i + 1 + n))\n"       \
+    "    if ARGV[i + 2] == 'letgo' then\n"                                   \
+    "      local d = ARGV[i + 3]\n"                                          \
+    "      letgo(g .. 'blob:' .. d, b, d, g .. 'gc:orphans')\n"              \
+    "    else\n"                                                             \
+    "      redis.call('XADD', s, '*', unpack(ARGV, i + 2, i + 1 + n))\n"     \
+    "      added = added + 1\n"                                              \
+    "    end\n"                                                              \
     "    hw = id\n"                                                          \
-    "    added = added + 1\n"                                                \
+    "    moved = true\n"                                                     \
     "  end\n"                                                                \
     "  last = id\n"                                                          \
     "  i = i + 2 + n\n"                                                      \
     "end\n"                                                                  \
+    "if moved then redis.call('HSET', g .. 'outbox', ARGV[1], hw) end\n"     \
     "if added > 0 then\n"                                                    \
-    "  redis.call('HSET', g .. 'outbox', ARGV[1], hw)\n"                     \
     "  if max > 0 and redis.call('XLEN', s) > max then\n"                    \
     "    dropped = dropped + redis.call('XTRIM', s, 'MAXLEN', max)\n"        \
     "  end\n"                                                                \
