@@ -12,9 +12,10 @@ use JSON::PP;
 use POSIX ();
 use OciTest::Nginx;
 use OciTest::Redis;
-use OciTest::Registry qw(registry_config sha256 push_blob put_manifest);
+use OciTest::Registry qw(registry_redis registry_config sha256 push_blob
+                         put_manifest);
 
-my $redis = OciTest::Redis->start();
+my $redis = registry_redis();
 my $t = OciTest::Nginx->new();
 my $storage = tempdir(CLEANUP => 1);
 $t->set(STORAGE => $storage, REDIS => $redis->port);

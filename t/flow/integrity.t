@@ -22,12 +22,12 @@ use Digest::SHA qw(sha256_hex);
 use Time::HiRes qw(sleep);
 use OciTest::Nginx;
 use OciTest::Redis;
-use OciTest::Registry qw(registry_config sha256 start_upload push_blob
-                         half_sent);
+use OciTest::Registry qw(registry_redis registry_config sha256 start_upload
+                         push_blob half_sent);
 
 my $tmp = tempdir(CLEANUP => 1);
 my $storage = "$tmp/storage";
-my $redis = OciTest::Redis->start();
+my $redis = registry_redis();
 
 sub node {
     my (%opt) = @_;

@@ -15,14 +15,14 @@ use Time::HiRes qw(sleep time);
 use JSON::PP;
 use OciTest::Nginx;
 use OciTest::Redis;
-use OciTest::Registry qw(registry_config);
+use OciTest::Registry qw(registry_redis registry_config);
 use OciTest::Images qw(run build_image layout_manifest read_blob have);
 
 plan skip_all => 'skopeo and umoci are needed (scripts/bootstrap --test)'
     unless have('skopeo') && have('umoci');
 
 my $tmp = tempdir(CLEANUP => 1);
-my $redis = OciTest::Redis->start();
+my $redis = registry_redis();
 mkdir "$tmp/storage";
 my $t = OciTest::Nginx->new();
 $t->set(STORAGE => "$tmp/storage", REDIS => $redis->port);

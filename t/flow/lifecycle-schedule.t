@@ -16,11 +16,12 @@ use POSIX ();
 use JSON::PP;
 use OciTest::Nginx;
 use OciTest::Redis;
-use OciTest::Registry qw(registry_config sha256 push_blob put_manifest);
+use OciTest::Registry qw(registry_redis registry_config sha256 push_blob
+                         put_manifest);
 
 my $tmp = tempdir(CLEANUP => 1);
 mkdir "$tmp/storage";
-my $redis = OciTest::Redis->start;
+my $redis = registry_redis();
 
 open my $pf, '>', "$tmp/keep2.json" or die;
 print $pf '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any",'

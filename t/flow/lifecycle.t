@@ -17,11 +17,12 @@ use File::Temp qw(tempdir);
 use JSON::PP;
 use OciTest::Nginx;
 use OciTest::Redis;
-use OciTest::Registry qw(registry_config sha256 push_blob put_manifest);
+use OciTest::Registry qw(registry_redis registry_config sha256 push_blob
+                         put_manifest);
 
 my $tmp = tempdir(CLEANUP => 1);
 mkdir "$tmp/storage";
-my $redis = OciTest::Redis->start;
+my $redis = registry_redis();
 my $t = OciTest::Nginx->new();
 $t->set(STORAGE => "$tmp/storage", REDIS => $redis->port);
 # the operator's policy for cfg/*: untagged images go after two days

@@ -196,7 +196,7 @@ SKIP: {
     mkdir "$tmp/authstore";
     $a->set(STORAGE => "$tmp/authstore", REDIS => $r2->port,
             AUTH => auth_setup("$tmp/auth"));
-    $a->write_config(auth_config());
+    $a->write_config(auth_config(private => 1));
     $a->start;
     my $areg = '127.0.0.1:' . $a->port;
 

@@ -18,7 +18,7 @@ use Time::HiRes qw(time sleep);
 use OciTest::Nginx;
 use OciTest::Redis;
 use OciTest::Upstream;
-use OciTest::Registry qw(registry_config);
+use OciTest::Registry qw(registry_config registry_redis);
 use OciTest::Auth qw(auth_setup auth_config);
 use OciTest::Images qw(run build_image layout_manifest read_blob have
                        make_index);
@@ -29,7 +29,7 @@ plan skip_all => 'docker-registry, skopeo and umoci are needed '
            && have('htpasswd');
 
 my $tmp = tempdir(CLEANUP => 1);
-my $redis = OciTest::Redis->start();
+my $redis = registry_redis();
 my $storage = "$tmp/storage";
 mkdir $storage;
 
@@ -42,7 +42,7 @@ my $tok = OciTest::Nginx->new();
 mkdir "$tmp/tokstore";
 $tok->set(STORAGE => "$tmp/tokstore", REDIS => $redis2->port,
           AUTH => auth_setup("$tmp/auth"));
-$tok->write_config(auth_config());
+$tok->write_config(auth_config(private => 1));
 $tok->start;
 
 # a rate-limited front of the open upstream, as Docker Hub is: one

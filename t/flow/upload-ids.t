@@ -15,9 +15,9 @@ use File::Temp qw(tempdir);
 use Digest::SHA qw(sha512_hex);
 use OciTest::Nginx;
 use OciTest::Redis;
-use OciTest::Registry qw(registry_config sha256 start_upload);
+use OciTest::Registry qw(registry_redis registry_config sha256 start_upload);
 
-my $redis = OciTest::Redis->start();
+my $redis = registry_redis();
 my $storage = tempdir(CLEANUP => 1);
 
 sub instance {

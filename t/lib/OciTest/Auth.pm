@@ -88,6 +88,14 @@ sub auth_config {
     my $extra = $o{extra} // '';
     my $server_extra = $o{server_extra} // '';
     my $workers = $o{workers} // 1;
+    # the Redis, as in OciTest::Registry::registry_config: the test's own,
+    # or with OCI_TEST_CLUSTER the shared cluster under a prefix of its
+    # own (private => 1: the test's own regardless)
+    my $redis = "oci_registry_redis 127.0.0.1:%%REDIS%%;";
+    if ($ENV{OCI_TEST_CLUSTER} && !$o{private}) {
+        $redis = "oci_registry_redis $ENV{OCI_TEST_CLUSTER};\n"
+               . "            oci_registry_key_prefix t$$:;";
+    }
     return <<"EOF";
 %%GLOBALS%%
 master_process on;
@@ -121,7 +129,7 @@ http {
 
             oci_registry;
             oci_registry_storage %%STORAGE%%;
-            oci_registry_redis 127.0.0.1:%%REDIS%%;
+            $redis
             oci_registry_thread_pool default;
         }
 

@@ -10,8 +10,10 @@ use Exporter 'import';
 use Digest::SHA qw(sha256_hex);
 use IO::Socket::INET ();
 use Time::HiRes ();
+use OciTest::Redis;
+use OciTest::ClusterClient;
 
-our @EXPORT_OK = qw(registry_config sha256 push_blob start_upload
+our @EXPORT_OK = qw(registry_config registry_redis sha256 push_blob start_upload
                     put_manifest raw_request half_sent);
 
 sub sha256 { 'sha256:' . sha256_hex($_[0]) }
@@ -62,6 +64,16 @@ http {
     }
 }
 EOF
+}
+
+# The flow's Redis: a private redis-server (OciTest::Redis->start's
+# options), or with OCI_TEST_CLUSTER the shared cluster, whose keys the
+# flow's commands name as they are there (OciTest::ClusterClient)
+sub registry_redis {
+    my (%opt) = @_;
+    return OciTest::ClusterClient->new($ENV{OCI_TEST_CLUSTER}, "t$$:")
+        if $ENV{OCI_TEST_CLUSTER};
+    return OciTest::Redis->start(%opt);
 }
 
 sub push_blob {
