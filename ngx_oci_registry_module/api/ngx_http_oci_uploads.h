@@ -184,8 +184,6 @@ ngx_int_t ngx_http_oci_gc_hold(ngx_http_request_t *r,
     ngx_http_oci_upload_t *up, ngx_http_oci_upload_link_pt link);
 void ngx_http_oci_gc_settle(ngx_http_request_t *r, ngx_http_oci_upload_t *up,
     redisReply *reply);
-void ngx_http_oci_gc_letgo(ngx_http_oci_loc_conf_t *conf, ngx_log_t *log,
-    ngx_str_t *base, ngx_str_t *digest);
 
 /* ngx_http_oci_mount.c */
 ngx_int_t ngx_http_oci_upload_mount(ngx_http_request_t *r,

@@ -36,6 +36,8 @@
 
 
 static void ngx_http_oci_gc_held(ngx_http_request_t *r, redisReply *reply);
+static void ngx_http_oci_gc_letgo(ngx_http_oci_loc_conf_t *conf,
+    ngx_log_t *log, ngx_str_t *base, ngx_str_t *digest);
 static void ngx_http_oci_gc_let(void *data, redisReply *reply);
 static ngx_int_t ngx_http_oci_gc_copy(ngx_pool_t *pool, ngx_str_t *to,
     redisReply *from);
@@ -130,13 +132,13 @@ ngx_http_oci_gc_settle(ngx_http_request_t *r, ngx_http_oci_upload_t *up,
 
 
 /*
- * One of the repository's counted links of the blob goes.  Not a kept
- * command: sent again after a lost reply it could count one twice.  Its
- * arguments have a pool of their own, which outlives the request: a
- * redirect or NOSCRIPT sends them again.
+ * The hold goes: BLOB_LETGO.  Not a kept command: sent again after a lost
+ * reply it could count one twice.  Its arguments have a pool of their
+ * own, which outlives the request: a redirect or NOSCRIPT sends them
+ * again.
  */
 
-void
+static void
 ngx_http_oci_gc_letgo(ngx_http_oci_loc_conf_t *conf, ngx_log_t *log,
     ngx_str_t *base, ngx_str_t *digest)
 {

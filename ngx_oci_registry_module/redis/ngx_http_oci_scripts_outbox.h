@@ -12,9 +12,11 @@
  * A repository's outbox on a Redis Cluster (ngx_http_oci_redis_outbox.c),
  * as text for ngx_http_oci_scripts[].  The outbox "<base>x:" holds, in
  * the repository's slot, what its scripts would have written to keys
- * that are no repository's: "catalog" (its name), "events" (a stream)
- * and "events:dropped"; and, for the collector that a cluster does not
- * run yet, "blob", "gc:repos", "gc:orphans", which are dropped.
+ * that are no repository's: "catalog" (its name), "events" (a stream,
+ * which also carries the "letgo" entries of its unlinks for the blob
+ * records) and "events:dropped"; and "blob", "gc:repos", "gc:orphans",
+ * the link scripts' record keys, which are dropped (on a cluster the
+ * records are kept by BLOB_HOLD and "letgo": ngx_http_oci_scripts_gc.h).
  */
 
 

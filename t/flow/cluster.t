@@ -6,7 +6,7 @@
 # across them; an outbox a killed worker would leave is swept; garbage
 # collection keeps a blob while a repository on any master links it and
 # removes it after; a resharding under pushers and pullers fails no
-# request; kill -9 of a
+# request; a slot half moved by hand is followed through ASK; kill -9 of a
 # master is followed after the cluster's failover, and every push
 # acknowledged with wait=1 is there.
 
@@ -330,6 +330,53 @@ note(sprintf('the workers followed %d MOVED, %d ASK and %d TRYAGAIN',
              scalar(grep { /slot \d+ moved to/ } @log),
              scalar(grep { /slot \d+ asked at/ } @log),
              scalar(grep { /cluster: TRYAGAIN/ } @log)));
+
+# --- ASK: a slot in the middle of its move ---------------------------------
+
+# a repository's keys moved by hand as redis-cli --cluster reshard moves
+# them (SETSLOT IMPORTING and MIGRATING, MIGRATE), the slot not handed
+# over yet: its old master answers ASK for every key that left, and the
+# workers follow it to the new one (ASKING first)
+my $arepo = 'cl/r5';
+my $akey = "oci:{$arepo}:tags";
+my $asrc = $cluster->node_of_key($akey);
+my ($adst) = grep { $_->port != $asrc->port } $cluster->masters;
+my $aslot = $cluster->slot_of($akey);
+my ($src_id, $dst_id) = ($cluster->id_of($asrc), $cluster->id_of($adst));
+$adst->cmd('CLUSTER', 'SETSLOT', $aslot, 'IMPORTING', $src_id);
+$asrc->cmd('CLUSTER', 'SETSLOT', $aslot, 'MIGRATING', $dst_id);
+my $akeys = $asrc->cmd('CLUSTER', 'GETKEYSINSLOT', $aslot, 10000);
+ok(@$akeys > 5, scalar(@$akeys) . " keys of the slot of $arepo to move");
+is($asrc->cmd('MIGRATE', '127.0.0.1', $adst->port, '', 0, 5000,
+              'AUTH', 'cluster-secret', 'KEYS', @$akeys), 'OK',
+   'MIGRATE moved them; the slot is still the old master\'s');
+my $asked0 = () = $t->error_log =~ /slot \Q$aslot\E asked at/g;
+my $ar = $http->get($t->url("/v2/$arepo/manifests/v1"));
+is($ar->{status}, 200, "$arepo:v1 pulls in the middle of the move");
+my $asked = () = $t->error_log =~ /slot \Q$aslot\E asked at/g;
+cmp_ok($asked - $asked0, '>', 0,
+       'the workers followed ASK (' . ($asked - $asked0) . ' times)');
+# a script that makes keys meets TRYAGAIN on the new master until the
+# slot is handed over: sent again every 50 ms, 503 after 16 redirects
+my $acfg = '{"asked":1}';
+my $ap = push_blob($t, $arepo, $acfg);
+is($ap->{status}, 503, 'a push while the slot stays half moved: 503');
+is(eval { decode_json($ap->{content})->{errors}[0]{code} }, 'UNAVAILABLE',
+   '  with the OCI body');
+like($t->error_log, qr/redis cluster: TRYAGAIN[^\n]*: sent again/,
+     '  after TRYAGAIN, sent again');
+# the slot handed over: MOVED from then on
+$_->cmd('CLUSTER', 'SETSLOT', $aslot, 'NODE', $dst_id) for $adst, $asrc;
+ok(wait_for('the slot map', 10, sub {
+    $cluster->node_of_key($akey)->port == $adst->port }),
+   "$arepo is served by the other master now");
+is(push_blob($t, $arepo, $acfg)->{status}, 201, 'the push again: 201');
+is(put_manifest($t, $arepo, 'asked', manifest($acfg, undef, 'asked'))
+   ->{status}, 201, 'and a manifest');
+is($http->get($t->url("/v2/$arepo/manifests/asked"))->{status}, 200,
+   'which pulls');
+is($http->get($t->url("/v2/$arepo/manifests/v1"))->{status}, 200,
+   'and what was there before');
 
 # --- kill -9 of a master ---------------------------------------------------
 
