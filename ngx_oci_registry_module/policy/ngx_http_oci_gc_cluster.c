@@ -39,6 +39,8 @@ static void ngx_http_oci_gc_held(ngx_http_request_t *r, redisReply *reply);
 static void ngx_http_oci_gc_letgo(ngx_http_oci_loc_conf_t *conf,
     ngx_log_t *log, ngx_str_t *base, ngx_str_t *digest);
 static void ngx_http_oci_gc_let(void *data, redisReply *reply);
+static ngx_int_t ngx_http_oci_gc_copy(ngx_pool_t *pool, ngx_str_t *to,
+    redisReply *from);
 static void ngx_http_oci_gc_repo_done(void *data, redisReply *reply);
 static void ngx_http_oci_gc_repo_waited(void *data, redisReply *reply);
 static void ngx_http_oci_gc_repo_forward(ngx_http_oci_gc_t *s);
@@ -200,9 +202,8 @@ ngx_http_oci_gc_let(void *data, redisReply *reply)
 ngx_int_t
 ngx_http_oci_gc_repo(ngx_http_oci_gc_t *s, redisReply *reply)
 {
-    ngx_uint_t            i;
-    redisReply           *r;
-    ngx_http_oci_args_t   a;
+    ngx_uint_t           i;
+    ngx_http_oci_args_t  a;
 
     if (reply->elements != 5) {
         return NGX_ERROR;
@@ -214,29 +215,24 @@ ngx_http_oci_gc_repo(ngx_http_oci_gc_t *s, redisReply *reply)
         }
     }
 
-    /*
-     * A copy in the step's pool: the repository and its work are the next
-     * GC_STEP's, and a redirect or NOSCRIPT sends GC_REPO's arguments
-     * again, after the reply is gone
-     */
+    /* kept for the next GC_STEP: the reply is gone by then */
 
-    r = ngx_http_oci_redis_copy(s->pool, reply);
-
-    if (r == NULL || ngx_http_oci_args_init(&a, s->pool, 7) != NGX_OK) {
+    if (ngx_http_oci_gc_copy(s->pool, &s->repo, reply->element[1])
+           != NGX_OK
+        || ngx_http_oci_gc_copy(s->pool, &s->work, reply->element[2])
+           != NGX_OK
+        || ngx_http_oci_args_init(&a, s->pool, 7) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    s->repo.data = (u_char *) r->element[1]->str;
-    s->repo.len = r->element[1]->len;
-    s->work.data = (u_char *) r->element[2]->str;
-    s->work.len = r->element[2]->len;
-
     ngx_http_oci_args_str(&a, &s->repo);
     ngx_http_oci_args_str(&a, &s->work);
-    ngx_http_oci_args_add(&a, (u_char *) r->element[3]->str,
-                          r->element[3]->len);
-    ngx_http_oci_args_add(&a, (u_char *) r->element[4]->str,
-                          r->element[4]->len);
+    /* copies: a redirect or NOSCRIPT sends them again, later */
+    ngx_http_oci_args_copy(&a, (u_char *) reply->element[3]->str,
+                           reply->element[3]->len);
+    ngx_http_oci_args_copy(&a, (u_char *) reply->element[4]->str,
+                           reply->element[4]->len);
     ngx_http_oci_args_number(&a, (off_t) s->conf->gc_grace);
     ngx_http_oci_args_number(&a, NGX_HTTP_OCI_GC_BATCH);
     ngx_http_oci_args_add(&a, (u_char *) (s->conf->gc_referrers ? "1" : "0"),
@@ -246,6 +242,22 @@ ngx_http_oci_gc_repo(ngx_http_oci_gc_t *s, redisReply *reply)
                                           ngx_http_oci_gc_repo_done, s,
                                           NGX_HTTP_OCI_SCRIPT_GC_REPO, 1,
                                           &a);
+}
+
+
+static ngx_int_t
+ngx_http_oci_gc_copy(ngx_pool_t *pool, ngx_str_t *to, redisReply *from)
+{
+    to->len = from->len;
+    to->data = ngx_pnalloc(pool, from->len + 1);
+
+    if (to->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(to->data, from->str, from->len);
+
+    return NGX_OK;
 }
 
 

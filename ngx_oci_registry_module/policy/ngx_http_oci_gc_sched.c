@@ -190,10 +190,7 @@ ngx_http_oci_gc_tick(ngx_event_t *ev)
 }
 
 
-/*
- * GC_STEP, with GC_REPO's reply on a cluster (s->repo's s->work): a copy
- * in s->pool, which lives until the step ends
- */
+/* GC_STEP, with GC_REPO's reply on a cluster (s->repo's s->work) */
 
 void
 ngx_http_oci_gc_step(ngx_http_oci_gc_t *s, redisReply *repo)
@@ -246,7 +243,10 @@ ngx_http_oci_gc_step(ngx_http_oci_gc_t *s, redisReply *repo)
         ngx_http_oci_args_str(&a, &s->repo);
         ngx_http_oci_args_str(&a, &s->work);
 
-        /* a copy in the step's pool (gc_cluster.c): it outlives a resend */
+        /*
+         * copies: a redirect or NOSCRIPT sends the arguments again, after
+         * the reply is freed
+         */
 
         for (i = 0; i < repo->elements; i++) {
             e = repo->element[i];
@@ -255,7 +255,7 @@ ngx_http_oci_gc_step(ngx_http_oci_gc_t *s, redisReply *repo)
                 ngx_http_oci_args_number(&a, (off_t) e->integer);
 
             } else {
-                ngx_http_oci_args_add(&a, (u_char *) e->str, e->len);
+                ngx_http_oci_args_copy(&a, (u_char *) e->str, e->len);
             }
         }
     }

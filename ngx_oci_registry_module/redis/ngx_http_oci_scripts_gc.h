@@ -76,62 +76,6 @@
 
 
 /*
- * A repository's share of a pass, on one Redis (GC_STEP) and on a
- * cluster (GC_REPO) alike:
- *
- * unref_batch(b, off, now, grace, batch, dry, unlinked): a batch of the
- * links unreferenced for longer than the grace period, from "off" (a dry
- * run's; a real one removes what it reads); those still unreferenced are
- * unlinked unless dry, and unlinked(d, size) is called for each.  Returns
- * how many it read, how many it unlinked (or would), their bytes.
- *
- * dangling_refs(b, cursor, now, grace, batch, dry): a ZSCAN batch of the
- * repository's manifests; the referrers among them whose subject is gone
- * and that were pushed longer ago than the grace period are deleted
- * unless dry.  Returns the next cursor, how many, how many it read.
- */
-#define NGX_HTTP_OCI_LUA_GC_WORK                                             \
-    NGX_HTTP_OCI_LUA_DELETE                                                  \
-    "local function unref_batch(b, off, now, grace, batch, dry, unlinked)\n"  \
-    "  local u = b .. 'unref'\n"                                             \
-    "  local ds = redis.call('ZRANGEBYSCORE', u, '-inf', now - grace,\n"     \
-    "                        'LIMIT', off, batch)\n"                         \
-    "  local un, ub = 0, 0\n"                                                \
-    "  for _, d in ipairs(ds) do\n"                                          \
-    "    local size = redis.call('HGET', b .. 'blobs', d)\n"                 \
-    "    if not size or refd(b, d) then\n"                                   \
-    "      if not dry then redis.call('ZREM', u, d) end\n"                   \
-    "    else\n"                                                             \
-    "      size = tonumber(size) or 0\n"                                     \
-    "      un = un + 1; ub = ub + size\n"                                    \
-    "      if not dry then\n"                                                \
-    "        redis.call('HDEL', b .. 'blobs', d)\n"                          \
-    "        redis.call('ZREM', u, d)\n"                                     \
-    "      end\n"                                                            \
-    "      unlinked(d, size)\n"                                              \
-    "    end\n"                                                              \
-    "  end\n"                                                                \
-    "  return #ds, un, ub\n"                                                 \
-    "end\n"                                                                  \
-    "local function dangling_refs(b, cursor, now, grace, batch, dry)\n"      \
-    "  local r = redis.call('ZSCAN', b .. 'manifests', cursor,\n"            \
-    "                       'COUNT', batch)\n"                               \
-    "  local n = 0\n"                                                        \
-    "  for i = 1, #r[2], 2 do\n"                                             \
-    "    local dg = r[2][i]\n"                                               \
-    "    local m = redis.call('HMGET', b .. 'm:' .. dg, 'subject',\n"        \
-    "                         'pushed')\n"                                   \
-    "    if m[1] and m[1] ~= '' and (tonumber(m[2]) or 0) <= now - grace\n"  \
-    "       and redis.call('EXISTS', b .. 'm:' .. m[1]) == 0 then\n"         \
-    "      n = n + 1\n"                                                      \
-    "      if not dry then delete(b, dg) end\n"                              \
-    "    end\n"                                                              \
-    "  end\n"                                                                \
-    "  return r[1], n, #r[2] / 2\n"                                          \
-    "end\n"
-
-
-/*
  * BLOB_HOLD (a cluster's): KEYS[1] the blob's record, KEYS[2] the
  * collector's repositories; ARGV the repository's key base.
  */
@@ -165,36 +109,58 @@
  * digests and their sizes}.
  */
 #define NGX_HTTP_OCI_LUA_GC_REPO                                             \
-    NGX_HTTP_OCI_LUA_GC_WORK                                                 \
+    NGX_HTTP_OCI_LUA_DELETE                                                  \
     "local b = KEYS[1]\n"                                                    \
     "local now = tonumber(redis.call('TIME')[1])\n"                          \
     "local dry = (ARGV[3] == '1')\n"                                         \
-    "local grace, batch = tonumber(ARGV[4]), tonumber(ARGV[5])\n"            \
+    "local batch = tonumber(ARGV[5])\n"                                      \
     "local function done()\n"                                                \
     "  return 'done', (redis.call('EXISTS', b .. 'blobs') == 0) and '1'\n"   \
     "                 or '0'\n"                                              \
     "end\n"                                                                  \
     "if ARGV[1] == 'unref' then\n"                                           \
+    "  local u = b .. 'unref'\n"                                             \
     "  local off = dry and tonumber(ARGV[2]) or 0\n"                         \
-    "  local gone = {}\n"                                                    \
-    "  local read, un, ub = unref_batch(b, off, now, grace, batch, dry,\n"   \
-    "    function(d, size)\n"                                                \
+    "  local ds = redis.call('ZRANGEBYSCORE', u, '-inf',\n"                  \
+    "                        now - tonumber(ARGV[4]), 'LIMIT', off, batch)\n" \
+    "  local un, ub, gone = 0, 0, {}\n"                                      \
+    "  for _, d in ipairs(ds) do\n"                                          \
+    "    local size = redis.call('HGET', b .. 'blobs', d)\n"                 \
+    "    if not size or refd(b, d) then\n"                                   \
+    "      if not dry then redis.call('ZREM', u, d) end\n"                   \
+    "    else\n"                                                             \
+    "      un = un + 1; ub = ub + (tonumber(size) or 0)\n"                   \
     "      if not dry then\n"                                                \
+    "        redis.call('HDEL', b .. 'blobs', d)\n"                          \
+    "        redis.call('ZREM', u, d)\n"                                     \
     "        redis.call('XADD', b .. 'x:events', '*', 'letgo', d)\n"         \
     "      end\n"                                                            \
     "      gone[#gone + 1] = d; gone[#gone + 1] = size\n"                    \
-    "    end)\n"                                                             \
-    "  local nx, c = 'unref', tostring(off + read)\n"                        \
-    "  if read < batch then\n"                                               \
+    "    end\n"                                                              \
+    "  end\n"                                                                \
+    "  local nx, c = 'unref', tostring(off + #ds)\n"                         \
+    "  if #ds < batch then\n"                                                \
     "    if ARGV[6] == '1' then nx, c = 'refs', '0' else nx, c = done() end\n"\
     "  end\n"                                                                \
     "  local out = {nx, c, un, string.format('%.0f', ub), 0}\n"              \
     "  for _, v in ipairs(gone) do out[#out + 1] = v end\n"                  \
     "  return out\n"                                                         \
     "end\n"                                                                  \
-    "local c, n = dangling_refs(b, ARGV[2], now, grace, batch, dry)\n"       \
-    "local nx = 'refs'\n"                                                    \
-    "if c == '0' then nx, c = done() end\n"                                  \
+    "local r = redis.call('ZSCAN', b .. 'manifests', ARGV[2],\n"             \
+    "                     'COUNT', batch)\n"                                 \
+    "local n = 0\n"                                                          \
+    "for i = 1, #r[2], 2 do\n"                                               \
+    "  local dg = r[2][i]\n"                                                 \
+    "  local m = redis.call('HMGET', b .. 'm:' .. dg, 'subject', 'pushed')\n"\
+    "  if m[1] and m[1] ~= ''\n"                                             \
+    "     and (tonumber(m[2]) or 0) <= now - tonumber(ARGV[4])\n"            \
+    "     and redis.call('EXISTS', b .. 'm:' .. m[1]) == 0 then\n"           \
+    "    n = n + 1\n"                                                        \
+    "    if not dry then delete(b, dg) end\n"                                \
+    "  end\n"                                                                \
+    "end\n"                                                                  \
+    "local nx, c = 'refs', r[1]\n"                                           \
+    "if r[1] == '0' then nx, c = done() end\n"                               \
     "return {nx, c, 0, '0', n}\n"
 
 
@@ -265,7 +231,7 @@
  * referrers}, {"IDLE"} when no pass is due, {"LOCKED", holder}.
  */
 #define NGX_HTTP_OCI_LUA_GC_STEP                                             \
-    NGX_HTTP_OCI_LUA_GC_WORK                                                 \
+    NGX_HTTP_OCI_LUA_DELETE                                                  \
     "local l = redis.call('GET', KEYS[1])\n"                                 \
     "if l and l ~= ARGV[1] and l ~= ARGV[3] then\n"                          \
     "  return {'LOCKED', l}\n"                                               \
@@ -376,22 +342,32 @@
     "  if s.sub == 'unref' then\n"                                           \
     "    local off = 0\n"                                                    \
     "    if dry then off = tonumber(s.uc) end\n"                             \
-    "    local f, fb = 0, 0\n"                                               \
-    "    local read, un, ub = unref_batch(b, off, now, grace, batch, dry,\n" \
-    "      function(d, size)\n"                                              \
-    "        local rk = pre .. 'blob:' .. d\n"                               \
+    "    local ds = redis.call('ZRANGEBYSCORE', u, '-inf', now - grace,\n"   \
+    "                          'LIMIT', off, batch)\n"                       \
+    "    local un, ub, f, fb = 0, 0, 0, 0\n"                                 \
+    "    for _, d in ipairs(ds) do\n"                                        \
+    "      local size = redis.call('HGET', b .. 'blobs', d)\n"               \
+    "      local rk = pre .. 'blob:' .. d\n"                                 \
+    "      if not size or refd(b, d) then\n"                                 \
+    "        if not dry then redis.call('ZREM', u, d) end\n"                 \
+    "      else\n"                                                           \
+    "        size = tonumber(size) or 0\n"                                   \
+    "        un = un + 1; ub = ub + size\n"                                  \
     "        if dry then\n"                                                  \
     "          if redis.call('HINCRBY', KEYS[7], d, 1)\n"                    \
     "             == redis.call('SCARD', rk) then\n"                         \
     "            f = f + 1; fb = fb + size\n"                                \
     "          end\n"                                                        \
     "        else\n"                                                         \
+    "          redis.call('HDEL', b .. 'blobs', d)\n"                        \
+    "          redis.call('ZREM', u, d)\n"                                   \
     "          redis.call('SREM', rk, b)\n"                                  \
     "          if redis.call('EXISTS', rk) == 0 then\n"                      \
     "            redis.call('ZADD', KEYS[4], now, d)\n"                      \
     "          end\n"                                                        \
     "        end\n"                                                          \
-    "      end)\n"                                                           \
+    "      end\n"                                                            \
+    "    end\n"                                                              \
     "    if un > 0 or f > 0 then\n"                                          \
     "      redis.call('HINCRBY', p, 'unlinked', un)\n"                       \
     "      redis.call('HINCRBY', p, 'unlinkedBytes',\n"                      \
@@ -399,16 +375,26 @@
     "      redis.call('HINCRBY', p, 'files', f)\n"                           \
     "      redis.call('HINCRBY', p, 'bytes', string.format('%.0f', fb))\n"   \
     "    end\n"                                                              \
-    "    if dry then set('uc', off + read) end\n"                            \
-    "    if read < batch then\n"                                             \
+    "    if dry then set('uc', off + #ds) end\n"                             \
+    "    if #ds < batch then\n"                                              \
     "      if ARGV[9] == '1' then set('sub', 'refs') else repo_done(b) end\n"\
     "    end\n"                                                              \
-    "    return 1 + read\n"                                                  \
+    "    return 1 + #ds\n"                                                   \
     "  end\n"                                                                \
-    "  local c, n, read = dangling_refs(b, s.mc, now, grace, batch, dry)\n"  \
+    "  local r = redis.call('ZSCAN', b .. 'manifests', s.mc, 'COUNT', batch)\n"\
+    "  local n = 0\n"                                                        \
+    "  for i = 1, #r[2], 2 do\n"                                             \
+    "    local dg = r[2][i]\n"                                               \
+    "    local m = redis.call('HMGET', b .. 'm:' .. dg, 'subject', 'pushed')\n"\
+    "    if m[1] and m[1] ~= '' and (tonumber(m[2]) or 0) <= now - grace\n"  \
+    "       and redis.call('EXISTS', b .. 'm:' .. m[1]) == 0 then\n"         \
+    "      n = n + 1\n"                                                      \
+    "      if not dry then delete(b, dg) end\n"                              \
+    "    end\n"                                                              \
+    "  end\n"                                                                \
     "  if n > 0 then redis.call('HINCRBY', p, 'referrers', n) end\n"         \
-    "  if c ~= '0' then set('mc', c) else repo_done(b) end\n"                \
-    "  return 1 + read\n"                                                    \
+    "  if r[1] ~= '0' then set('mc', r[1]) else repo_done(b) end\n"          \
+    "  return 1 + #r[2] / 2\n"                                               \
     "end\n"                                                                  \
     NGX_HTTP_OCI_LUA_GC_CLUSTER                                              \
     "if s.phase == 'repos' then\n"                                           \

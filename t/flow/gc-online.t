@@ -26,8 +26,7 @@ use JSON::PP;
 use Digest::SHA qw(sha256_hex);
 use OciTest::Nginx;
 use OciTest::Redis;
-use OciTest::Registry qw(registry_config gc_pass sha256 push_blob
-                         put_manifest);
+use OciTest::Registry qw(registry_config sha256 push_blob put_manifest);
 
 my $tmp = tempdir(CLEANUP => 1);
 mkdir "$tmp/storage";
@@ -56,7 +55,19 @@ sub manifest {
 sub status { decode_json($http->get($t->url('/v2/_gc'))->{content}) }
 
 # asks for a pass; waits until a pass that started after the request ended
-sub collect { gc_pass($t) }
+sub collect {
+    my $before = status()->{last};
+    $http->request('POST', $t->url('/v2/_gc/run'))->{status} == 202 or die;
+    my $deadline = time + 120;
+    while (time < $deadline) {
+        my $s = eval { status() };
+        return $s->{last} if $s && $s->{last} && !$s->{running}
+                             && !$s->{requested}
+                             && (!$before || $s->{last}{id} > $before->{id});
+        sleep 0.05;
+    }
+    die "no pass ended within 120 s";
+}
 
 # --- 1: eight clients during collection ----------------------------------
 

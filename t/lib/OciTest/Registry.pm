@@ -10,12 +10,10 @@ use Exporter 'import';
 use Digest::SHA qw(sha256_hex);
 use IO::Socket::INET ();
 use Time::HiRes ();
-use JSON::PP ();
 use OciTest::Redis;
 use OciTest::ClusterClient;
 
-our @EXPORT_OK = qw(registry_config registry_redis gc_pass sha256 push_blob
-                    start_upload
+our @EXPORT_OK = qw(registry_config registry_redis sha256 push_blob start_upload
                     put_manifest raw_request half_sent);
 
 sub sha256 { 'sha256:' . sha256_hex($_[0]) }
@@ -76,27 +74,6 @@ sub registry_redis {
     return OciTest::ClusterClient->new($ENV{OCI_TEST_CLUSTER}, "t$$:")
         if $ENV{OCI_TEST_CLUSTER};
     return OciTest::Redis->start(%opt);
-}
-
-# POST /v2/_gc/run, then waits (up to $secs, default 120) until a pass
-# that started after it has ended: its report (GET /v2/_gc's "last")
-sub gc_pass {
-    my ($t, $secs) = @_;
-    my $status = sub {
-        JSON::PP::decode_json($t->http->get($t->url('/v2/_gc'))->{content})
-    };
-    my $before = $status->()->{last};
-    my $r = $t->http->request('POST', $t->url('/v2/_gc/run'));
-    $r->{status} == 202 or die "POST /v2/_gc/run: $r->{status}\n";
-    my $deadline = Time::HiRes::time() + ($secs // 120);
-    while (Time::HiRes::time() < $deadline) {
-        my $s = eval { $status->() };
-        return $s->{last} if $s && $s->{last} && !$s->{running}
-                             && !$s->{requested}
-                             && (!$before || $s->{last}{id} > $before->{id});
-        Time::HiRes::sleep(0.05);
-    }
-    die "no pass ended within " . ($secs // 120) . " s\n";
 }
 
 sub push_blob {
